@@ -1,0 +1,92 @@
+//! One function builds the application, for `main`, the tests and the benchmarks alike.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::engine::{Engine, Registry};
+use crate::scheduler::Scheduler;
+use crate::store::{self, Store};
+use crate::workflow::{Catalog, CheckEnv, Diagnostic, InputRules, LoadReport};
+
+/// A loaded, migrated application, ready to serve.
+pub struct App {
+    pub config: Config,
+    pub engine: Engine,
+}
+
+/// Workflow files failed `accord check`.
+#[derive(Debug, thiserror::Error)]
+#[error("{} problem(s) in the workflow definitions; run `accord check` for the list", .0.len())]
+pub struct DefinitionProblems(pub Vec<Diagnostic>);
+
+impl App {
+    /// Connects to the database, applies migrations, loads and checks the workflows and
+    /// records their snapshots.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let registry = Arc::new(Registry::builtin());
+        let report = load_workflows(&config, &registry)?;
+        if !report.problems.is_empty() {
+            return Err(DefinitionProblems(report.problems).into());
+        }
+        let store = open_store(&config).await?;
+        let rules = InputRules { webmail_domains: config.webmail_domains.clone() };
+        let engine = Engine::new(store, Arc::new(Catalog::new(report.definitions)), registry, clock, rules);
+        engine.publish_definitions().await.context("recording the workflow definitions")?;
+        Ok(Self { config, engine })
+    }
+
+    pub fn scheduler(&self) -> anyhow::Result<Scheduler> {
+        Ok(Scheduler::new(self.engine.clone(), self.config.scheduler_poll()?))
+    }
+
+    /// Serves HTTP on `listener` and runs the scheduler until `shutdown` turns true.
+    pub async fn serve(self, listener: TcpListener, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let scheduler = tokio::spawn(self.scheduler()?.run(shutdown.clone()));
+        let router = crate::http::router(self.engine.clone());
+        info!(address = %listener.local_addr()?, database = %self.config.database_url_redacted(), "accord is serving");
+        let mut stop = shutdown.clone();
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            })
+            .await
+            .context("the HTTP server failed")?;
+        scheduler.await.context("the scheduler panicked")?;
+        Ok(())
+    }
+}
+
+/// Opens and migrates the configured database.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let store = store::connect(&config.database_url(), config.database_max_connections).await?;
+    store.migrate().await.with_context(|| format!("migrating the database at {}", config.database_url_redacted()))?;
+    Ok(store)
+}
+
+/// Reads and checks every workflow file against the registry and the templates directory.
+pub fn load_workflows(config: &Config, registry: &Registry) -> anyhow::Result<LoadReport> {
+    let guards = registry.guard_names();
+    let effects = registry.effect_names();
+    let templates = config.templates_dir.clone();
+    let exists = move |workflow: &str, template: &str| template_exists(&templates, workflow, template);
+    let env = CheckEnv { guards: &guards, effects: &effects, template_exists: Some(&exists) };
+    LoadReport::read_dir(&config.workflows_dir, &env)
+        .with_context(|| format!("reading workflow definitions from {}", config.workflows_dir.display()))
+}
+
+/// A message needs at least a subject and a plain-text part.
+fn template_exists(dir: &Path, workflow: &str, template: &str) -> bool {
+    let base = dir.join("email").join(workflow);
+    ["subject", "txt"].iter().all(|part| base.join(format!("{template}.{part}.tera")).is_file())
+}

@@ -1,0 +1,393 @@
+//! The `accord` command line.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::app::{self, App, DefinitionProblems};
+use crate::bench::BenchArgs;
+use crate::config::Config;
+use crate::engine::{EngineError, EventRequest, InstanceView, Registry, StartRequest};
+use crate::ids::InstanceId;
+use crate::keys;
+use crate::store::{ListFilter, Origin, Scope};
+use crate::telemetry;
+use crate::workflow::to_dot;
+
+/// Accord runs onboarding workflows that happen by email: state machines written as TOML in
+/// workflows/, stored in SQLite (default) or PostgreSQL, moved on by links, decisions, signals
+/// and timers.
+///
+/// Configuration comes from built-in defaults, then accord.toml (or --config), then ACCORD_*
+/// environment variables: ACCORD_DATABASE_URL, ACCORD_SMTP_URL, ACCORD_PUBLIC_URL, ACCORD_LISTEN,
+/// ACCORD_DATA_DIR, ACCORD_WORKFLOWS_DIR, ACCORD_TEMPLATES_DIR.
+#[derive(Debug, Parser)]
+#[command(name = "accord", version, max_term_width = 100)]
+pub struct Cli {
+    /// Configuration file [default: accord.toml when present]
+    #[arg(long, global = true, env = "ACCORD_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Print machine-readable JSON on stdout (errors too, as {"error": {"code", "message"}})
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API and run the scheduler (timers, periodic jobs) until Ctrl-C or SIGTERM
+    Serve,
+    /// Validate every workflow file; report each problem as file:line:column with a hint
+    ///
+    /// Exits non-zero when any problem is found. Needs no database.
+    Check {
+        /// Directory of workflow files [default: workflows_dir from the configuration]
+        #[arg(long, value_name = "DIR")]
+        workflows: Option<PathBuf>,
+    },
+    /// Apply pending database migrations (also done on every start)
+    Migrate,
+    /// Start an instance of a workflow
+    ///
+    /// Example: accord start example_signup --input contact.json
+    Start {
+        /// The workflow's name (its file name in workflows/ without .toml)
+        workflow: String,
+        /// JSON input: a file path, or - for standard input
+        #[arg(long, value_name = "FILE|-")]
+        input: String,
+        /// Starting again with the same key returns the first instance instead of a new one
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
+    },
+    /// Show an instance: state, history, timers and queued emails
+    Show {
+        /// The instance's id
+        id: String,
+    },
+    /// List instances, newest first
+    List {
+        /// Only instances of this workflow
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Only instances in this state
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Send an event to an instance, as an operator (any event kind is allowed)
+    ///
+    /// Example: accord event 67e55044-10b1-426f-9247-bb680e5fe0c8 reject --data '{"reason": "incomplete"}'
+    Event {
+        /// The instance's id
+        id: String,
+        /// The event's name, as in the workflow's [events]
+        event: String,
+        /// Event data: JSON text, @FILE, or - for standard input
+        #[arg(long, value_name = "JSON|@FILE|-")]
+        data: Option<String>,
+        /// Sending the same key again returns the first outcome instead of applying twice
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
+    },
+    /// Print a workflow's state diagram as Graphviz DOT (pipe it to `dot -Tsvg`)
+    Graph {
+        /// The workflow's name
+        workflow: String,
+        /// Highlight the path this instance took
+        #[arg(long, value_name = "ID")]
+        instance: Option<String>,
+    },
+    /// Manage API keys
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+    /// Measure instance starts/s and events/s (and pgbench -N beside them on PostgreSQL)
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create an API key and print it once (only its hash is stored)
+    Create {
+        /// admin: everything; reviewer: read and decide; pipeline: start, read and signal
+        #[arg(long, value_parser = parse_scope)]
+        scope: Scope,
+        /// A name to recognise the key by in instance histories
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+}
+
+fn parse_scope(text: &str) -> Result<Scope, String> {
+    text.parse()
+}
+
+/// Runs the command line; the exit code is 0 on success and 1 on any error.
+pub async fn run(cli: Cli) -> ExitCode {
+    let json = cli.json;
+    match execute(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report_error(&err, json);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn report_error(err: &anyhow::Error, json: bool) {
+    let code = err.downcast_ref::<EngineError>().map_or("error", EngineError::code);
+    if json {
+        let mut body = json!({ "error": { "code": code, "message": format!("{err:#}") } });
+        if let Some(EngineError::InvalidInput(fields)) = err.downcast_ref::<EngineError>() {
+            body["error"]["fields"] = json!(fields);
+        }
+        if let Some(DefinitionProblems(problems)) = err.downcast_ref::<DefinitionProblems>() {
+            body["error"]["problems"] = json!(problems);
+        }
+        println!("{body}");
+        return;
+    }
+    eprintln!("error: {err:#}");
+    if let Some(EngineError::InvalidInput(fields)) = err.downcast_ref::<EngineError>() {
+        for field in fields {
+            eprintln!("  {}: {}", if field.field.is_empty() { "input" } else { &field.field }, field.message);
+        }
+    }
+    if let Some(DefinitionProblems(problems)) = err.downcast_ref::<DefinitionProblems>() {
+        for problem in problems {
+            eprintln!("{problem}");
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    let level = if matches!(cli.command, Command::Serve) { "info" } else { "warn" };
+    telemetry::init(config.log_format, level);
+    let json = cli.json;
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Check { workflows } => check(config, workflows, json),
+        Command::Migrate => {
+            app::open_store(&config).await?;
+            print(json, &json!({ "migrated": config.database_url_redacted() }), || {
+                format!("database at {} is up to date", config.database_url_redacted())
+            });
+            Ok(())
+        }
+        Command::Start { workflow, input, idempotency_key } => {
+            let input = read_json(&input).context("reading --input")?;
+            let app = App::build(config).await?;
+            let outcome =
+                app.engine.start(StartRequest { workflow, input, idempotency_key, actor: "cli".into() }).await?;
+            print(json, &outcome, || {
+                let again = if outcome.replayed { " (already started with this key)" } else { "" };
+                format!("{}\t{}\t{}{again}", outcome.instance.id, outcome.instance.workflow, outcome.instance.state)
+            });
+            Ok(())
+        }
+        Command::Show { id } => {
+            let app = App::build(config).await?;
+            let view = app.engine.view(parse_id(&id)?).await?;
+            print(json, &view, || render_view(&view));
+            Ok(())
+        }
+        Command::List { workflow, state, limit } => {
+            anyhow::ensure!((1..=10_000).contains(&limit), "--limit must be between 1 and 10000");
+            let app = App::build(config).await?;
+            let items = app.engine.store().list_instances(&ListFilter { workflow, state, limit, offset: 0 }).await?;
+            print(json, &items, || {
+                items
+                    .iter()
+                    .map(|i| format!("{}\t{}\t{}\t{}\t{}", i.id, i.workflow, i.state, i.status, i.updated_at))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(())
+        }
+        Command::Event { id, event, data, idempotency_key } => {
+            let data = match data {
+                Some(data) => read_json(&data).context("reading --data")?,
+                None => Value::Null,
+            };
+            let app = App::build(config).await?;
+            let request = EventRequest { event, data, idempotency_key, origin: Origin::Operator, actor: "cli".into() };
+            let outcome = app.engine.apply(parse_id(&id)?, request).await?;
+            print(json, &outcome, || {
+                let again = if outcome.replayed { " (replayed: this key was applied before)" } else { "" };
+                let from = outcome.event.from_state.as_ref().map_or_else(String::new, ToString::to_string);
+                format!("{}: {} -> {}{again}", outcome.event.event, from, outcome.event.to_state)
+            });
+            Ok(())
+        }
+        Command::Graph { workflow, instance } => {
+            let (definition, path) = match instance {
+                None => {
+                    let report = app::load_workflows(&config, &Registry::builtin())?;
+                    let definition = report.definitions.into_iter().find(|d| d.name.as_str() == workflow);
+                    let definition = definition.ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "unknown workflow `{workflow}`; `accord check` lists problems, workflows/ holds the files"
+                        )
+                    })?;
+                    (std::sync::Arc::new(definition), Vec::new())
+                }
+                Some(id) => {
+                    let app = App::build(config).await?;
+                    let view = app.engine.view(parse_id(&id)?).await?;
+                    let definition = app.engine.definition_of(&view.instance).await?;
+                    let path = view.history.iter().map(|h| h.to_state.to_string()).collect();
+                    (definition, path)
+                }
+            };
+            let dot = to_dot(&definition, &path);
+            print(json, &json!({ "workflow": definition.name, "dot": dot }), || dot.trim_end().to_owned());
+            Ok(())
+        }
+        Command::Keys { action: KeysCommand::Create { scope, label } } => {
+            let store = app::open_store(&config).await?;
+            let (key, record) =
+                keys::create(store.as_ref(), scope, &label, crate::clock::Timestamp::from_datetime(chrono::Utc::now()))
+                    .await?;
+            print(json, &json!({ "key": key, "scope": record.scope, "label": record.label, "id": record.id }), || {
+                format!("{key}\n(scope {scope}; this key is shown once: store it now)")
+            });
+            Ok(())
+        }
+        Command::Bench(args) => crate::bench::run(config, args, json).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}; set ACCORD_LISTEN to a free host:port", config.listen))?;
+    let app = App::build(config).await?;
+    let (stop, shutdown) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop.send(true);
+    });
+    app.serve(listener, shutdown).await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn check(mut config: Config, workflows: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
+    if let Some(dir) = workflows {
+        config.workflows_dir = dir;
+    }
+    let report = app::load_workflows(&config, &Registry::builtin())?;
+    if json {
+        let names: Vec<String> = report.definitions.iter().map(|d| d.name.to_string()).collect();
+        println!("{}", json!({ "files": report.files, "workflows": names, "problems": report.problems }));
+    } else {
+        for problem in &report.problems {
+            println!("{problem}");
+        }
+        println!(
+            "{} file(s) in {}: {} workflow(s) valid, {} problem(s)",
+            report.files,
+            config.workflows_dir.display(),
+            report.definitions.len(),
+            report.problems.len()
+        );
+    }
+    if report.problems.is_empty() {
+        Ok(())
+    } else {
+        // The problems are printed; the error only sets the exit code.
+        Err(anyhow::anyhow!("{} problem(s) found", report.problems.len()))
+    }
+}
+
+fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    } else {
+        let text = text();
+        if !text.is_empty() {
+            println!("{text}");
+        }
+    }
+}
+
+fn parse_id(text: &str) -> anyhow::Result<InstanceId> {
+    text.parse::<InstanceId>().map_err(anyhow::Error::msg)
+}
+
+/// Reads JSON from text, `@FILE`, a file path, or `-` (standard input).
+fn read_json(source: &str) -> anyhow::Result<Value> {
+    let text = if source == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+        text
+    } else if let Some(path) = source.strip_prefix('@') {
+        std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?
+    } else if source.trim_start().starts_with(['{', '[']) {
+        source.to_owned()
+    } else {
+        std::fs::read_to_string(source).with_context(|| format!("reading {source}"))?
+    };
+    serde_json::from_str(&text).map_err(|err| anyhow::anyhow!("not valid JSON: {err}"))
+}
+
+fn render_view(view: &InstanceView) -> String {
+    let i = &view.instance;
+    let mut out = format!(
+        "instance {}\nworkflow {} (definition {})\nstate    {} ({}, version {})\n\nhistory:\n",
+        i.id,
+        i.workflow,
+        &i.definition_hash[..12.min(i.definition_hash.len())],
+        i.state,
+        i.status,
+        i.version
+    );
+    for h in &view.history {
+        let from = h.from_state.as_ref().map_or_else(|| "·".to_owned(), ToString::to_string);
+        out.push_str(&format!(
+            "  {:>3}  {}  {:<16} {} -> {}  ({} {})\n",
+            h.seq, h.at, h.event, from, h.to_state, h.origin, h.actor
+        ));
+    }
+    if !view.timers.is_empty() {
+        out.push_str("\ntimers:\n");
+        for t in &view.timers {
+            out.push_str(&format!("  {:<16} {:<12} due {}  {}\n", t.name, t.state, t.due_at, t.status));
+        }
+    }
+    if !view.emails.is_empty() {
+        out.push_str("\nemails:\n");
+        for e in &view.emails {
+            out.push_str(&format!("  {:<20} to {} <{}>  {}\n", e.template, e.party, e.recipient, e.status));
+        }
+    }
+    out.trim_end().to_owned()
+}

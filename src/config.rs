@@ -1,0 +1,167 @@
+//! Configuration: built-in defaults, then `accord.toml` (or the file `--config` names), then
+//! `ACCORD_*` environment variables. Secrets are wrapped so they never print.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::store::{default_sqlite_url, redact_url};
+
+/// The keys a file or the environment may set.
+const KEYS: &[&str] = &[
+    "data_dir",
+    "database_url",
+    "database_max_connections",
+    "listen",
+    "public_url",
+    "smtp_url",
+    "workflows_dir",
+    "templates_dir",
+    "webmail_domains",
+    "scheduler_poll",
+    "log_format",
+];
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the default SQLite database (and, later, `.eml` files) live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; unset: `accord.db` in `data_dir`.
+    pub database_url: Option<SecretString>,
+    pub database_max_connections: u32,
+    /// The HTTP server's `host:port`.
+    pub listen: String,
+    /// The base of every emailed link.
+    pub public_url: String,
+    /// `smtp://host:port` or `smtps://…`; unset: `.eml` files in the data directory.
+    pub smtp_url: Option<SecretString>,
+    pub workflows_dir: PathBuf,
+    pub templates_dir: PathBuf,
+    /// Refused for `business_email` input fields; `name.*` matches any country suffix.
+    pub webmail_domains: Vec<String>,
+    /// How often the scheduler looks for due timers when none is known to be due sooner.
+    pub scheduler_poll: String,
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            database_max_connections: 16,
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            smtp_url: None,
+            workflows_dir: PathBuf::from("workflows"),
+            templates_dir: PathBuf::from("templates"),
+            webmail_domains: DEFAULT_WEBMAIL.iter().map(|d| (*d).to_owned()).collect(),
+            scheduler_poll: "1s".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// Consumer web-mail services, refused as a business contact. `name.*` covers the national
+/// variants (`yahoo.co.uk`, `hotmail.it`, `libero.it` is listed on its own).
+pub const DEFAULT_WEBMAIL: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.*",
+    "ymail.com",
+    "rocketmail.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.*",
+    "aim.com",
+    "outlook.*",
+    "hotmail.*",
+    "live.*",
+    "msn.com",
+    "gmx.*",
+    "web.de",
+    "mail.ru",
+    "yandex.*",
+    "proton.me",
+    "protonmail.com",
+    "zoho.com",
+    "libero.it",
+    "virgilio.it",
+    "tiscali.it",
+    "alice.it",
+    "orange.fr",
+    "laposte.net",
+    "qq.com",
+    "163.com",
+];
+
+impl Config {
+    /// Loads defaults, then `file` (it must exist when given; `accord.toml` is read when
+    /// present), then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::new();
+        match file {
+            Some(path) => {
+                anyhow::ensure!(path.exists(), "the configuration file {} does not exist", path.display());
+                figment = figment.merge(Toml::file(path));
+            }
+            None if Path::new("accord.toml").exists() => figment = figment.merge(Toml::file("accord.toml")),
+            None => {}
+        }
+        let env =
+            Env::prefixed("ACCORD_").filter(|key| KEYS.iter().any(|known| key.as_str().eq_ignore_ascii_case(known)));
+        let config: Config = figment.merge(env).extract().map_err(|err| anyhow::anyhow!("bad configuration: {err}"))?;
+        config.scheduler_poll()?;
+        Ok(config)
+    }
+
+    /// The database URL in force (with its secret), defaulting to SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose_secret().to_owned(),
+            None => default_sqlite_url(&self.data_dir),
+        }
+    }
+
+    /// The database URL for messages: no password.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url(&self.database_url())
+    }
+
+    pub fn scheduler_poll(&self) -> anyhow::Result<Duration> {
+        humantime::parse_duration(&self.scheduler_poll).map_err(|err| {
+            anyhow::anyhow!("bad scheduler_poll `{}`: {err} (use a duration such as \"1s\")", self.scheduler_poll)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print_in_debug_output() {
+        let config = Config {
+            database_url: Some(SecretString::from("postgres://accord:hunter2@db/accord")),
+            smtp_url: Some(SecretString::from("smtp://mailer:swordfish@mx:587")),
+            ..Config::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("swordfish"), "{shown}");
+        assert_eq!(config.database_url_redacted(), "postgres://accord:***@db/accord");
+    }
+}

@@ -1,0 +1,381 @@
+//! The engine: starts instances and applies events, exactly once, with every effect written in
+//! the transition's own transaction.
+
+mod error;
+pub mod registry;
+pub mod transition;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::types::Json;
+use tracing::instrument;
+
+pub use error::EngineError;
+pub use registry::Registry;
+pub use transition::{Decision, Effect};
+
+use crate::clock::{Clock, Timestamp};
+use crate::ids::{EventId, InstanceId, OutboxId, TimerId};
+use crate::store::{
+    Commit, CommitError, DefinitionRecord, EmailRecord, EmailStatus, HistoryRecord, InstanceRecord, InstanceStatus,
+    Origin, Step, Store, TimerRecord, TimerStatus,
+};
+use crate::workflow::{input, parse_definition, Catalog, CheckEnv, Definition, EventName, InputRules};
+
+/// How many times a transition is re-evaluated after losing a race before giving up.
+const MAX_ATTEMPTS: usize = 8;
+
+/// A request to start an instance.
+#[derive(Clone, Debug)]
+pub struct StartRequest {
+    pub workflow: String,
+    pub input: Value,
+    /// Starting twice with the same key returns the first instance.
+    pub idempotency_key: Option<String>,
+    pub actor: String,
+}
+
+/// A request to apply an event.
+#[derive(Clone, Debug)]
+pub struct EventRequest {
+    pub event: String,
+    pub data: Value,
+    /// Sending the same key again returns the first outcome; one is generated when absent.
+    pub idempotency_key: Option<String>,
+    pub origin: Origin,
+    pub actor: String,
+}
+
+/// The result of a start or an event.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    pub instance: InstanceRecord,
+    /// The history row this request produced (or produced the first time).
+    pub event: HistoryRecord,
+    /// True when the idempotency key was seen before and this is the first outcome, unchanged.
+    pub replayed: bool,
+}
+
+/// Everything known about one instance.
+#[derive(Clone, Debug, Serialize)]
+pub struct InstanceView {
+    #[serde(flatten)]
+    pub instance: InstanceRecord,
+    pub history: Vec<HistoryRecord>,
+    pub timers: Vec<TimerRecord>,
+    pub emails: Vec<crate::store::EmailRecord>,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    catalog: Arc<Catalog>,
+    registry: Arc<Registry>,
+    clock: Arc<dyn Clock>,
+    rules: Arc<InputRules>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        catalog: Arc<Catalog>,
+        registry: Arc<Registry>,
+        clock: Arc<dyn Clock>,
+        rules: InputRules,
+    ) -> Self {
+        Self { store, catalog, registry, clock, rules: Arc::new(rules) }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Records every current definition, so instances can later find the snapshot they started on.
+    pub async fn publish_definitions(&self) -> Result<(), EngineError> {
+        for definition in self.catalog.all() {
+            self.store
+                .save_definition(&DefinitionRecord {
+                    hash: definition.hash.clone(),
+                    workflow: definition.name.clone(),
+                    source: definition.source.clone(),
+                    created_at: self.clock.now(),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Starts an instance of the current definition of `request.workflow`.
+    #[instrument(skip_all, fields(workflow = %request.workflow))]
+    pub async fn start(&self, request: StartRequest) -> Result<Outcome, EngineError> {
+        let definition = self.catalog.current(&request.workflow).ok_or_else(|| EngineError::UnknownWorkflow {
+            name: request.workflow.clone(),
+            known: self.catalog.names(),
+        })?;
+        if let Some(key) = &request.idempotency_key {
+            if let Some(first) = self.replayed_start(key, &request).await? {
+                return Ok(first);
+            }
+        }
+        let context =
+            input::validate(&definition.input, &request.input, &self.rules).map_err(EngineError::InvalidInput)?;
+        let now = self.clock.now();
+        let decision = transition::start(&definition, context, now)?;
+        let id = InstanceId::generate();
+        let instance = InstanceRecord {
+            id,
+            workflow: definition.name.clone(),
+            definition_hash: definition.hash.clone(),
+            state: decision.to.clone(),
+            status: decision.status,
+            version: 1,
+            context: Json(decision.context.clone()),
+            start_key: request.idempotency_key.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        let history = HistoryRecord {
+            id: EventId::generate(),
+            instance_id: id,
+            seq: 1,
+            event: EventName::parse("start").map_err(|e| EngineError::Definition(e.to_string()))?,
+            origin: Origin::Start,
+            actor: request.actor.clone(),
+            from_state: None,
+            to_state: decision.to.clone(),
+            data: Json(Value::Null),
+            idempotency_key: request.idempotency_key.clone().unwrap_or_else(|| format!("start:{id}")),
+            fingerprint: fingerprint("start", &request.input),
+            at: now,
+        };
+        let step = step_for(history.clone(), &decision, None, now);
+        match self.store.create_instance(&instance, &step).await {
+            Ok(()) => Ok(Outcome { instance, event: history, replayed: false }),
+            Err(CommitError::DuplicateKey) => {
+                let key = request.idempotency_key.clone().unwrap_or_default();
+                self.replayed_start(&key, &request).await?.ok_or(EngineError::Busy)
+            }
+            Err(CommitError::Store(err)) => Err(err.into()),
+            Err(CommitError::Conflict | CommitError::TimerSettled) => Err(EngineError::Busy),
+        }
+    }
+
+    async fn replayed_start(&self, key: &str, request: &StartRequest) -> Result<Option<Outcome>, EngineError> {
+        let Some(instance) = self.store.instance_by_start_key(key).await? else { return Ok(None) };
+        let history = self.store.history(instance.id).await?;
+        let Some(first) = history.into_iter().next() else { return Ok(None) };
+        if instance.workflow.as_str() != request.workflow || first.fingerprint != fingerprint("start", &request.input) {
+            return Err(EngineError::KeyReused { key: key.to_owned() });
+        }
+        Ok(Some(Outcome { instance, event: first, replayed: true }))
+    }
+
+    /// Applies an event to an instance: exactly once per idempotency key, and never on a stale
+    /// read (a lost race is re-evaluated against the new state).
+    #[instrument(skip_all, fields(instance.id = %id, event = %request.event))]
+    pub async fn apply(&self, id: InstanceId, request: EventRequest) -> Result<Outcome, EngineError> {
+        self.apply_inner(id, request, None).await
+    }
+
+    /// Fires a due timer: its event, with the timer settled in the same transaction.
+    #[instrument(skip_all, fields(instance.id = %timer.instance_id, timer = %timer.name))]
+    pub async fn fire_timer(&self, timer: &TimerRecord) -> Result<Outcome, EngineError> {
+        let request = EventRequest {
+            event: timer.event.to_string(),
+            data: Value::Null,
+            idempotency_key: Some(format!("timer:{}", timer.id)),
+            origin: Origin::Timer,
+            actor: format!("timer:{}", timer.name),
+        };
+        let result = self.apply_inner(timer.instance_id, request, Some(timer.id)).await;
+        if let Err(err) = &result {
+            if !err.is_transient() && !matches!(err, EngineError::TimerSettled) {
+                // The event no longer applies (say, the definition changed its mind): settle the
+                // timer with the reason rather than retrying it forever.
+                self.store.skip_timer(timer.id, self.clock.now(), &err.to_string()).await?;
+            }
+        }
+        result
+    }
+
+    async fn apply_inner(
+        &self,
+        id: InstanceId,
+        request: EventRequest,
+        timer: Option<TimerId>,
+    ) -> Result<Outcome, EngineError> {
+        let key = request.idempotency_key.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let print = fingerprint(&request.event, &request.data);
+        for _ in 0..MAX_ATTEMPTS {
+            let instance = self.store.instance(id).await?.ok_or(EngineError::UnknownInstance(id))?;
+            let definition = self.definition_of(&instance).await?;
+            let now = self.clock.now();
+            let incoming = transition::Incoming { event: &request.event, data: &request.data, origin: request.origin };
+            let decision = match transition::decide(
+                &definition,
+                &self.registry,
+                &instance.state,
+                instance.status,
+                &instance.context,
+                &incoming,
+                now,
+            ) {
+                Ok(decision) => decision,
+                // The key may have applied already and moved the instance on: that is a replay,
+                // not a refusal.
+                Err(refusal) => return self.replay(id, &key, &print).await?.ok_or(refusal),
+            };
+            let history = HistoryRecord {
+                id: EventId::generate(),
+                instance_id: id,
+                seq: instance.version + 1,
+                event: EventName::parse(&request.event).map_err(|e| EngineError::Definition(e.to_string()))?,
+                origin: request.origin,
+                actor: request.actor.clone(),
+                from_state: Some(instance.state.clone()),
+                to_state: decision.to.clone(),
+                data: Json(request.data.clone()),
+                idempotency_key: key.clone(),
+                fingerprint: print.clone(),
+                at: now,
+            };
+            let commit = Commit {
+                instance: id,
+                expected_version: instance.version,
+                state: decision.to.clone(),
+                status: decision.status,
+                context: Json(decision.context.clone()),
+                at: now,
+                step: step_for(history.clone(), &decision, timer, now),
+            };
+            match self.store.commit(&commit).await {
+                Ok(()) => {
+                    let instance = InstanceRecord {
+                        state: commit.state,
+                        status: commit.status,
+                        version: instance.version + 1,
+                        context: commit.context,
+                        updated_at: now,
+                        ..instance
+                    };
+                    return Ok(Outcome { instance, event: history, replayed: false });
+                }
+                Err(CommitError::Conflict) => continue,
+                Err(CommitError::DuplicateKey) => return self.replay(id, &key, &print).await?.ok_or(EngineError::Busy),
+                Err(CommitError::TimerSettled) => return Err(EngineError::TimerSettled),
+                Err(CommitError::Store(err)) => return Err(err.into()),
+            }
+        }
+        Err(EngineError::Busy)
+    }
+
+    /// The first outcome of `key` on instance `id`, if it was used before.
+    async fn replay(&self, id: InstanceId, key: &str, print: &str) -> Result<Option<Outcome>, EngineError> {
+        let Some(first) = self.store.history_by_key(id, key).await? else { return Ok(None) };
+        if first.fingerprint != print {
+            return Err(EngineError::KeyReused { key: key.to_owned() });
+        }
+        let instance = self.store.instance(id).await?.ok_or(EngineError::UnknownInstance(id))?;
+        Ok(Some(Outcome { instance, event: first, replayed: true }))
+    }
+
+    /// The definition snapshot `instance` started on: from this process's cache, else from the
+    /// database (so an edited file never changes an instance in flight).
+    pub async fn definition_of(&self, instance: &InstanceRecord) -> Result<Arc<Definition>, EngineError> {
+        if let Some(definition) = self.catalog.snapshot(&instance.definition_hash) {
+            return Ok(definition);
+        }
+        let record = self.store.definition(&instance.definition_hash).await?.ok_or_else(|| {
+            EngineError::Definition(format!(
+                "definition snapshot {} is missing from the database",
+                instance.definition_hash
+            ))
+        })?;
+        let guards = self.registry.guard_names();
+        let effects = self.registry.effect_names();
+        let env = CheckEnv { guards: &guards, effects: &effects, template_exists: None };
+        let file = format!("{}.toml", record.workflow);
+        let definition = parse_definition(&file, &record.source, &env).map_err(|problems| {
+            let first = problems.first().map(ToString::to_string).unwrap_or_default();
+            EngineError::Definition(format!(
+                "snapshot {} of `{}` no longer loads: {first}",
+                record.hash, record.workflow
+            ))
+        })?;
+        let definition = Arc::new(definition);
+        self.catalog.remember(definition.clone());
+        Ok(definition)
+    }
+
+    /// State, history, timers and emails of one instance.
+    pub async fn view(&self, id: InstanceId) -> Result<InstanceView, EngineError> {
+        let instance = self.store.instance(id).await?.ok_or(EngineError::UnknownInstance(id))?;
+        let (history, timers, emails) =
+            futures::try_join!(self.store.history(id), self.store.timers(id), self.store.emails(id))?;
+        Ok(InstanceView { instance, history, timers, emails })
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+/// Turns a decision's effects into rows.
+fn step_for(history: HistoryRecord, decision: &Decision, fired_timer: Option<TimerId>, now: Timestamp) -> Step {
+    let mut step = Step { cancel_armed_timers: false, fired_timer, arm: Vec::new(), emails: Vec::new(), history };
+    for effect in &decision.effects {
+        match effect {
+            Effect::CancelTimers => step.cancel_armed_timers = true,
+            Effect::ArmTimer { spec, due_at } => step.arm.push(TimerRecord {
+                id: TimerId::generate(),
+                instance_id: step.history.instance_id,
+                name: spec.name.clone(),
+                event: spec.event.clone(),
+                state: decision.to.clone(),
+                due_at: *due_at,
+                status: TimerStatus::Armed,
+                created_at: now,
+                settled_at: None,
+                note: None,
+            }),
+            Effect::Email { spec, recipient } => step.emails.push(EmailRecord {
+                id: OutboxId::generate(),
+                instance_id: step.history.instance_id,
+                history_seq: step.history.seq,
+                template: spec.template.clone(),
+                party: spec.to.clone(),
+                recipient: recipient.clone(),
+                links: Json(spec.links.clone()),
+                status: if spec.draft { EmailStatus::Draft } else { EmailStatus::Queued },
+                created_at: now,
+            }),
+            Effect::MergeContext(_) => {}
+        }
+    }
+    step
+}
+
+/// Identifies a request's payload, so a key replayed with different content is caught.
+fn fingerprint(event: &str, data: &Value) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(event.as_bytes());
+    hasher.update([0]);
+    hasher.update(data.to_string().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// Whether the instance's status says it can still move.
+pub fn is_active(instance: &InstanceRecord) -> bool {
+    instance.status == InstanceStatus::Active
+}

@@ -1,0 +1,201 @@
+//! The pure heart of the engine: (definition, instance, event, now) -> (new state, effects).
+//! No I/O happens here, so every rule is testable on its own.
+
+use serde_json::Value;
+
+use super::registry::{Call, Registry};
+use super::EngineError;
+use crate::clock::Timestamp;
+use crate::store::{InstanceStatus, Origin};
+use crate::workflow::{Definition, EmailSpec, EventKind, EventName, State, StateName, TimerSpec};
+
+/// Something a transition causes, as data; the store writes it in the transition's transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Queue an email to `recipient` (already resolved from the party).
+    Email { spec: EmailSpec, recipient: String },
+    /// Arm a timer of the state being entered.
+    ArmTimer { spec: TimerSpec, due_at: Timestamp },
+    /// Cancel the armed timers of the state being left.
+    CancelTimers,
+    /// Merge this object into the instance's context.
+    MergeContext(Value),
+}
+
+/// The outcome of a transition.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    pub from: Option<StateName>,
+    pub to: StateName,
+    pub status: InstanceStatus,
+    pub context: Value,
+    pub effects: Vec<Effect>,
+}
+
+/// The event as the engine evaluates it.
+#[derive(Clone, Debug)]
+pub struct Incoming<'a> {
+    pub event: &'a str,
+    pub data: &'a Value,
+    pub origin: Origin,
+}
+
+/// Whether `origin` may deliver an event of `kind`. Operators may deliver anything, so a person
+/// can unstick an instance by hand (and the history says who did).
+pub fn origin_allows(origin: Origin, kind: EventKind) -> bool {
+    match origin {
+        Origin::Operator => true,
+        Origin::Link => kind == EventKind::Link,
+        Origin::Reviewer => kind == EventKind::Decision,
+        Origin::Pipeline => kind == EventKind::Signal,
+        Origin::Timer => kind == EventKind::Timer,
+        Origin::Schedule => kind == EventKind::Schedule,
+        Origin::Start => false,
+    }
+}
+
+/// The effects of entering the initial state of `definition` with `context`.
+pub fn start(definition: &Definition, context: Value, now: Timestamp) -> Result<Decision, EngineError> {
+    let initial = definition
+        .state(&definition.initial)
+        .ok_or_else(|| EngineError::Definition(format!("initial state `{}` is missing", definition.initial)))?;
+    let mut effects = Vec::new();
+    enter(definition, initial, &context, now, &mut effects)?;
+    Ok(Decision { from: None, to: initial.name.clone(), status: status_of(initial), context, effects })
+}
+
+/// Applies `incoming` to an instance in `state` with `context`.
+pub fn decide(
+    definition: &Definition,
+    registry: &Registry,
+    state: &StateName,
+    status: InstanceStatus,
+    context: &Value,
+    incoming: &Incoming<'_>,
+    now: Timestamp,
+) -> Result<Decision, EngineError> {
+    let event = EventName::parse(incoming.event).map_err(|_| unknown_event(definition, incoming.event))?;
+    let Some(kind) = definition.event_kind(&event) else {
+        return Err(unknown_event(definition, incoming.event));
+    };
+    if status == InstanceStatus::Finished {
+        return Err(EngineError::InstanceFinished { state: state.to_string(), event: event.to_string() });
+    }
+    if !origin_allows(incoming.origin, kind) {
+        return Err(EngineError::OriginNotAllowed { event: event.to_string(), kind, origin: incoming.origin });
+    }
+    let current = definition.state(state).ok_or_else(|| {
+        EngineError::Definition(format!("the instance is in state `{state}`, which its definition lacks"))
+    })?;
+    let Some(transition) = current.transitions.get(&event) else {
+        return Err(EngineError::EventNotAllowed {
+            event: event.to_string(),
+            state: state.to_string(),
+            allowed: current.transitions.keys().map(ToString::to_string).collect(),
+        });
+    };
+
+    let call = Call {
+        workflow: definition.name.as_str(),
+        state: state.as_str(),
+        event: event.as_str(),
+        context,
+        data: incoming.data,
+    };
+    for name in &transition.guards {
+        let guard = registry
+            .find_guard(name)
+            .ok_or_else(|| EngineError::Definition(format!("guard `{name}` is not registered")))?;
+        guard(&call).map_err(|reason| EngineError::GuardRefused { guard: name.clone(), reason })?;
+    }
+    let mut effects = Vec::new();
+    for name in &transition.effects {
+        let effect = registry
+            .find_effect(name)
+            .ok_or_else(|| EngineError::Definition(format!("effect `{name}` is not registered")))?;
+        effects.extend(effect(&call).map_err(|reason| EngineError::GuardRefused { guard: name.clone(), reason })?);
+    }
+    let mut context = context.clone();
+    for effect in &effects {
+        if let Effect::MergeContext(patch) = effect {
+            merge(&mut context, patch);
+        }
+    }
+    for spec in &transition.emails {
+        effects.push(email(definition, spec, &context)?);
+    }
+
+    let target = match &transition.to {
+        None => current,
+        Some(to) => {
+            let target = definition
+                .state(to)
+                .ok_or_else(|| EngineError::Definition(format!("transition to unknown state `{to}`")))?;
+            effects.push(Effect::CancelTimers);
+            enter(definition, target, &context, now, &mut effects)?;
+            target
+        }
+    };
+    Ok(Decision { from: Some(state.clone()), to: target.name.clone(), status: status_of(target), context, effects })
+}
+
+fn status_of(state: &State) -> InstanceStatus {
+    if state.is_final {
+        InstanceStatus::Finished
+    } else {
+        InstanceStatus::Active
+    }
+}
+
+fn enter(
+    definition: &Definition,
+    state: &State,
+    context: &Value,
+    now: Timestamp,
+    effects: &mut Vec<Effect>,
+) -> Result<(), EngineError> {
+    for spec in &state.emails {
+        effects.push(email(definition, spec, context)?);
+    }
+    for spec in &state.timers {
+        effects.push(Effect::ArmTimer { spec: spec.clone(), due_at: now.plus(spec.after) });
+    }
+    Ok(())
+}
+
+fn email(definition: &Definition, spec: &EmailSpec, context: &Value) -> Result<Effect, EngineError> {
+    let party = definition.parties.get(&spec.to).ok_or_else(|| {
+        EngineError::Definition(format!("email `{}` names unknown party `{}`", spec.template, spec.to))
+    })?;
+    let recipient = lookup(context, &party.email).and_then(Value::as_str).ok_or_else(|| {
+        EngineError::Definition(format!(
+            "party `{}` has no email address at `{}` in the instance's input",
+            spec.to, party.email
+        ))
+    })?;
+    Ok(Effect::Email { spec: spec.clone(), recipient: recipient.to_owned() })
+}
+
+fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(value, |value, key| value.get(key))
+}
+
+/// Deep-merges `patch` into `target`: objects merge key by key, anything else replaces.
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                merge(target.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+        (target, patch) => *target = patch.clone(),
+    }
+}
+
+fn unknown_event(definition: &Definition, event: &str) -> EngineError {
+    EngineError::UnknownEvent {
+        event: event.to_owned(),
+        workflow: definition.name.to_string(),
+        known: definition.events.keys().map(ToString::to_string).collect(),
+    }
+}

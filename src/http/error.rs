@@ -1,0 +1,123 @@
+//! The API's one error type: a status, a stable code, a message a caller can act on, and the
+//! offending field. Internal details are logged, never sent.
+
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use tracing::error;
+
+use crate::engine::EngineError;
+use crate::store::StoreError;
+use crate::workflow::FieldError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    pub fields: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), field: None, fields: Vec::new() }
+    }
+
+    pub fn field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_owned());
+        self
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send an API key as `Authorization: Bearer <key>`; create one with `accord keys create --scope pipeline`",
+        )
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on the server; it was logged with this request's id",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": { "code": self.code, "message": self.message, "field": self.field } });
+        if !self.fields.is_empty() {
+            body["error"]["fields"] = json!(self.fields);
+        }
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> Self {
+        let status = match &err {
+            EngineError::UnknownInstance(_) => StatusCode::NOT_FOUND,
+            EngineError::UnknownWorkflow { .. }
+            | EngineError::InvalidInput(_)
+            | EngineError::UnknownEvent { .. }
+            | EngineError::GuardRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            EngineError::EventNotAllowed { .. }
+            | EngineError::InstanceFinished { .. }
+            | EngineError::KeyReused { .. }
+            | EngineError::TimerSettled => StatusCode::CONFLICT,
+            EngineError::OriginNotAllowed { .. } => StatusCode::FORBIDDEN,
+            EngineError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            EngineError::Definition(_) => {
+                error!(error = %err, "definition problem");
+                return ApiError::internal();
+            }
+            EngineError::Store(store) => return store_error(store),
+        };
+        let field = match &err {
+            EngineError::UnknownWorkflow { .. } => Some("workflow".to_owned()),
+            EngineError::UnknownEvent { .. } | EngineError::EventNotAllowed { .. } => Some("event".to_owned()),
+            EngineError::KeyReused { .. } => Some("idempotency_key".to_owned()),
+            EngineError::InvalidInput(fields) => fields.first().map(|f| format!("input.{}", f.field)),
+            _ => None,
+        };
+        let fields = match &err {
+            EngineError::InvalidInput(fields) => fields.clone(),
+            _ => Vec::new(),
+        };
+        Self { status, code: err.code(), message: err.to_string(), field, fields }
+    }
+}
+
+fn store_error(err: &StoreError) -> ApiError {
+    error!(error = %err, "storage error");
+    if err.is_transient() {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable; try again shortly")
+    } else {
+        ApiError::internal()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        store_error(&err)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = match rejection {
+            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(
+            status,
+            "bad_request",
+            format!("the request body is not the expected JSON: {}", rejection.body_text()),
+        )
+    }
+}

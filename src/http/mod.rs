@@ -1,0 +1,47 @@
+//! The HTTP surface: the JSON API under `/api/v1` and the health endpoints.
+
+mod auth;
+mod error;
+mod instances;
+
+use axum::extract::{FromRequest, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+use crate::engine::Engine;
+
+/// JSON bodies whose rejections come back in the API's error shape.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+pub fn router(engine: Engine) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/instances", post(instances::start).get(instances::list))
+        .route("/api/v1/instances/{id}", get(instances::show))
+        .route("/api/v1/instances/{id}/events", post(instances::event))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; the API lives under /api/v1")
+        })
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(engine)
+}
+
+/// Ready when the database answers.
+async fn readyz(State(engine): State<Engine>) -> impl IntoResponse {
+    match engine.store().ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unavailable" }))),
+    }
+}

@@ -1,0 +1,22 @@
+//! Accord: a durable workflow orchestrator for onboarding that happens by email.
+//!
+//! Workflows are state machines written as data (`workflows/*.toml`, see [`workflow`]). The
+//! [`engine`] starts instances and applies events exactly once; the [`store`] writes each
+//! transition with its history row and effects in one transaction (SQLite or PostgreSQL); the
+//! [`scheduler`] fires durable timers and periodic jobs; [`http`] and [`cli`] are the surfaces.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod http;
+pub mod ids;
+pub mod keys;
+pub mod scheduler;
+mod sqltext;
+pub mod store;
+pub mod telemetry;
+pub mod workflow;

@@ -1,0 +1,183 @@
+//! Persistence. One [`Store`] trait, implemented for SQLite (the embedded default) and
+//! PostgreSQL (for several nodes). Both implementations share their SQL (see `sql.rs`) and pass
+//! the same conformance suite.
+
+mod postgres;
+mod records;
+mod sql;
+mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use records::*;
+
+use crate::clock::Timestamp;
+use crate::ids::{InstanceId, TimerId};
+
+/// Which database a store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Errors from the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot reach the database at {url} (check ACCORD_DATABASE_URL and that the server is running)")]
+    Unreachable {
+        /// The URL with its password removed.
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    #[error("applying migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Whether trying again later could succeed (a lost connection, a busy database).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Unreachable { .. } => true,
+            StoreError::Query(err) => {
+                matches!(
+                    err,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                ) || matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c == "5" || c == "40001" || c == "40P01"))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Why a commit did not apply. Nothing was written in any of these cases.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// Another writer moved the instance since it was read.
+    #[error("the instance changed since it was read")]
+    Conflict,
+    /// The idempotency key was used before on this instance.
+    #[error("the idempotency key was used before")]
+    DuplicateKey,
+    /// The timer being fired was already fired or cancelled.
+    #[error("the timer was already settled")]
+    TimerSettled,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The storage operations the engine, scheduler and API need.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Checks the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Stores a definition snapshot; storing the same hash again is a no-op.
+    async fn save_definition(&self, definition: &DefinitionRecord) -> Result<(), StoreError>;
+
+    async fn definition(&self, hash: &str) -> Result<Option<DefinitionRecord>, StoreError>;
+
+    /// Writes a new instance with its first history row and entry effects, in one transaction.
+    /// A `start_key` used before yields [`CommitError::DuplicateKey`].
+    async fn create_instance(&self, instance: &InstanceRecord, step: &Step) -> Result<(), CommitError>;
+
+    /// Applies a transition: instance row (only if still at `expected_version`), history row and
+    /// effects, in one transaction.
+    async fn commit(&self, commit: &Commit) -> Result<(), CommitError>;
+
+    async fn instance(&self, id: InstanceId) -> Result<Option<InstanceRecord>, StoreError>;
+
+    async fn instance_by_start_key(&self, key: &str) -> Result<Option<InstanceRecord>, StoreError>;
+
+    async fn list_instances(&self, filter: &ListFilter) -> Result<Vec<InstanceRecord>, StoreError>;
+
+    /// Ids of active instances of `workflow` in any of `states`.
+    async fn active_in_states(&self, workflow: &str, states: &[String]) -> Result<Vec<InstanceId>, StoreError>;
+
+    async fn history(&self, id: InstanceId) -> Result<Vec<HistoryRecord>, StoreError>;
+
+    async fn history_by_key(&self, id: InstanceId, key: &str) -> Result<Option<HistoryRecord>, StoreError>;
+
+    async fn timers(&self, id: InstanceId) -> Result<Vec<TimerRecord>, StoreError>;
+
+    async fn emails(&self, id: InstanceId) -> Result<Vec<EmailRecord>, StoreError>;
+
+    /// Armed timers due at or before `now`, oldest first.
+    async fn due_timers(&self, now: Timestamp, limit: i64) -> Result<Vec<TimerRecord>, StoreError>;
+
+    /// When the next armed timer is due.
+    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Marks an armed timer as settled without a transition (its event no longer applies).
+    async fn skip_timer(&self, id: TimerId, at: Timestamp, note: &str) -> Result<bool, StoreError>;
+
+    async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+
+    async fn schedule_tick(&self, name: &str) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Moves a schedule's last tick from `previous` to `tick`; false when another node already did.
+    async fn advance_schedule(
+        &self,
+        name: &str,
+        previous: Option<Timestamp>,
+        tick: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Opens the store `url` names: `sqlite://…` or `postgres://…`.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url, max_connections).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url, max_connections).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// The default database: `accord.db` in the data directory.
+pub fn default_sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("accord.db").display())
+}
+
+/// `url` with any password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => url.split('@').next_back().map_or_else(String::new, |host| format!("…@{host}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(redact_url("postgres://accord:hunter2@db:5432/accord"), "postgres://accord:***@db:5432/accord");
+        assert_eq!(redact_url("postgres://db/accord"), "postgres://db/accord");
+        assert!(!redact_url("not a url:hunter2@db").contains("hunter2"));
+    }
+}

@@ -1,0 +1,191 @@
+//! Rows as the stores read and write them.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::types::Json;
+
+use crate::clock::Timestamp;
+use crate::ids::{EventId, InstanceId, OutboxId, TimerId};
+use crate::text_enum;
+use crate::workflow::{EventName, StateName, WorkflowName};
+
+text_enum! {
+    /// Whether an instance can still move.
+    pub enum InstanceStatus {
+        Active => "active",
+        /// In a final state: no event applies any more.
+        Finished => "finished",
+    }
+}
+
+text_enum! {
+    /// Who or what delivered an event.
+    pub enum Origin {
+        /// The instance was created.
+        Start => "start",
+        /// A recipient acted on an emailed link.
+        Link => "link",
+        /// A reviewer decided.
+        Reviewer => "reviewer",
+        /// A pipeline signalled through the API.
+        Pipeline => "pipeline",
+        /// A durable timer fired.
+        Timer => "timer",
+        /// A periodic job ticked.
+        Schedule => "schedule",
+        /// An operator with full rights (CLI or admin key).
+        Operator => "operator",
+    }
+}
+
+text_enum! {
+    pub enum TimerStatus {
+        Armed => "armed",
+        Fired => "fired",
+        /// Its state was left before it was due.
+        Cancelled => "cancelled",
+        /// It came due but its event no longer applied.
+        Skipped => "skipped",
+    }
+}
+
+text_enum! {
+    pub enum EmailStatus {
+        /// Waiting for the dispatcher.
+        Queued => "queued",
+        /// Rendered and held until a person releases it.
+        Draft => "draft",
+        Sent => "sent",
+        /// Refused permanently by the SMTP server; an operator may retry.
+        Failed => "failed",
+    }
+}
+
+text_enum! {
+    /// What an API key may do.
+    pub enum Scope {
+        /// Everything, including any event on any instance.
+        Admin => "admin",
+        /// Read instances and send decision events.
+        Reviewer => "reviewer",
+        /// Start instances, read them and send signal events.
+        Pipeline => "pipeline",
+    }
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DefinitionRecord {
+    pub hash: String,
+    pub workflow: WorkflowName,
+    pub source: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct InstanceRecord {
+    pub id: InstanceId,
+    pub workflow: WorkflowName,
+    pub definition_hash: String,
+    pub state: StateName,
+    pub status: InstanceStatus,
+    /// Bumped by every transition; a commit only applies at the version it read.
+    pub version: i64,
+    pub context: Json<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_key: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct HistoryRecord {
+    pub id: EventId,
+    #[serde(skip)]
+    pub instance_id: InstanceId,
+    /// The instance's version after this event.
+    pub seq: i64,
+    pub event: EventName,
+    pub origin: Origin,
+    pub actor: String,
+    pub from_state: Option<StateName>,
+    pub to_state: StateName,
+    pub data: Json<Value>,
+    pub idempotency_key: String,
+    /// Hash of the event name and data: a key replayed with another payload is refused.
+    #[serde(skip)]
+    pub fingerprint: String,
+    pub at: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct TimerRecord {
+    pub id: TimerId,
+    pub instance_id: InstanceId,
+    pub name: String,
+    pub event: EventName,
+    /// The state that armed it.
+    pub state: StateName,
+    pub due_at: Timestamp,
+    pub status: TimerStatus,
+    pub created_at: Timestamp,
+    pub settled_at: Option<Timestamp>,
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct EmailRecord {
+    pub id: OutboxId,
+    #[serde(skip)]
+    pub instance_id: InstanceId,
+    /// The history row whose transition queued it.
+    pub history_seq: i64,
+    pub template: String,
+    pub party: String,
+    pub recipient: String,
+    pub links: Json<Vec<String>>,
+    pub status: EmailStatus,
+    pub created_at: Timestamp,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ApiKeyRecord {
+    pub id: uuid::Uuid,
+    /// SHA-256 of the key, hex; the key itself is shown once and never stored.
+    pub hash: String,
+    pub scope: Scope,
+    pub label: String,
+    pub created_at: Timestamp,
+}
+
+/// What a transition writes besides the instance row.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub history: HistoryRecord,
+    /// Cancel every armed timer of the instance (the state was left).
+    pub cancel_armed_timers: bool,
+    /// The timer whose firing this is; it must still be armed.
+    pub fired_timer: Option<TimerId>,
+    pub arm: Vec<TimerRecord>,
+    pub emails: Vec<EmailRecord>,
+}
+
+/// A transition ready to be written.
+#[derive(Clone, Debug)]
+pub struct Commit {
+    pub instance: InstanceId,
+    pub expected_version: i64,
+    pub state: StateName,
+    pub status: InstanceStatus,
+    pub context: Json<Value>,
+    pub at: Timestamp,
+    pub step: Step,
+}
+
+/// Filters for listing instances, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub workflow: Option<String>,
+    pub state: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}

@@ -1,0 +1,415 @@
+//! The SQL both stores share. SQLite and PostgreSQL accept the same statements here (`$n`
+//! placeholders, `ON CONFLICT`, partial indexes), so one body serves both; each store supplies
+//! its pool type and how it begins a write transaction.
+
+/// Implements [`super::Store`] for `$store`, which has a `pool` field of `sqlx::Pool<$db>` and
+/// an inherent `begin_write()`.
+macro_rules! impl_store {
+    ($store:ident, $db:ty, $backend:expr, $migrator:expr) => {
+        fn unique_violation(err: &sqlx::Error) -> bool {
+            matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+        }
+
+        async fn write_step(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            step: &$crate::store::Step,
+        ) -> Result<(), $crate::store::CommitError> {
+            use $crate::store::{CommitError, TimerStatus};
+            let h = &step.history;
+            let inserted = sqlx::query::<$db>(
+                "INSERT INTO history (id, instance_id, seq, event, origin, actor, from_state, to_state, data, \
+                 idempotency_key, fingerprint, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(h.id)
+            .bind(h.instance_id)
+            .bind(h.seq)
+            .bind(&h.event)
+            .bind(h.origin)
+            .bind(&h.actor)
+            .bind(&h.from_state)
+            .bind(&h.to_state)
+            .bind(&h.data)
+            .bind(&h.idempotency_key)
+            .bind(&h.fingerprint)
+            .bind(h.at)
+            .execute(&mut **tx)
+            .await;
+            match inserted {
+                Err(err) if unique_violation(&err) => return Err(CommitError::DuplicateKey),
+                other => other.map_err($crate::store::StoreError::from)?,
+            };
+            if let Some(timer) = step.fired_timer {
+                let fired = sqlx::query::<$db>("UPDATE timers SET status = $1, settled_at = $2 WHERE id = $3 AND status = $4")
+                    .bind(TimerStatus::Fired)
+                    .bind(h.at)
+                    .bind(timer)
+                    .bind(TimerStatus::Armed)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+                if fired.rows_affected() != 1 {
+                    return Err(CommitError::TimerSettled);
+                }
+            }
+            if step.cancel_armed_timers {
+                sqlx::query::<$db>("UPDATE timers SET status = $1, settled_at = $2 WHERE instance_id = $3 AND status = $4")
+                    .bind(TimerStatus::Cancelled)
+                    .bind(h.at)
+                    .bind(h.instance_id)
+                    .bind(TimerStatus::Armed)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+            }
+            for timer in &step.arm {
+                sqlx::query::<$db>(
+                    "INSERT INTO timers (id, instance_id, name, event, state, due_at, status, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(timer.id)
+                .bind(timer.instance_id)
+                .bind(&timer.name)
+                .bind(&timer.event)
+                .bind(&timer.state)
+                .bind(timer.due_at)
+                .bind(timer.status)
+                .bind(timer.created_at)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::store::StoreError::from)?;
+            }
+            for email in &step.emails {
+                sqlx::query::<$db>(
+                    "INSERT INTO outbox (id, instance_id, history_seq, template, party, recipient, links, status, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(email.id)
+                .bind(email.instance_id)
+                .bind(email.history_seq)
+                .bind(&email.template)
+                .bind(&email.party)
+                .bind(&email.recipient)
+                .bind(&email.links)
+                .bind(email.status)
+                .bind(email.created_at)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::store::StoreError::from)?;
+            }
+            Ok(())
+        }
+
+        const INSTANCE_COLUMNS: &str =
+            "id, workflow, definition_hash, state, status, version, context, start_key, created_at, updated_at";
+        const HISTORY_COLUMNS: &str = "id, instance_id, seq, event, origin, actor, from_state, to_state, data, \
+             idempotency_key, fingerprint, at";
+        const TIMER_COLUMNS: &str = "id, instance_id, name, event, state, due_at, status, created_at, settled_at, note";
+
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            fn backend(&self) -> $crate::store::Backend {
+                $backend
+            }
+
+            async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
+                $migrator.run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> Result<(), $crate::store::StoreError> {
+                sqlx::query::<$db>("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn save_definition(
+                &self,
+                d: &$crate::store::DefinitionRecord,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query::<$db>(
+                    "INSERT INTO definitions (hash, workflow, source, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (hash) DO NOTHING",
+                )
+                .bind(&d.hash)
+                .bind(&d.workflow)
+                .bind(&d.source)
+                .bind(d.created_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn definition(
+                &self,
+                hash: &str,
+            ) -> Result<Option<$crate::store::DefinitionRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>("SELECT hash, workflow, source, created_at FROM definitions WHERE hash = $1")
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn create_instance(
+                &self,
+                i: &$crate::store::InstanceRecord,
+                step: &$crate::store::Step,
+            ) -> Result<(), $crate::store::CommitError> {
+                let mut tx = self.begin_write().await?;
+                let inserted = sqlx::query::<$db>(
+                    "INSERT INTO instances (id, workflow, definition_hash, state, status, version, context, start_key, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(i.id)
+                .bind(&i.workflow)
+                .bind(&i.definition_hash)
+                .bind(&i.state)
+                .bind(i.status)
+                .bind(i.version)
+                .bind(&i.context)
+                .bind(&i.start_key)
+                .bind(i.created_at)
+                .bind(i.updated_at)
+                .execute(&mut *tx)
+                .await;
+                match inserted {
+                    Err(err) if unique_violation(&err) => return Err($crate::store::CommitError::DuplicateKey),
+                    other => other.map_err($crate::store::StoreError::from)?,
+                };
+                write_step(&mut tx, step).await?;
+                tx.commit().await.map_err($crate::store::StoreError::from)?;
+                Ok(())
+            }
+
+            async fn commit(&self, c: &$crate::store::Commit) -> Result<(), $crate::store::CommitError> {
+                let mut tx = self.begin_write().await?;
+                let updated = sqlx::query::<$db>(
+                    "UPDATE instances SET state = $1, status = $2, version = version + 1, context = $3, updated_at = $4 \
+                     WHERE id = $5 AND version = $6",
+                )
+                .bind(&c.state)
+                .bind(c.status)
+                .bind(&c.context)
+                .bind(c.at)
+                .bind(c.instance)
+                .bind(c.expected_version)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::store::StoreError::from)?;
+                if updated.rows_affected() != 1 {
+                    return Err($crate::store::CommitError::Conflict);
+                }
+                write_step(&mut tx, &c.step).await?;
+                tx.commit().await.map_err($crate::store::StoreError::from)?;
+                Ok(())
+            }
+
+            async fn instance(
+                &self,
+                id: $crate::ids::InstanceId,
+            ) -> Result<Option<$crate::store::InstanceRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn instance_by_start_key(
+                &self,
+                key: &str,
+            ) -> Result<Option<$crate::store::InstanceRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE start_key = $1"))
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn list_instances(
+                &self,
+                f: &$crate::store::ListFilter,
+            ) -> Result<Vec<$crate::store::InstanceRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!(
+                    "SELECT {INSTANCE_COLUMNS} FROM instances WHERE ($1 IS NULL OR workflow = $1) \
+                     AND ($2 IS NULL OR state = $2) ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
+                ))
+                .bind(&f.workflow)
+                .bind(&f.state)
+                .bind(f.limit)
+                .bind(f.offset)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn active_in_states(
+                &self,
+                workflow: &str,
+                states: &[String],
+            ) -> Result<Vec<$crate::ids::InstanceId>, $crate::store::StoreError> {
+                let mut ids = Vec::new();
+                for state in states {
+                    let rows: Vec<($crate::ids::InstanceId,)> =
+                        sqlx::query_as::<$db, _>("SELECT id FROM instances WHERE workflow = $1 AND state = $2 AND status = $3")
+                            .bind(workflow)
+                            .bind(state)
+                            .bind($crate::store::InstanceStatus::Active)
+                            .fetch_all(&self.pool)
+                            .await?;
+                    ids.extend(rows.into_iter().map(|(id,)| id));
+                }
+                Ok(ids)
+            }
+
+            async fn history(
+                &self,
+                id: $crate::ids::InstanceId,
+            ) -> Result<Vec<$crate::store::HistoryRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!("SELECT {HISTORY_COLUMNS} FROM history WHERE instance_id = $1 ORDER BY seq"))
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn history_by_key(
+                &self,
+                id: $crate::ids::InstanceId,
+                key: &str,
+            ) -> Result<Option<$crate::store::HistoryRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!(
+                    "SELECT {HISTORY_COLUMNS} FROM history WHERE instance_id = $1 AND idempotency_key = $2"
+                ))
+                .bind(id)
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn timers(
+                &self,
+                id: $crate::ids::InstanceId,
+            ) -> Result<Vec<$crate::store::TimerRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!(
+                    "SELECT {TIMER_COLUMNS} FROM timers WHERE instance_id = $1 ORDER BY created_at, due_at, name"
+                ))
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn emails(
+                &self,
+                id: $crate::ids::InstanceId,
+            ) -> Result<Vec<$crate::store::EmailRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(
+                    "SELECT id, instance_id, history_seq, template, party, recipient, links, status, created_at \
+                     FROM outbox WHERE instance_id = $1 ORDER BY history_seq, created_at, template",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn due_timers(
+                &self,
+                now: $crate::clock::Timestamp,
+                limit: i64,
+            ) -> Result<Vec<$crate::store::TimerRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!(
+                    "SELECT {TIMER_COLUMNS} FROM timers WHERE status = $1 AND due_at <= $2 ORDER BY due_at LIMIT $3"
+                ))
+                .bind($crate::store::TimerStatus::Armed)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn next_due(&self) -> Result<Option<$crate::clock::Timestamp>, $crate::store::StoreError> {
+                let row: Option<($crate::clock::Timestamp,)> =
+                    sqlx::query_as::<$db, _>("SELECT due_at FROM timers WHERE status = $1 ORDER BY due_at LIMIT 1")
+                        .bind($crate::store::TimerStatus::Armed)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|(due,)| due))
+            }
+
+            async fn skip_timer(
+                &self,
+                id: $crate::ids::TimerId,
+                at: $crate::clock::Timestamp,
+                note: &str,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query::<$db>("UPDATE timers SET status = $1, settled_at = $2, note = $3 WHERE id = $4 AND status = $5")
+                    .bind($crate::store::TimerStatus::Skipped)
+                    .bind(at)
+                    .bind(note)
+                    .bind(id)
+                    .bind($crate::store::TimerStatus::Armed)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn create_api_key(&self, k: &$crate::store::ApiKeyRecord) -> Result<(), $crate::store::StoreError> {
+                sqlx::query::<$db>("INSERT INTO api_keys (id, hash, scope, label, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(k.id)
+                    .bind(&k.hash)
+                    .bind(k.scope)
+                    .bind(&k.label)
+                    .bind(k.created_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn api_key_by_hash(
+                &self,
+                hash: &str,
+            ) -> Result<Option<$crate::store::ApiKeyRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>("SELECT id, hash, scope, label, created_at FROM api_keys WHERE hash = $1")
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn schedule_tick(
+                &self,
+                name: &str,
+            ) -> Result<Option<$crate::clock::Timestamp>, $crate::store::StoreError> {
+                let row: Option<($crate::clock::Timestamp,)> =
+                    sqlx::query_as::<$db, _>("SELECT last_tick FROM schedule_ticks WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|(tick,)| tick))
+            }
+
+            async fn advance_schedule(
+                &self,
+                name: &str,
+                previous: Option<$crate::clock::Timestamp>,
+                tick: $crate::clock::Timestamp,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let done = match previous {
+                    None => {
+                        sqlx::query::<$db>(
+                            "INSERT INTO schedule_ticks (name, last_tick) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                        )
+                        .bind(name)
+                        .bind(tick)
+                        .execute(&self.pool)
+                        .await?
+                    }
+                    Some(previous) => {
+                        sqlx::query::<$db>("UPDATE schedule_ticks SET last_tick = $1 WHERE name = $2 AND last_tick = $3")
+                            .bind(tick)
+                            .bind(name)
+                            .bind(previous)
+                            .execute(&self.pool)
+                            .await?
+                    }
+                };
+                Ok(done.rows_affected() == 1)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

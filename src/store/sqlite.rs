@@ -1,0 +1,46 @@
+//! The embedded default: one SQLite file in WAL mode.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use super::{redact_url, StoreError};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let unreachable = |source| StoreError::Unreachable { url: redact_url(url), source };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(unreachable)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        if let Some(parent) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|err| unreachable(sqlx::Error::Io(err)))?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(unreachable)?;
+        Ok(Self { pool })
+    }
+
+    /// `BEGIN IMMEDIATE` takes the write lock up front, so a transaction never has to upgrade a
+    /// read lock (which SQLite answers with SQLITE_BUSY instead of waiting).
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+super::sql::impl_store!(SqliteStore, Sqlite, super::Backend::Sqlite, MIGRATOR);

@@ -1,0 +1,371 @@
+//! Declared input fields and the checks an instance's input must pass before it starts.
+//!
+//! Every problem is reported at once, one entry per field, so a pipeline can fix a whole payload
+//! in one round trip.
+
+use std::str::FromStr;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The kinds of value a workflow may declare for an input field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    /// Any non-empty text.
+    String,
+    /// An email address.
+    Email,
+    /// An email address that is not on a web-mail service.
+    BusinessEmail,
+    /// An ISO 3166-1 alpha-2 country code, normalised to upper case.
+    Country,
+    /// A BCP 47 language tag such as `it` or `it-CH`, normalised (`it-ch` becomes `it-CH`).
+    Locale,
+    /// A telephone number: digits with optional `+`, spaces, dashes, dots and parentheses.
+    Phone,
+    /// A string of ASCII digits (identifiers such as an MPN id).
+    Digits,
+}
+
+impl FieldType {
+    pub const ALL: &'static [(&'static str, FieldType)] = &[
+        ("string", FieldType::String),
+        ("email", FieldType::Email),
+        ("business_email", FieldType::BusinessEmail),
+        ("country", FieldType::Country),
+        ("locale", FieldType::Locale),
+        ("phone", FieldType::Phone),
+        ("digits", FieldType::Digits),
+    ];
+
+    pub fn names() -> String {
+        Self::ALL.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+    }
+
+    pub fn is_email(self) -> bool {
+        matches!(self, FieldType::Email | FieldType::BusinessEmail)
+    }
+}
+
+impl FromStr for FieldType {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL.iter().find(|(name, _)| *name == text).map(|(_, ty)| *ty).ok_or(())
+    }
+}
+
+/// One declared input field, addressed by a dotted path such as `company.address.country`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InputField {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub ty: FieldType,
+    pub required: bool,
+}
+
+impl InputField {
+    fn segments(&self) -> impl Iterator<Item = &str> {
+        self.path.split('.')
+    }
+}
+
+/// One refused field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        Self { field: field.to_owned(), code, message: message.into() }
+    }
+}
+
+/// Settings that the input checks depend on.
+#[derive(Clone, Debug, Default)]
+pub struct InputRules {
+    /// Web-mail domains refused for `business_email` fields. An entry `name.*` matches that
+    /// service under any country suffix (`yahoo.*` matches `yahoo.co.uk` and `mail.yahoo.it`).
+    pub webmail_domains: Vec<String>,
+}
+
+impl InputRules {
+    /// The web-mail service `domain` belongs to, if any.
+    pub fn webmail_service(&self, domain: &str) -> Option<&str> {
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        let labels: Vec<&str> = domain.split('.').collect();
+        self.webmail_domains.iter().map(String::as_str).find(|pattern| {
+            if let Some(stem) = pattern.strip_suffix(".*") {
+                // `stem` followed by a country or generic suffix of at most two short labels.
+                labels.iter().enumerate().any(|(i, label)| {
+                    let tail = &labels[i + 1..];
+                    *label == stem
+                        && (1..=2).contains(&tail.len())
+                        && tail.iter().all(|part| (2..=3).contains(&part.len()))
+                })
+            } else {
+                domain == *pattern || domain.ends_with(&format!(".{pattern}"))
+            }
+        })
+    }
+}
+
+/// Checks `input` against `fields`; returns the input with values normalised, or every problem.
+pub fn validate(fields: &[InputField], input: &Value, rules: &InputRules) -> Result<Value, Vec<FieldError>> {
+    let Value::Object(_) = input else {
+        return Err(vec![FieldError::new("", "not_an_object", "the input must be a JSON object")]);
+    };
+    let mut errors = Vec::new();
+    let mut normalised = input.clone();
+
+    for field in fields {
+        match lookup(input, field) {
+            None | Some(Value::Null) => {
+                if field.required {
+                    errors.push(FieldError::new(&field.path, "required", format!("`{}` is required", field.path)));
+                }
+            }
+            Some(value) => match check_value(field, value, rules) {
+                Ok(clean) => set(&mut normalised, field, clean),
+                Err(error) => errors.push(error),
+            },
+        }
+    }
+    unknown_fields(input, "", fields, &mut errors);
+
+    if errors.is_empty() {
+        Ok(normalised)
+    } else {
+        Err(errors)
+    }
+}
+
+fn lookup<'a>(input: &'a Value, field: &InputField) -> Option<&'a Value> {
+    field.segments().try_fold(input, |value, key| value.get(key))
+}
+
+fn set(input: &mut Value, field: &InputField, clean: Value) {
+    let mut target = input;
+    for key in field.segments() {
+        let Some(next) = target.get_mut(key) else { return };
+        target = next;
+    }
+    *target = clean;
+}
+
+/// Reports keys that no declared field covers, so a misspelt key is not silently ignored.
+fn unknown_fields(value: &Value, prefix: &str, fields: &[InputField], errors: &mut Vec<FieldError>) {
+    let Value::Object(map) = value else { return };
+    for (key, child) in map {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let exact = fields.iter().any(|f| f.path == path);
+        let parent = fields.iter().any(|f| f.path.starts_with(&format!("{path}.")));
+        if exact {
+            continue;
+        }
+        if parent {
+            if child.is_object() {
+                unknown_fields(child, &path, fields, errors);
+            } else {
+                errors.push(FieldError::new(&path, "not_an_object", format!("`{path}` must be an object")));
+            }
+        } else {
+            errors.push(FieldError::new(
+                &path,
+                "unknown_field",
+                format!("`{path}` is not an input of this workflow; check the spelling against the workflow's declared fields"),
+            ));
+        }
+    }
+}
+
+fn check_value(field: &InputField, value: &Value, rules: &InputRules) -> Result<Value, FieldError> {
+    let path = field.path.as_str();
+    let Some(text) = value.as_str() else {
+        return Err(FieldError::new(path, "not_a_string", format!("`{path}` must be a string")));
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(FieldError::new(path, "required", format!("`{path}` is required and must not be empty")));
+    }
+    let clean = match field.ty {
+        FieldType::String => text.to_owned(),
+        FieldType::Email => parse_email(path, text)?,
+        FieldType::BusinessEmail => {
+            let email = parse_email(path, text)?;
+            let domain = email.rsplit('@').next().unwrap_or_default();
+            if let Some(service) = rules.webmail_service(domain) {
+                return Err(FieldError::new(
+                    path,
+                    "webmail_address",
+                    format!(
+                        "`{path}` is on a web-mail service ({service}); use an address on your company's own domain"
+                    ),
+                ));
+            }
+            email
+        }
+        FieldType::Country => {
+            let upper = text.to_ascii_uppercase();
+            if upper.len() != 2 || isocountry::CountryCode::for_alpha2(&upper).is_err() {
+                return Err(FieldError::new(
+                    path,
+                    "invalid_country",
+                    format!("`{path}` must be an ISO 3166-1 alpha-2 country code such as IT or US, not `{text}`"),
+                ));
+            }
+            upper
+        }
+        FieldType::Locale => parse_locale(text).ok_or_else(|| {
+            FieldError::new(
+                path,
+                "invalid_locale",
+                format!("`{path}` must be a language tag such as `en`, `it` or `it-CH`, not `{text}`"),
+            )
+        })?,
+        FieldType::Phone => {
+            let digits = text.chars().filter(char::is_ascii_digit).count();
+            let allowed = text
+                .chars()
+                .enumerate()
+                .all(|(i, c)| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')') || (c == '+' && i == 0));
+            if !allowed || !(6..=15).contains(&digits) {
+                return Err(FieldError::new(
+                    path,
+                    "invalid_phone",
+                    format!("`{path}` must be a telephone number of 6 to 15 digits, such as +39 02 1234 5678"),
+                ));
+            }
+            text.to_owned()
+        }
+        FieldType::Digits => {
+            if !text.chars().all(|c| c.is_ascii_digit()) || text.len() > 20 {
+                return Err(FieldError::new(path, "invalid_digits", format!("`{path}` must contain only digits")));
+            }
+            text.to_owned()
+        }
+    };
+    Ok(Value::String(clean))
+}
+
+fn parse_email(path: &str, text: &str) -> Result<String, FieldError> {
+    let address = lettre::Address::from_str(text).map_err(|_| {
+        FieldError::new(
+            path,
+            "invalid_email",
+            format!("`{path}` must be an email address such as name@example.com, not `{text}`"),
+        )
+    })?;
+    Ok(format!("{}@{}", address.user(), address.domain().to_ascii_lowercase()))
+}
+
+/// `language[-REGION]` with a two- or three-letter language and a two-letter or three-digit
+/// region, normalised to the usual casing.
+pub fn parse_locale(text: &str) -> Option<String> {
+    let mut parts = text.split(['-', '_']);
+    let language = parts.next()?;
+    let region = parts.next();
+    if parts.next().is_some()
+        || !(2..=3).contains(&language.len())
+        || !language.chars().all(|c| c.is_ascii_alphabetic())
+    {
+        return None;
+    }
+    let language = language.to_ascii_lowercase();
+    match region {
+        None => Some(language),
+        Some(region) if region.len() == 2 && region.chars().all(|c| c.is_ascii_alphabetic()) => {
+            Some(format!("{language}-{}", region.to_ascii_uppercase()))
+        }
+        Some(region) if region.len() == 3 && region.chars().all(|c| c.is_ascii_digit()) => {
+            Some(format!("{language}-{region}"))
+        }
+        Some(_) => None,
+    }
+}
+
+/// Builds an empty object with every declared path, for documentation and samples.
+pub fn skeleton(fields: &[InputField]) -> Value {
+    let mut root = Value::Object(Map::new());
+    for field in fields {
+        let mut target = &mut root;
+        let segments: Vec<&str> = field.segments().collect();
+        for (i, key) in segments.iter().enumerate() {
+            let Value::Object(map) = target else { break };
+            let leaf = i + 1 == segments.len();
+            target = map.entry((*key).to_owned()).or_insert_with(|| {
+                if leaf {
+                    Value::String(String::new())
+                } else {
+                    Value::Object(Map::new())
+                }
+            });
+        }
+    }
+    root
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn field(path: &str, ty: FieldType, required: bool) -> InputField {
+        InputField { path: path.into(), ty, required }
+    }
+
+    fn rules() -> InputRules {
+        InputRules { webmail_domains: vec!["gmail.com".into(), "yahoo.*".into(), "outlook.com".into()] }
+    }
+
+    #[test]
+    fn every_problem_is_reported_once_per_field() {
+        let fields = [
+            field("company.name", FieldType::String, true),
+            field("contact.email", FieldType::BusinessEmail, true),
+            field("tenant.country", FieldType::Country, true),
+            field("contact.locale", FieldType::Locale, false),
+        ];
+        let input = json!({"contact": {"email": "Someone@GMAIL.com", "extra": 1}, "tenant": {"country": "Italy"}});
+        let errors = validate(&fields, &input, &rules()).unwrap_err();
+        let codes: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+        assert_eq!(
+            codes,
+            [
+                ("company.name", "required"),
+                ("contact.email", "webmail_address"),
+                ("tenant.country", "invalid_country"),
+                ("contact.extra", "unknown_field"),
+            ]
+        );
+    }
+
+    #[test]
+    fn values_are_normalised() {
+        let fields = [
+            field("email", FieldType::BusinessEmail, true),
+            field("country", FieldType::Country, true),
+            field("locale", FieldType::Locale, true),
+        ];
+        let input = json!({"email": " Anna@Contoso.COM ", "country": "it", "locale": "it_ch"});
+        let clean = validate(&fields, &input, &rules()).unwrap();
+        assert_eq!(clean, json!({"email": "Anna@contoso.com", "country": "IT", "locale": "it-CH"}));
+    }
+
+    #[test]
+    fn webmail_matches_subdomains_case_and_national_variants() {
+        let rules = rules();
+        assert_eq!(rules.webmail_service("GMAIL.COM"), Some("gmail.com"));
+        assert_eq!(rules.webmail_service("eu.outlook.com"), Some("outlook.com"));
+        assert_eq!(rules.webmail_service("yahoo.co.uk"), Some("yahoo.*"));
+        assert_eq!(rules.webmail_service("mail.yahoo.it"), Some("yahoo.*"));
+        assert_eq!(rules.webmail_service("yahoo.contoso.com"), None);
+        assert_eq!(rules.webmail_service("notgmail.com"), None);
+        assert_eq!(rules.webmail_service("contoso.com"), None);
+    }
+}

@@ -1,0 +1,164 @@
+//! Workflow definitions: state machines written as TOML in `workflows/`, parsed into validated
+//! types. A [`Definition`] that exists has passed every check `accord check` runs.
+
+mod catalog;
+mod graph;
+pub mod input;
+mod names;
+mod parse;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use catalog::{Catalog, LoadReport};
+pub use graph::to_dot;
+pub use input::{FieldError, FieldType, InputField, InputRules};
+pub use names::{BadName, EventName, StateName, WorkflowName};
+pub use parse::{parse_definition, CheckEnv, Diagnostic};
+
+/// Where an event may come from. A definition declares one kind per event, and the engine
+/// refuses an event from a source its kind does not allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A recipient acting on an emailed link.
+    Link,
+    /// A reviewer's decision.
+    Decision,
+    /// A pipeline's signal through the API or CLI.
+    Signal,
+    /// A durable timer armed on entering a state.
+    Timer,
+    /// A periodic job driven by a cron expression.
+    Schedule,
+}
+
+impl EventKind {
+    pub const ALL: &'static [(&'static str, EventKind)] = &[
+        ("link", EventKind::Link),
+        ("decision", EventKind::Decision),
+        ("signal", EventKind::Signal),
+        ("timer", EventKind::Timer),
+        ("schedule", EventKind::Schedule),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(_, kind)| *kind == self).map(|(name, _)| *name).unwrap_or("signal")
+    }
+}
+
+/// A validated workflow definition, identified by the hash of its source text.
+#[derive(Clone, Debug, Serialize)]
+pub struct Definition {
+    pub name: WorkflowName,
+    pub title: String,
+    pub initial: StateName,
+    pub input: Vec<InputField>,
+    pub parties: BTreeMap<String, Party>,
+    pub events: BTreeMap<EventName, EventKind>,
+    pub links: BTreeMap<String, LinkAction>,
+    pub states: BTreeMap<StateName, State>,
+    pub schedules: Vec<ScheduleSpec>,
+    /// SHA-256 of the source text, hex: the version an instance is pinned to.
+    pub hash: String,
+    #[serde(skip)]
+    pub source: String,
+}
+
+impl Definition {
+    pub fn state(&self, name: &StateName) -> Option<&State> {
+        self.states.get(name)
+    }
+
+    pub fn event_kind(&self, event: &EventName) -> Option<EventKind> {
+        self.events.get(event).copied()
+    }
+}
+
+/// The hash that versions a definition's source text.
+pub fn content_hash(source: &str) -> String {
+    hex::encode(Sha256::digest(source.as_bytes()))
+}
+
+/// A recipient of the workflow's email, found in the instance's input.
+#[derive(Clone, Debug, Serialize)]
+pub struct Party {
+    /// Dotted path of the email address in the input.
+    pub email: String,
+    pub name: Option<String>,
+    pub locale: Option<String>,
+}
+
+/// An action a recipient takes by opening an emailed link.
+#[derive(Clone, Debug, Serialize)]
+pub struct LinkAction {
+    pub event: EventName,
+    pub party: String,
+    #[serde(with = "humantime_serde_secs")]
+    pub expires: Duration,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct State {
+    pub name: StateName,
+    pub is_final: bool,
+    pub description: Option<String>,
+    /// Emails sent on entering the state.
+    pub emails: Vec<EmailSpec>,
+    /// Timers armed on entering the state and cancelled on leaving it.
+    pub timers: Vec<TimerSpec>,
+    pub transitions: BTreeMap<EventName, Transition>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Transition {
+    pub event: EventName,
+    /// `None`: an internal transition that runs its effects and stays in the state (timers keep
+    /// running).
+    pub to: Option<StateName>,
+    pub guards: Vec<String>,
+    pub effects: Vec<String>,
+    pub emails: Vec<EmailSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EmailSpec {
+    pub template: String,
+    /// The party it is sent to.
+    pub to: String,
+    /// Link actions personalised for the recipient.
+    pub links: Vec<String>,
+    /// Rendered and stored, sent only once a person releases it.
+    pub draft: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TimerSpec {
+    pub name: String,
+    #[serde(with = "humantime_serde_secs")]
+    pub after: Duration,
+    pub event: EventName,
+}
+
+/// A periodic job: on each tick of `cron`, `event` is sent to every active instance in `states`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScheduleSpec {
+    pub name: String,
+    #[serde(serialize_with = "serialize_cron")]
+    pub cron: cron::Schedule,
+    pub event: EventName,
+    pub states: Vec<StateName>,
+}
+
+fn serialize_cron<S: serde::Serializer>(schedule: &cron::Schedule, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(schedule)
+}
+
+mod humantime_serde_secs {
+    pub fn serialize<S: serde::Serializer>(duration: &std::time::Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&humantime::format_duration(*duration))
+    }
+}

@@ -1,0 +1,144 @@
+//! The command line as a user meets it: exit codes, messages and `--json`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::helpers::repo;
+
+fn accord(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_accord"))
+        .current_dir(dir)
+        .env("ACCORD_DATA_DIR", dir.join("data"))
+        .env("ACCORD_WORKFLOWS_DIR", repo().join("workflows"))
+        .env("ACCORD_TEMPLATES_DIR", repo().join("templates"))
+        .env_remove("ACCORD_DATABASE_URL")
+        .env_remove("ACCORD_CONFIG")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_passes_on_the_shipped_workflows() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = accord(dir.path(), &["check"]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("0 problem(s)"));
+}
+
+#[test]
+fn check_reports_each_problem_with_file_line_and_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflows = dir.path().join("flows");
+    std::fs::create_dir_all(&workflows).unwrap();
+    let source = std::fs::read_to_string(repo().join("workflows/example_signup.toml")).unwrap();
+    let broken = source
+        .replace("after = \"2d\"", "after = \"2 fortnights\"")
+        .replace("on.approve = { to = \"approved\" }", "on.approve = { to = \"aproved\" }")
+        .replace("guards = [\"has_reason\"]", "guards = [\"has_reasons\"]");
+    std::fs::write(workflows.join("example_signup.toml"), broken).unwrap();
+    std::fs::write(workflows.join("broken.toml"), "name = \"broken\"\ninitial = [\n").unwrap();
+
+    let out = accord(dir.path(), &["check", "--workflows", workflows.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    let line_of = |needle: &str| source.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let file = workflows.join("example_signup.toml").display().to_string();
+    for (needle, message) in [
+        ("name = \"reminder\"", "bad duration `2 fortnights`"),
+        ("on.approve = ", "unknown state `aproved`"),
+        ("guards = [\"has_reason\"]", "unknown guard `has_reasons`"),
+    ] {
+        let prefix = format!("{file}:{}:", line_of(needle));
+        assert!(
+            report.lines().any(|l| l.starts_with(&prefix) && l.contains(message)),
+            "{message} at {prefix} in:\n{report}"
+        );
+    }
+    assert!(report.contains("hint: known guards: has_message, has_reason"), "{report}");
+    assert!(report.contains("approved` cannot be reached"), "{report}");
+    assert!(report.contains("broken.toml:2:"), "malformed TOML is located:\n{report}");
+}
+
+#[test]
+fn start_show_event_and_graph_work_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.json");
+    std::fs::write(&input, serde_json::to_string(&crate::helpers::signup_input()).unwrap()).unwrap();
+    let out = accord(dir.path(), &["--json", "start", "example_signup", "--input", input.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let started: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = started["instance"]["id"].as_str().unwrap();
+
+    let out = accord(dir.path(), &["event", id, "verify"]);
+    assert_eq!(text(&out.stdout).trim(), "verify: awaiting_verification -> in_review");
+    let out = accord(dir.path(), &["event", id, "reject"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("needs a reason"), "{}", text(&out.stderr));
+    let out = accord(dir.path(), &["--json", "event", id, "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["error"]["code"], "event_not_allowed");
+
+    let out = accord(dir.path(), &["show", id]);
+    let shown = text(&out.stdout);
+    assert!(shown.contains("state    in_review (active, version 2)"), "{shown}");
+    assert!(shown.contains("review_deadline"), "{shown}");
+
+    let out = accord(dir.path(), &["graph", "example_signup", "--instance", id]);
+    let dot = text(&out.stdout);
+    assert!(dot.starts_with("digraph \"example_signup\""), "{dot}");
+    assert!(dot.contains("\"awaiting_verification\" -> \"in_review\" [label=\"verify (link)\"]"), "{dot}");
+    assert!(dot.contains("\"in_review\" [style=\"rounded,filled\", fillcolor=\"#cfe8ff\", penwidth=2]"), "{dot}");
+
+    let out = accord(dir.path(), &["start", "no_such", "--input", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("unknown workflow `no_such`; known workflows: example_signup"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::write(&input, "{\"company\": ").unwrap();
+    let out = accord(dir.path(), &["start", "example_signup", "--input", input.to_str().unwrap()]);
+    assert!(text(&out.stderr).contains("reading --input: not valid JSON"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn an_unreachable_database_is_named_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .current_dir(dir.path())
+        .env("ACCORD_DATABASE_URL", "postgres://accord:hunter2@127.0.0.1:9/accord")
+        .args(["migrate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("cannot reach the database at postgres://accord:***@127.0.0.1:9/accord"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[test]
+fn keys_are_printed_once_and_scopes_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = accord(dir.path(), &["--json", "keys", "create", "--scope", "pipeline", "--label", "crm"]);
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(created["key"].as_str().unwrap().starts_with("acc_"));
+    assert_eq!(created["scope"], "pipeline");
+    let out = accord(dir.path(), &["keys", "create", "--scope", "root"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("expected one of admin, reviewer, pipeline"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_missing_configuration_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = accord(dir.path(), &["--config", "nope.toml", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("nope.toml does not exist"), "{}", text(&out.stderr));
+}

@@ -1,0 +1,283 @@
+//! The engine's contract, run against SQLite and PostgreSQL alike.
+
+use accord::engine::{EngineError, EventRequest, StartRequest};
+use accord::ids::InstanceId;
+use accord::store::{Commit, CommitError, EmailStatus, InstanceStatus, ListFilter, Origin, TimerStatus};
+use serde_json::json;
+
+use crate::helpers::{operator, signup_request, Backend, TestApp};
+
+crate::on_each_store!(
+    start_enters_the_initial_state_with_its_timers_and_email,
+    refused_input_names_every_field_and_writes_nothing,
+    unknown_workflow_instance_and_event_are_distinct_errors,
+    event_not_allowed_names_the_current_state,
+    guard_refusal_gives_the_reason_and_changes_nothing,
+    finished_instances_refuse_every_event,
+    replayed_idempotency_key_returns_the_first_outcome,
+    reused_key_with_other_data_is_refused,
+    start_with_the_same_key_returns_the_first_instance,
+    concurrent_events_apply_exactly_once,
+    stale_commit_is_refused_by_the_store,
+    callers_may_only_send_their_kind_of_event,
+    listing_filters_by_workflow_and_state,
+);
+
+async fn start_enters_the_initial_state_with_its_timers_and_email(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let now = accord::clock::Clock::now(t.clock.as_ref()).millis();
+    let outcome = t.engine().start(signup_request()).await.unwrap();
+    assert_eq!(outcome.instance.state.as_str(), "awaiting_verification");
+    assert_eq!(outcome.instance.status, InstanceStatus::Active);
+    assert!(!outcome.replayed);
+
+    let view = t.engine().view(outcome.instance.id).await.unwrap();
+    assert_eq!(view.history.len(), 1);
+    assert_eq!(view.history[0].to_state.as_str(), "awaiting_verification");
+    let timers: Vec<(&str, i64, TimerStatus)> =
+        view.timers.iter().map(|t| (t.name.as_str(), t.due_at.millis() - now, t.status)).collect();
+    let day = 86_400_000;
+    assert_eq!(timers, [("reminder", 2 * day, TimerStatus::Armed), ("expiry", 7 * day, TimerStatus::Armed)]);
+    assert_eq!(view.emails.len(), 1);
+    assert_eq!(view.emails[0].template, "verify_email");
+    assert_eq!(view.emails[0].recipient, "anna.rossi@contoso.it");
+    assert_eq!(view.emails[0].links.0, ["verify", "not_me"]);
+    assert_eq!(view.emails[0].status, EmailStatus::Queued);
+    // The input was normalised on the way in.
+    assert_eq!(view.instance.context.0["contact"]["locale"], "it-CH");
+}
+
+async fn refused_input_names_every_field_and_writes_nothing(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let input = json!({ "contact": { "name": "Anna", "email": "Anna@GMail.com", "locale": "italian", "fax": "1" } });
+    let request = StartRequest { input, ..signup_request() };
+    let Err(EngineError::InvalidInput(fields)) = t.engine().start(request).await else { panic!("input accepted") };
+    let found: Vec<(&str, &str)> = fields.iter().map(|f| (f.field.as_str(), f.code)).collect();
+    assert_eq!(
+        found,
+        [
+            ("company.name", "required"),
+            ("contact.email", "webmail_address"),
+            ("contact.locale", "invalid_locale"),
+            ("contact.fax", "unknown_field"),
+        ]
+    );
+    let listed = t.engine().store().list_instances(&ListFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert!(listed.is_empty(), "a refused start wrote an instance");
+}
+
+async fn unknown_workflow_instance_and_event_are_distinct_errors(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let request = StartRequest { workflow: "no_such_flow".into(), ..signup_request() };
+    match t.engine().start(request).await {
+        Err(err @ EngineError::UnknownWorkflow { .. }) => {
+            assert_eq!(err.code(), "unknown_workflow");
+            assert!(err.to_string().contains("example_signup"), "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let missing = InstanceId::generate();
+    assert!(
+        matches!(t.send(missing, "verify", json!(null)).await, Err(EngineError::UnknownInstance(id)) if id == missing)
+    );
+    let id = t.start_signup().await;
+    match t.send(id, "teleport", json!(null)).await {
+        Err(err @ EngineError::UnknownEvent { .. }) => assert!(err.to_string().contains("approve"), "{err}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn event_not_allowed_names_the_current_state(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let id = t.start_signup().await;
+    match t.send(id, "approve", json!(null)).await {
+        Err(EngineError::EventNotAllowed { state, event, allowed }) => {
+            assert_eq!((state.as_str(), event.as_str()), ("awaiting_verification", "approve"));
+            assert!(allowed.contains(&"verify".to_owned()), "{allowed:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(t.state(id).await, "awaiting_verification");
+}
+
+async fn guard_refusal_gives_the_reason_and_changes_nothing(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let id = t.start_signup().await;
+    t.send(id, "verify", json!(null)).await.unwrap();
+    let before = t.engine().view(id).await.unwrap();
+    match t.send(id, "reject", json!({ "reason": "  " })).await {
+        Err(EngineError::GuardRefused { guard, reason }) => {
+            assert_eq!(guard, "has_reason");
+            assert!(reason.contains("reason"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let after = t.engine().view(id).await.unwrap();
+    assert_eq!(after.instance.version, before.instance.version);
+    assert_eq!(after.history.len(), before.history.len());
+    assert_eq!(after.emails.len(), before.emails.len());
+
+    let outcome = t.send(id, "reject", json!({ "reason": "the company could not be verified" })).await.unwrap();
+    assert_eq!(outcome.instance.state.as_str(), "rejected");
+    // record_data kept the reason for later emails.
+    assert_eq!(outcome.instance.context.0["reject"]["reason"], "the company could not be verified");
+}
+
+async fn finished_instances_refuse_every_event(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let id = t.start_signup().await;
+    t.send(id, "not_me", json!(null)).await.unwrap();
+    match t.send(id, "verify", json!(null)).await {
+        Err(err @ EngineError::InstanceFinished { .. }) => assert!(err.to_string().contains("withdrawn"), "{err}"),
+        other => panic!("{other:?}"),
+    }
+    let view = t.engine().view(id).await.unwrap();
+    assert_eq!(view.instance.status, InstanceStatus::Finished);
+    assert!(view.timers.iter().all(|t| t.status == TimerStatus::Cancelled), "{:?}", view.timers);
+}
+
+async fn replayed_idempotency_key_returns_the_first_outcome(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let id = t.start_signup().await;
+    let first = t.engine().apply(id, operator("verify", json!(null), Some("click-1"))).await.unwrap();
+    assert!(!first.replayed);
+    // The instance has moved on (verify is no longer allowed), yet the replay is the first outcome.
+    let again = t.engine().apply(id, operator("verify", json!(null), Some("click-1"))).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.event.id, first.event.id);
+    assert_eq!(again.event.to_state.as_str(), "in_review");
+    let history = t.engine().store().history(id).await.unwrap();
+    assert_eq!(history.iter().filter(|h| h.event.as_str() == "verify").count(), 1);
+}
+
+async fn reused_key_with_other_data_is_refused(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let id = t.start_signup().await;
+    t.send(id, "verify", json!(null)).await.unwrap();
+    t.engine().apply(id, operator("reject", json!({"reason": "a"}), Some("k"))).await.unwrap();
+    let err = t.engine().apply(id, operator("reject", json!({"reason": "b"}), Some("k"))).await.unwrap_err();
+    assert_eq!(err.code(), "idempotency_key_reused");
+}
+
+async fn start_with_the_same_key_returns_the_first_instance(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let request = StartRequest { idempotency_key: Some("signup-42".into()), ..signup_request() };
+    let first = t.engine().start(request.clone()).await.unwrap();
+    let again = t.engine().start(request.clone()).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.instance.id, first.instance.id);
+    let mut other = request;
+    other.input["company"]["name"] = json!("Fabrikam");
+    assert_eq!(t.engine().start(other).await.unwrap_err().code(), "idempotency_key_reused");
+    let listed = t.engine().store().list_instances(&ListFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(listed.len(), 1);
+}
+
+async fn concurrent_events_apply_exactly_once(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let id = t.start_signup().await;
+    t.send(id, "verify", json!(null)).await.unwrap();
+    // Eight reviewers decide at once, each with their own key: one decision wins.
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let engine = t.engine().clone();
+        let event = if n % 2 == 0 { "approve" } else { "withdraw" };
+        tasks.push(tokio::spawn(async move {
+            engine.apply(id, operator(event, json!(null), Some(&format!("r{n}")))).await
+        }));
+    }
+    let mut applied = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(outcome) if !outcome.replayed => applied += 1,
+            Ok(outcome) => panic!("unexpected replay {outcome:?}"),
+            Err(EngineError::InstanceFinished { .. }) => {}
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(applied, 1);
+    let history = t.engine().store().history(id).await.unwrap();
+    assert_eq!(history.len(), 3, "{history:?}");
+    assert_eq!(history.iter().map(|h| h.seq).collect::<Vec<_>>(), [1, 2, 3]);
+
+    // The same click delivered eight times at once: applied once, replayed seven times.
+    let id = t.start_signup().await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let engine = t.engine().clone();
+        tasks.push(tokio::spawn(
+            async move { engine.apply(id, operator("verify", json!(null), Some("same-click"))).await },
+        ));
+    }
+    let mut replays = 0;
+    for task in tasks {
+        replays += usize::from(task.await.unwrap().unwrap().replayed);
+    }
+    assert_eq!(replays, 7);
+    assert_eq!(t.engine().store().history(id).await.unwrap().len(), 2);
+}
+
+async fn stale_commit_is_refused_by_the_store(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let id = t.start_signup().await;
+    let first = t.send(id, "verify", json!(null)).await.unwrap();
+    // Replaying the commit that moved version 1 to 2 must not apply on version 2.
+    let history = t.engine().store().history(id).await.unwrap();
+    let mut step_history = history[1].clone();
+    step_history.id = accord::ids::EventId::generate();
+    step_history.idempotency_key = "another".into();
+    let stale = Commit {
+        instance: id,
+        expected_version: 1,
+        state: first.instance.state.clone(),
+        status: InstanceStatus::Active,
+        context: first.instance.context.clone(),
+        at: first.instance.updated_at,
+        step: accord::store::Step {
+            history: step_history,
+            cancel_armed_timers: false,
+            fired_timer: None,
+            arm: vec![],
+            emails: vec![],
+        },
+    };
+    assert!(matches!(t.engine().store().commit(&stale).await, Err(CommitError::Conflict)));
+    assert_eq!(t.engine().store().history(id).await.unwrap().len(), 2, "nothing half-written");
+}
+
+async fn callers_may_only_send_their_kind_of_event(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let id = t.start_signup().await;
+    t.send(id, "verify", json!(null)).await.unwrap();
+    let as_pipeline = EventRequest { origin: Origin::Pipeline, ..operator("approve", json!(null), None) };
+    let err = t.engine().apply(id, as_pipeline).await.unwrap_err();
+    assert_eq!(err.code(), "forbidden_event", "{err}");
+    let as_reviewer = EventRequest { origin: Origin::Reviewer, ..operator("approve", json!(null), None) };
+    assert_eq!(t.engine().apply(id, as_reviewer).await.unwrap().instance.state.as_str(), "approved");
+}
+
+async fn listing_filters_by_workflow_and_state(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let a = t.start_signup().await;
+    let b = t.start_signup().await;
+    t.send(b, "verify", json!(null)).await.unwrap();
+    let store = t.engine().store();
+    let in_review = store
+        .list_instances(&ListFilter {
+            workflow: Some("example_signup".into()),
+            state: Some("in_review".into()),
+            limit: 10,
+            offset: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(in_review.iter().map(|i| i.id).collect::<Vec<_>>(), [b]);
+    let all = store.list_instances(&ListFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().any(|i| i.id == a));
+    let none = store
+        .list_instances(&ListFilter { workflow: Some("other".into()), limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}

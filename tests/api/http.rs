@@ -1,0 +1,157 @@
+//! The JSON API's fixed points, over real HTTP on port 0.
+
+use accord::store::Scope;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::helpers::{signup_input, Backend, TestApp};
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+    _stop: watch::Sender<bool>,
+}
+
+impl Api {
+    async fn key(t: &TestApp, scope: Scope) -> String {
+        let now = accord::clock::Clock::now(t.clock.as_ref());
+        accord::keys::create(t.engine().store().as_ref(), scope, "test", now).await.unwrap().0
+    }
+
+    async fn spawn(t: TestApp) -> Api {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, shutdown) = watch::channel(false);
+        tokio::spawn(async move {
+            let TestApp { app, db, .. } = t;
+            let _keep = db;
+            app.serve(listener, shutdown).await.unwrap();
+        });
+        Api { base, client: reqwest::Client::new(), _stop: stop }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+}
+
+crate::on_each_store!(the_api_starts_reads_lists_and_moves_instances, the_api_refuses_bad_requests_with_stable_codes);
+
+async fn the_api_starts_reads_lists_and_moves_instances(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let pipeline = Api::key(&t, Scope::Pipeline).await;
+    let reviewer = Api::key(&t, Scope::Reviewer).await;
+    let api = Api::spawn(t).await;
+    use reqwest::Method;
+
+    let body = json!({ "workflow": "example_signup", "input": signup_input(), "idempotency_key": "crm-1" });
+    let (status, started) = api.call(Method::POST, "/api/v1/instances", &pipeline, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["workflow"], "example_signup");
+    assert_eq!(started["state"], "awaiting_verification");
+    let id = started["id"].as_str().unwrap().to_owned();
+    let (status, again) = api.call(Method::POST, "/api/v1/instances", &pipeline, Some(body)).await;
+    assert_eq!((status, again["id"].as_str()), (StatusCode::OK, Some(id.as_str())));
+    assert_eq!(again["replayed"], true);
+
+    let (status, view) = api.call(Method::GET, &format!("/api/v1/instances/{id}"), &reviewer, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["history"].as_array().unwrap().len(), 1);
+    assert_eq!(view["emails"][0]["recipient"], "anna.rossi@contoso.it");
+    assert_eq!(view["emails"][0]["status"], "queued");
+    assert_eq!(view["timers"].as_array().unwrap().len(), 2);
+
+    let verify = json!({ "event": "withdraw", "idempotency_key": "w-1" });
+    let (status, moved) =
+        api.call(Method::POST, &format!("/api/v1/instances/{id}/events"), &pipeline, Some(verify.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!((moved["instance"]["state"].as_str(), moved["replayed"].as_bool()), (Some("withdrawn"), Some(false)));
+    let (_, replay) = api.call(Method::POST, &format!("/api/v1/instances/{id}/events"), &pipeline, Some(verify)).await;
+    assert_eq!(replay["replayed"], true);
+    assert_eq!(replay["event"]["id"], moved["event"]["id"]);
+
+    let (status, list) =
+        api.call(Method::GET, "/api/v1/instances?workflow=example_signup&state=withdrawn", &reviewer, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["items"][0]["id"], id.as_str());
+}
+
+async fn the_api_refuses_bad_requests_with_stable_codes(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let pipeline = Api::key(&t, Scope::Pipeline).await;
+    let reviewer = Api::key(&t, Scope::Reviewer).await;
+    let api = Api::spawn(t).await;
+    use reqwest::Method;
+
+    let (status, body) = api.call(Method::GET, "/api/v1/instances", "acc_not-a-key", None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+
+    let mut input = signup_input();
+    input["contact"]["email"] = json!("anna@hotmail.it");
+    input["company"] = json!({});
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/v1/instances",
+            &pipeline,
+            Some(json!({ "workflow": "example_signup", "input": input })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["code"], "invalid_input");
+    assert_eq!(body["error"]["field"], "input.company.name");
+    let fields: Vec<&str> =
+        body["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["company.name", "contact.email"]);
+
+    let (status, body) = api
+        .call(Method::POST, "/api/v1/instances", &reviewer, Some(json!({ "workflow": "example_signup", "input": {} })))
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+
+    let (status, body) =
+        api.call(Method::POST, "/api/v1/instances", &pipeline, Some(json!({ "workflow": "nope", "input": {} }))).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("workflow")));
+
+    let (_, started) = api
+        .call(
+            Method::POST,
+            "/api/v1/instances",
+            &pipeline,
+            Some(json!({ "workflow": "example_signup", "input": signup_input() })),
+        )
+        .await;
+    let events = format!("/api/v1/instances/{}/events", started["id"].as_str().unwrap());
+    let (status, body) = api.call(Method::POST, &events, &reviewer, Some(json!({ "event": "approve" }))).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "event_not_allowed");
+    assert!(body["error"]["message"].as_str().unwrap().contains("awaiting_verification"), "{body}");
+
+    let (status, body) = api.call(Method::POST, &events, &pipeline, Some(json!({ "event": "verify" }))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden_event")));
+
+    let response = reqwest::Client::new()
+        .post(format!("{}{events}", api.base))
+        .bearer_auth(&pipeline)
+        .header("content-type", "application/json")
+        .body("{\"event\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request");
+
+    let (status, body) =
+        api.call(Method::GET, "/api/v1/instances/67e55044-10b1-426f-9247-bb680e5fe0c8", &reviewer, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_instance")));
+}

@@ -1,0 +1,11 @@
+//! Accord's integration tests: one binary. Most tests run once per store (`sqlite::…` and
+//! `postgres::…`); the PostgreSQL variants need ACCORD_TEST_POSTGRES_URL and are required in CI.
+
+mod helpers;
+
+mod cli;
+mod conformance;
+mod http;
+mod process;
+mod timers;
+mod versioning;
