@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use crate::clock::Timestamp;
 use crate::engine::{Engine, EngineError, EventRequest};
-use crate::store::Origin;
+use crate::store::{Origin, TimerRecord};
 
 /// Timers fired per query.
 const BATCH: i64 = 256;
@@ -34,14 +34,32 @@ impl Scheduler {
             let now = self.engine.now();
             let due = self.engine.store().due_timers(now, BATCH).await?;
             let count = due.len();
-            let results: Vec<_> = futures::stream::iter(due)
-                .map(|timer| {
+            // One instance's timers fire in due order (a reminder before the expiry it precedes);
+            // different instances fire in parallel.
+            let mut by_instance: Vec<Vec<TimerRecord>> = Vec::new();
+            for timer in due {
+                match by_instance.iter_mut().find(|group| group[0].instance_id == timer.instance_id) {
+                    Some(group) => group.push(timer),
+                    None => by_instance.push(vec![timer]),
+                }
+            }
+            let results: Vec<_> = futures::stream::iter(by_instance)
+                .map(|group| {
                     let engine = self.engine.clone();
-                    async move { engine.fire_timer(&timer).await }
+                    async move {
+                        let mut results = Vec::with_capacity(group.len());
+                        for timer in &group {
+                            results.push(engine.fire_timer(timer).await);
+                        }
+                        results
+                    }
                 })
                 .buffer_unordered(PARALLEL)
-                .collect()
-                .await;
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
             let mut transient = false;
             for result in results {
                 match result {

@@ -20,8 +20,8 @@ pub use transition::{Decision, Effect};
 use crate::clock::{Clock, Timestamp};
 use crate::ids::{EventId, InstanceId, OutboxId, TimerId};
 use crate::store::{
-    Commit, CommitError, DefinitionRecord, EmailRecord, EmailStatus, HistoryRecord, InstanceRecord, InstanceStatus,
-    Origin, Step, Store, TimerRecord, TimerStatus,
+    Commit, CommitError, DefinitionRecord, EmailRecord, EmailStatus, HistoryRecord, InstanceRecord, Origin, Step,
+    Store, TimerRecord, TimerStatus,
 };
 use crate::workflow::{input, parse_definition, Catalog, CheckEnv, Definition, EventName, InputRules};
 
@@ -198,15 +198,19 @@ impl Engine {
             origin: Origin::Timer,
             actor: format!("timer:{}", timer.name),
         };
-        let result = self.apply_inner(timer.instance_id, request, Some(timer.id)).await;
-        if let Err(err) = &result {
-            if !err.is_transient() && !matches!(err, EngineError::TimerSettled) {
-                // The event no longer applies (say, the definition changed its mind): settle the
-                // timer with the reason rather than retrying it forever.
-                self.store.skip_timer(timer.id, self.clock.now(), &err.to_string()).await?;
+        match self.apply_inner(timer.instance_id, request, Some(timer.id)).await {
+            Err(err) if !err.is_transient() && !matches!(err, EngineError::TimerSettled) => {
+                // The event no longer applies: settle the timer with the reason rather than
+                // retrying it forever; if it was settled meanwhile (an earlier timer of the same
+                // instance left the state), that is all there is to say.
+                if self.store.skip_timer(timer.id, self.clock.now(), &err.to_string()).await? {
+                    Err(err)
+                } else {
+                    Err(EngineError::TimerSettled)
+                }
             }
+            result => result,
         }
-        result
     }
 
     async fn apply_inner(
@@ -373,9 +377,4 @@ fn fingerprint(event: &str, data: &Value) -> String {
     hasher.update([0]);
     hasher.update(data.to_string().as_bytes());
     hex::encode(hasher.finalize())
-}
-
-/// Whether the instance's status says it can still move.
-pub fn is_active(instance: &InstanceRecord) -> bool {
-    instance.status == InstanceStatus::Active
 }

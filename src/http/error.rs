@@ -1,7 +1,7 @@
 //! The API's one error type: a status, a stable code, a message a caller can act on, and the
 //! offending field. Internal details are logged, never sent.
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -119,5 +119,11 @@ impl From<JsonRejection> for ApiError {
             "bad_request",
             format!("the request body is not the expected JSON: {}", rejection.body_text()),
         )
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("bad query string: {}", rejection.body_text()))
     }
 }

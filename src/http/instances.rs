@@ -1,6 +1,6 @@
 //! `/api/v1/instances`: start, read, list, send events.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::ApiJson;
+use super::{ApiJson, ApiQuery};
 use crate::engine::{Engine, EventRequest, StartRequest};
 use crate::ids::InstanceId;
 use crate::store::{InstanceRecord, ListFilter, Scope};
@@ -70,7 +70,7 @@ pub struct ListQuery {
 pub async fn list(
     State(engine): State<Engine>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
     let limit = query.limit.unwrap_or(50);

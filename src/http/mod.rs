@@ -4,7 +4,7 @@ mod auth;
 mod error;
 mod instances;
 
-use axum::extract::{FromRequest, State};
+use axum::extract::{FromRequest, FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -21,6 +21,11 @@ use crate::engine::Engine;
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
+
+/// Query strings whose rejections come back in the API's error shape.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
 
 pub fn router(engine: Engine) -> Router {
     Router::new()

@@ -39,7 +39,11 @@ fn check_reports_each_problem_with_file_line_and_hint() {
     let broken = source
         .replace("after = \"2d\"", "after = \"2 fortnights\"")
         .replace("on.approve = { to = \"approved\" }", "on.approve = { to = \"aproved\" }")
-        .replace("guards = [\"has_reason\"]", "guards = [\"has_reasons\"]");
+        .replace("guards = [\"has_reason\"]", "guards = [\"has_reasons\"]")
+        .replace(
+            "[states.awaiting_verification.on.remind]\nemails = [{ template = \"verify_reminder\"",
+            "[states.awaiting_verification.on.remind]\nemails = [{ template = \"verify_remindr\"",
+        );
     std::fs::write(workflows.join("example_signup.toml"), broken).unwrap();
     std::fs::write(workflows.join("broken.toml"), "name = \"broken\"\ninitial = [\n").unwrap();
 
@@ -60,6 +64,8 @@ fn check_reports_each_problem_with_file_line_and_hint() {
         );
     }
     assert!(report.contains("hint: known guards: has_message, has_reason"), "{report}");
+    assert!(report.contains("unknown template `verify_remindr`"), "{report}");
+    assert!(report.contains("hint: create templates/email/example_signup/verify_remindr.subject.tera"), "{report}");
     assert!(report.contains("approved` cannot be reached"), "{report}");
     assert!(report.contains("broken.toml:2:"), "malformed TOML is located:\n{report}");
 }

@@ -151,6 +151,10 @@ async fn the_api_refuses_bad_requests_with_stable_codes(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "bad_request");
 
+    let (status, body) = api.call(Method::GET, "/api/v1/instances?stat=in_review", &reviewer, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("stat"), "{body}");
+
     let (status, body) =
         api.call(Method::GET, "/api/v1/instances/67e55044-10b1-426f-9247-bb680e5fe0c8", &reviewer, None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("unknown_instance")));
