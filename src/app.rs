@@ -10,7 +10,9 @@ use tracing::info;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::engine::{Engine, Registry};
+use crate::engine::{Engine, MailSettings, Registry};
+use crate::mail::check::check_templates;
+use crate::mail::{Dispatcher, Renderer, Transport};
 use crate::scheduler::Scheduler;
 use crate::store::{self, Store};
 use crate::workflow::{Catalog, CheckEnv, Diagnostic, InputRules, LoadReport};
@@ -39,9 +41,11 @@ impl App {
         if !report.problems.is_empty() {
             return Err(DefinitionProblems(report.problems).into());
         }
+        let renderer = Arc::new(Renderer::load(&config.templates_dir)?);
         let store = open_store(&config).await?;
         let rules = InputRules { webmail_domains: config.webmail_domains.clone() };
-        let engine = Engine::new(store, Arc::new(Catalog::new(report.definitions)), registry, clock, rules);
+        let mail = MailSettings { renderer, public_url: config.public_url.trim_end_matches('/').to_owned() };
+        let engine = Engine::new(store, Arc::new(Catalog::new(report.definitions)), registry, clock, rules, mail);
         engine.publish_definitions().await.context("recording the workflow definitions")?;
         Ok(Self { config, engine })
     }
@@ -50,9 +54,24 @@ impl App {
         Ok(Scheduler::new(self.engine.clone(), self.config.scheduler_poll()?))
     }
 
+    /// The outbox dispatcher for the configured transport (SMTP, or `.eml` files in
+    /// `<data_dir>/mail` when no SMTP URL is set).
+    pub fn dispatcher(&self) -> anyhow::Result<Dispatcher> {
+        let transport = Transport::new(self.config.smtp_url().as_deref(), self.config.data_dir.join("mail"))?;
+        Ok(Dispatcher::new(
+            self.engine.store().clone(),
+            Arc::new(transport),
+            self.engine.clock().clone(),
+            self.config.mail_from()?,
+            self.config.backoff()?,
+            self.config.scheduler_poll()?,
+        ))
+    }
+
     /// Serves HTTP on `listener` and runs the scheduler until `shutdown` turns true.
     pub async fn serve(self, listener: TcpListener, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
         let scheduler = tokio::spawn(self.scheduler()?.run(shutdown.clone()));
+        let dispatcher = tokio::spawn(self.dispatcher()?.run(shutdown.clone()));
         let router = crate::http::router(self.engine.clone());
         info!(address = %listener.local_addr()?, database = %self.config.database_url_redacted(), "accord is serving");
         let mut stop = shutdown.clone();
@@ -63,6 +82,7 @@ impl App {
             .await
             .context("the HTTP server failed")?;
         scheduler.await.context("the scheduler panicked")?;
+        dispatcher.await.context("the dispatcher panicked")?;
         Ok(())
     }
 }
@@ -81,8 +101,24 @@ pub fn load_workflows(config: &Config, registry: &Registry) -> anyhow::Result<Lo
     let templates = config.templates_dir.clone();
     let exists = move |workflow: &str, template: &str| template_exists(&templates, workflow, template);
     let env = CheckEnv { guards: &guards, effects: &effects, template_exists: Some(&exists) };
-    LoadReport::read_dir(&config.workflows_dir, &env)
-        .with_context(|| format!("reading workflow definitions from {}", config.workflows_dir.display()))
+    let mut report = LoadReport::read_dir(&config.workflows_dir, &env)
+        .with_context(|| format!("reading workflow definitions from {}", config.workflows_dir.display()))?;
+    match Renderer::load(&config.templates_dir) {
+        Ok(renderer) => {
+            for definition in &report.definitions {
+                let file = config.workflows_dir.join(format!("{}.toml", definition.name)).display().to_string();
+                report.problems.extend(check_templates(definition, &renderer, &file, &definition.source));
+            }
+        }
+        Err(err) => report.problems.push(Diagnostic {
+            file: config.templates_dir.display().to_string(),
+            line: 1,
+            column: 1,
+            message: err.to_string(),
+            hint: "fix the template syntax Tera points at".into(),
+        }),
+    }
+    Ok(report)
 }
 
 /// A message needs at least a subject and a plain-text part.

@@ -11,8 +11,9 @@ use serde_json::json;
 
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::engine::{Engine, EventRequest, Registry, StartRequest};
+use crate::engine::{Engine, EventRequest, MailSettings, Registry, StartRequest};
 use crate::ids::InstanceId;
+use crate::mail::Renderer;
 use crate::store::{self, Origin};
 use crate::workflow::{parse_definition, Catalog, CheckEnv, InputRules};
 
@@ -149,12 +150,17 @@ async fn measure(url: &str, clients: usize, duration: Duration) -> anyhow::Resul
     let env = CheckEnv { guards: &[], effects: &[], template_exists: None };
     let definition =
         parse_definition("bench.toml", BENCH_WORKFLOW, &env).map_err(|p| anyhow::anyhow!("bench workflow: {p:?}"))?;
+    let mut renderer = Renderer::empty();
+    renderer.add_raw("email/bench/ping.subject.tera", "Ping for {{ contact.email }}")?;
+    renderer.add_raw("email/bench/ping.txt.tera", "Hello {{ contact.email }}, you are in state {{ state }}.")?;
+    let mail = MailSettings { renderer: Arc::new(renderer), public_url: "http://127.0.0.1:8080".into() };
     let engine = Engine::new(
         store,
         Arc::new(Catalog::new(vec![definition])),
         Arc::new(Registry::empty()),
         Arc::new(SystemClock),
         InputRules::default(),
+        mail,
     );
     engine.publish_definitions().await?;
 

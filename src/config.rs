@@ -23,6 +23,8 @@ const KEYS: &[&str] = &[
     "templates_dir",
     "webmail_domains",
     "scheduler_poll",
+    "mail_from",
+    "smtp_retry_base",
     "log_format",
 ];
 
@@ -44,8 +46,13 @@ pub struct Config {
     pub templates_dir: PathBuf,
     /// Refused for `business_email` input fields; `name.*` matches any country suffix.
     pub webmail_domains: Vec<String>,
-    /// How often the scheduler looks for due timers when none is known to be due sooner.
+    /// How often the scheduler looks for due timers when none is known to be due sooner (and
+    /// the dispatcher for due emails).
     pub scheduler_poll: String,
+    /// The sender of every email.
+    pub mail_from: String,
+    /// The first retry delay after a transient SMTP failure; it doubles per attempt (to 15 min).
+    pub smtp_retry_base: String,
     pub log_format: LogFormat,
 }
 
@@ -70,6 +77,8 @@ impl Default for Config {
             templates_dir: PathBuf::from("templates"),
             webmail_domains: DEFAULT_WEBMAIL.iter().map(|d| (*d).to_owned()).collect(),
             scheduler_poll: "1s".into(),
+            mail_from: "Accord <accord@localhost>".into(),
+            smtp_retry_base: "2s".into(),
             log_format: LogFormat::Text,
         }
     }
@@ -126,6 +135,8 @@ impl Config {
             Env::prefixed("ACCORD_").filter(|key| KEYS.iter().any(|known| key.as_str().eq_ignore_ascii_case(known)));
         let config: Config = figment.merge(env).extract().map_err(|err| anyhow::anyhow!("bad configuration: {err}"))?;
         config.scheduler_poll()?;
+        config.backoff()?;
+        config.mail_from()?;
         Ok(config)
     }
 
@@ -140,6 +151,26 @@ impl Config {
     /// The database URL for messages: no password.
     pub fn database_url_redacted(&self) -> String {
         redact_url(&self.database_url())
+    }
+
+    pub fn backoff(&self) -> anyhow::Result<crate::mail::Backoff> {
+        let base = humantime::parse_duration(&self.smtp_retry_base).map_err(|err| {
+            anyhow::anyhow!("bad smtp_retry_base `{}`: {err} (use a duration such as \"2s\")", self.smtp_retry_base)
+        })?;
+        Ok(crate::mail::Backoff { base, ..Default::default() })
+    }
+
+    pub fn mail_from(&self) -> anyhow::Result<lettre::message::Mailbox> {
+        self.mail_from.parse().map_err(|err| {
+            anyhow::anyhow!(
+                "bad mail_from `{}`: {err} (use an address such as \"Accord <onboarding@example.com>\")",
+                self.mail_from
+            )
+        })
+    }
+
+    pub fn smtp_url(&self) -> Option<String> {
+        self.smtp_url.as_ref().map(|url| url.expose_secret().to_owned())
     }
 
     pub fn scheduler_poll(&self) -> anyhow::Result<Duration> {

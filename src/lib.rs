@@ -15,6 +15,7 @@ pub mod engine;
 pub mod http;
 pub mod ids;
 pub mod keys;
+pub mod mail;
 pub mod scheduler;
 mod sqltext;
 pub mod store;

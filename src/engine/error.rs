@@ -40,6 +40,9 @@ pub enum EngineError {
     #[error("the timer was already fired or cancelled")]
     TimerSettled,
 
+    #[error("this link was already used or replaced by a newer one")]
+    LinkUsed,
+
     #[error("workflow definition problem: {0}")]
     Definition(String),
 
@@ -62,6 +65,7 @@ impl EngineError {
             EngineError::KeyReused { .. } => "idempotency_key_reused",
             EngineError::Busy => "busy",
             EngineError::TimerSettled => "timer_settled",
+            EngineError::LinkUsed => "link_used",
             EngineError::Definition(_) => "definition_error",
             EngineError::Store(_) => "storage_error",
         }

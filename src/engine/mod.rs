@@ -19,11 +19,12 @@ pub use transition::{Decision, Effect};
 
 use crate::clock::{Clock, Timestamp};
 use crate::ids::{EventId, InstanceId, OutboxId, TimerId};
+use crate::mail::{links, Renderer};
 use crate::store::{
-    Commit, CommitError, DefinitionRecord, EmailRecord, EmailStatus, HistoryRecord, InstanceRecord, Origin, Step,
-    Store, TimerRecord, TimerStatus,
+    Commit, CommitError, DefinitionRecord, EmailRecord, EmailStatus, HistoryRecord, InstanceRecord, LinkRecord,
+    LinkStatus, Origin, Step, Store, TimerRecord, TimerStatus,
 };
-use crate::workflow::{input, parse_definition, Catalog, CheckEnv, Definition, EventName, InputRules};
+use crate::workflow::{input, parse_definition, Catalog, CheckEnv, Definition, EmailSpec, EventName, InputRules};
 
 /// How many times a transition is re-evaluated after losing a race before giving up.
 const MAX_ATTEMPTS: usize = 8;
@@ -66,7 +67,9 @@ pub struct InstanceView {
     pub instance: InstanceRecord,
     pub history: Vec<HistoryRecord>,
     pub timers: Vec<TimerRecord>,
-    pub emails: Vec<crate::store::EmailRecord>,
+    pub emails: Vec<EmailRecord>,
+    /// Every delivery attempt of those emails.
+    pub attempts: Vec<crate::store::AttemptRecord>,
 }
 
 #[derive(Clone)]
@@ -76,6 +79,15 @@ pub struct Engine {
     registry: Arc<Registry>,
     clock: Arc<dyn Clock>,
     rules: Arc<InputRules>,
+    mail: MailSettings,
+}
+
+/// What the engine needs to turn an email effect into a message.
+#[derive(Clone, Debug)]
+pub struct MailSettings {
+    pub renderer: Arc<Renderer>,
+    /// The base of every personalised link, without a trailing slash.
+    pub public_url: String,
 }
 
 impl Engine {
@@ -85,8 +97,13 @@ impl Engine {
         registry: Arc<Registry>,
         clock: Arc<dyn Clock>,
         rules: InputRules,
+        mail: MailSettings,
     ) -> Self {
-        Self { store, catalog, registry, clock, rules: Arc::new(rules) }
+        Self { store, catalog, registry, clock, rules: Arc::new(rules), mail }
+    }
+
+    pub fn renderer(&self) -> &Arc<Renderer> {
+        &self.mail.renderer
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -159,7 +176,7 @@ impl Engine {
             fingerprint: fingerprint("start", &request.input),
             at: now,
         };
-        let step = step_for(history.clone(), &decision, None, now);
+        let step = self.step_for(&definition, history.clone(), &decision, None, None, now)?;
         match self.store.create_instance(&instance, &step).await {
             Ok(()) => Ok(Outcome { instance, event: history, replayed: false }),
             Err(CommitError::DuplicateKey) => {
@@ -167,7 +184,7 @@ impl Engine {
                 self.replayed_start(&key, &request).await?.ok_or(EngineError::Busy)
             }
             Err(CommitError::Store(err)) => Err(err.into()),
-            Err(CommitError::Conflict | CommitError::TimerSettled) => Err(EngineError::Busy),
+            Err(CommitError::Conflict | CommitError::TimerSettled | CommitError::LinkSettled) => Err(EngineError::Busy),
         }
     }
 
@@ -185,7 +202,21 @@ impl Engine {
     /// read (a lost race is re-evaluated against the new state).
     #[instrument(skip_all, fields(instance.id = %id, event = %request.event))]
     pub async fn apply(&self, id: InstanceId, request: EventRequest) -> Result<Outcome, EngineError> {
-        self.apply_inner(id, request, None).await
+        self.apply_inner(id, request, None, None).await
+    }
+
+    /// A recipient acts on a link: its event, with the link used up in the same transaction.
+    /// Acting twice returns the first outcome.
+    #[instrument(skip_all, fields(instance.id = %link.instance_id, action = %link.action))]
+    pub async fn apply_link(&self, link: &LinkRecord, data: Value) -> Result<Outcome, EngineError> {
+        let request = EventRequest {
+            event: link.event.to_string(),
+            data,
+            idempotency_key: Some(format!("link:{}", link.hash)),
+            origin: Origin::Link,
+            actor: format!("link:{}", link.recipient),
+        };
+        self.apply_inner(link.instance_id, request, None, Some(link.hash.clone())).await
     }
 
     /// Fires a due timer: its event, with the timer settled in the same transaction.
@@ -198,7 +229,7 @@ impl Engine {
             origin: Origin::Timer,
             actor: format!("timer:{}", timer.name),
         };
-        match self.apply_inner(timer.instance_id, request, Some(timer.id)).await {
+        match self.apply_inner(timer.instance_id, request, Some(timer.id), None).await {
             Err(err) if !err.is_transient() && !matches!(err, EngineError::TimerSettled) => {
                 // The event no longer applies: settle the timer with the reason rather than
                 // retrying it forever; if it was settled meanwhile (an earlier timer of the same
@@ -218,6 +249,7 @@ impl Engine {
         id: InstanceId,
         request: EventRequest,
         timer: Option<TimerId>,
+        link: Option<String>,
     ) -> Result<Outcome, EngineError> {
         let key = request.idempotency_key.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let print = fingerprint(&request.event, &request.data);
@@ -261,7 +293,7 @@ impl Engine {
                 status: decision.status,
                 context: Json(decision.context.clone()),
                 at: now,
-                step: step_for(history.clone(), &decision, timer, now),
+                step: self.step_for(&definition, history.clone(), &decision, timer, link.clone(), now)?,
             };
             match self.store.commit(&commit).await {
                 Ok(()) => {
@@ -278,6 +310,9 @@ impl Engine {
                 Err(CommitError::Conflict) => continue,
                 Err(CommitError::DuplicateKey) => return self.replay(id, &key, &print).await?.ok_or(EngineError::Busy),
                 Err(CommitError::TimerSettled) => return Err(EngineError::TimerSettled),
+                Err(CommitError::LinkSettled) => {
+                    return self.replay(id, &key, &print).await?.ok_or(EngineError::LinkUsed);
+                }
                 Err(CommitError::Store(err)) => return Err(err.into()),
             }
         }
@@ -325,49 +360,143 @@ impl Engine {
     /// State, history, timers and emails of one instance.
     pub async fn view(&self, id: InstanceId) -> Result<InstanceView, EngineError> {
         let instance = self.store.instance(id).await?.ok_or(EngineError::UnknownInstance(id))?;
-        let (history, timers, emails) =
-            futures::try_join!(self.store.history(id), self.store.timers(id), self.store.emails(id))?;
-        Ok(InstanceView { instance, history, timers, emails })
+        let (history, timers, emails, attempts) = futures::try_join!(
+            self.store.history(id),
+            self.store.timers(id),
+            self.store.emails(id),
+            self.store.attempts(id)
+        )?;
+        Ok(InstanceView { instance, history, timers, emails, attempts })
     }
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
-}
 
-/// Turns a decision's effects into rows.
-fn step_for(history: HistoryRecord, decision: &Decision, fired_timer: Option<TimerId>, now: Timestamp) -> Step {
-    let mut step = Step { cancel_armed_timers: false, fired_timer, arm: Vec::new(), emails: Vec::new(), history };
-    for effect in &decision.effects {
-        match effect {
-            Effect::CancelTimers => step.cancel_armed_timers = true,
-            Effect::ArmTimer { spec, due_at } => step.arm.push(TimerRecord {
-                id: TimerId::generate(),
-                instance_id: step.history.instance_id,
-                name: spec.name.clone(),
-                event: spec.event.clone(),
-                state: decision.to.clone(),
-                due_at: *due_at,
-                status: TimerStatus::Armed,
-                created_at: now,
-                settled_at: None,
-                note: None,
-            }),
-            Effect::Email { spec, recipient } => step.emails.push(EmailRecord {
-                id: OutboxId::generate(),
-                instance_id: step.history.instance_id,
-                history_seq: step.history.seq,
-                template: spec.template.clone(),
-                party: spec.to.clone(),
-                recipient: recipient.clone(),
-                links: Json(spec.links.clone()),
-                status: if spec.draft { EmailStatus::Draft } else { EmailStatus::Queued },
-                created_at: now,
-            }),
-            Effect::MergeContext(_) => {}
+    /// Turns a decision's effects into rows: timers, rendered emails and their links.
+    fn step_for(
+        &self,
+        definition: &Definition,
+        history: HistoryRecord,
+        decision: &Decision,
+        fired_timer: Option<TimerId>,
+        used_link: Option<String>,
+        now: Timestamp,
+    ) -> Result<Step, EngineError> {
+        let mut step = Step {
+            cancel_armed_timers: false,
+            fired_timer,
+            arm: Vec::new(),
+            emails: Vec::new(),
+            links: Vec::new(),
+            used_link,
+            history,
+        };
+        for effect in &decision.effects {
+            match effect {
+                Effect::CancelTimers => step.cancel_armed_timers = true,
+                Effect::ArmTimer { spec, due_at } => step.arm.push(TimerRecord {
+                    id: TimerId::generate(),
+                    instance_id: step.history.instance_id,
+                    name: spec.name.clone(),
+                    event: spec.event.clone(),
+                    state: decision.to.clone(),
+                    due_at: *due_at,
+                    status: TimerStatus::Armed,
+                    created_at: now,
+                    settled_at: None,
+                    note: None,
+                }),
+                Effect::Email { spec, recipient } => {
+                    let (email, links) = self.email(definition, &step.history, decision, spec, recipient, now)?;
+                    step.emails.push(email);
+                    step.links.extend(links);
+                }
+                Effect::MergeContext(_) => {}
+            }
         }
+        Ok(step)
     }
-    step
+
+    /// Issues the email's links and renders it in the recipient's locale.
+    fn email(
+        &self,
+        definition: &Definition,
+        history: &HistoryRecord,
+        decision: &Decision,
+        spec: &EmailSpec,
+        recipient: &str,
+        now: Timestamp,
+    ) -> Result<(EmailRecord, Vec<LinkRecord>), EngineError> {
+        let id = OutboxId::generate();
+        let party = definition.parties.get(&spec.to);
+        let lookup = |path: &Option<String>| {
+            path.as_ref()
+                .and_then(|p| p.split('.').try_fold(&decision.context, |v, k| v.get(k)))
+                .and_then(Value::as_str)
+        };
+        let locale = party.and_then(|p| lookup(&p.locale));
+        let mut urls = serde_json::Map::new();
+        let mut links = Vec::new();
+        for action_name in &spec.links {
+            let action = definition.links.get(action_name).ok_or_else(|| {
+                EngineError::Definition(format!("email `{}` names unknown link `{action_name}`", spec.template))
+            })?;
+            let (token, hash) = links::new_token();
+            urls.insert(action_name.clone(), Value::String(format!("{}/l/{token}", self.mail.public_url)));
+            links.push(LinkRecord {
+                hash,
+                instance_id: history.instance_id,
+                outbox_id: id,
+                action: action_name.clone(),
+                event: action.event.clone(),
+                party: spec.to.clone(),
+                recipient: recipient.to_owned(),
+                status: LinkStatus::Active,
+                expires_at: now.plus(action.expires),
+                created_at: now,
+                used_at: None,
+            });
+        }
+        let mut context = decision.context.clone();
+        if let Value::Object(map) = &mut context {
+            map.insert("links".into(), Value::Object(urls));
+            map.insert("state".into(), Value::String(decision.to.to_string()));
+            map.insert("workflow".into(), Value::String(definition.name.to_string()));
+            map.insert("instance_id".into(), Value::String(history.instance_id.to_string()));
+            map.insert(
+                "recipient".into(),
+                serde_json::json!({ "email": recipient, "name": party.and_then(|p| lookup(&p.name)) }),
+            );
+        }
+        let rendered = self
+            .mail
+            .renderer
+            .render_email(definition.name.as_str(), &spec.template, locale, &context)
+            .map_err(|err| EngineError::Definition(err.to_string()))?;
+        let host = url::Url::parse(&self.mail.public_url).ok().and_then(|u| u.host_str().map(str::to_owned));
+        let email = EmailRecord {
+            id,
+            instance_id: history.instance_id,
+            history_seq: history.seq,
+            template: spec.template.clone(),
+            party: spec.to.clone(),
+            recipient: recipient.to_owned(),
+            links: Json(spec.links.clone()),
+            status: if spec.draft { EmailStatus::Draft } else { EmailStatus::Queued },
+            created_at: now,
+            locale: rendered.locale,
+            subject: rendered.subject,
+            text_body: rendered.text,
+            html_body: rendered.html,
+            message_id: format!("<{id}@{}>", host.unwrap_or_else(|| "accord.localhost".into())),
+            attempts: 0,
+            next_attempt_at: now,
+            last_reply: None,
+            sent_at: None,
+        };
+        Ok((email, links))
+    }
 }
 
 /// Identifies a request's payload, so a key replayed with different content is caught.

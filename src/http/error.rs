@@ -69,7 +69,8 @@ impl From<EngineError> for ApiError {
             EngineError::EventNotAllowed { .. }
             | EngineError::InstanceFinished { .. }
             | EngineError::KeyReused { .. }
-            | EngineError::TimerSettled => StatusCode::CONFLICT,
+            | EngineError::TimerSettled
+            | EngineError::LinkUsed => StatusCode::CONFLICT,
             EngineError::OriginNotAllowed { .. } => StatusCode::FORBIDDEN,
             EngineError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             EngineError::Definition(_) => {

@@ -3,6 +3,7 @@
 mod auth;
 mod error;
 mod instances;
+mod links;
 
 use axum::extract::{FromRequest, FromRequestParts, State};
 use axum::http::StatusCode;
@@ -34,6 +35,8 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/v1/instances", post(instances::start).get(instances::list))
         .route("/api/v1/instances/{id}", get(instances::show))
         .route("/api/v1/instances/{id}/events", post(instances::event))
+        .route("/api/v1/emails/{id}/retry", post(instances::retry_email))
+        .route("/l/{token}", get(links::show).post(links::act))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; the API lives under /api/v1")
         })

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 pub use records::*;
 
 use crate::clock::Timestamp;
-use crate::ids::{InstanceId, TimerId};
+use crate::ids::{InstanceId, OutboxId, TimerId};
 
 /// Which database a store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +73,9 @@ pub enum CommitError {
     /// The timer being fired was already fired or cancelled.
     #[error("the timer was already settled")]
     TimerSettled,
+    /// The link being used was already used or superseded.
+    #[error("the link is no longer active")]
+    LinkSettled,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -126,6 +129,31 @@ pub trait Store: Send + Sync + 'static {
 
     /// Marks an armed timer as settled without a transition (its event no longer applies).
     async fn skip_timer(&self, id: TimerId, at: Timestamp, note: &str) -> Result<bool, StoreError>;
+
+    /// Delivery attempts of every email of an instance, oldest first.
+    async fn attempts(&self, id: InstanceId) -> Result<Vec<AttemptRecord>, StoreError>;
+
+    async fn email(&self, id: OutboxId) -> Result<Option<EmailRecord>, StoreError>;
+
+    /// Emails a dispatcher may take now: queued and due, or being sent under a lapsed lease.
+    async fn due_emails(&self, now: Timestamp, limit: i64) -> Result<Vec<EmailRecord>, StoreError>;
+
+    /// Claims `email` for one attempt until `lease_until`; false when another dispatcher took it.
+    /// The claim bumps `attempts`, which fences the completion.
+    async fn claim_email(
+        &self,
+        email: &EmailRecord,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Records an attempt and its effect on the email, if the claim numbered `attempt` still holds.
+    async fn finish_email(&self, finish: &EmailFinish) -> Result<bool, StoreError>;
+
+    /// Puts a failed email back in the queue; false when it was not failed.
+    async fn retry_email(&self, id: OutboxId, now: Timestamp) -> Result<bool, StoreError>;
+
+    async fn link(&self, hash: &str) -> Result<Option<LinkRecord>, StoreError>;
 
     async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
 

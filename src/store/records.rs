@@ -55,6 +55,8 @@ text_enum! {
         Queued => "queued",
         /// Rendered and held until a person releases it.
         Draft => "draft",
+        /// Claimed by a dispatcher; if its lease lapses another dispatcher takes it over.
+        Sending => "sending",
         Sent => "sent",
         /// Refused permanently by the SMTP server; an operator may retry.
         Failed => "failed",
@@ -142,9 +144,72 @@ pub struct EmailRecord {
     pub template: String,
     pub party: String,
     pub recipient: String,
+    /// The link actions personalised in it.
     pub links: Json<Vec<String>>,
     pub status: EmailStatus,
     pub created_at: Timestamp,
+    /// The locale the message was rendered in, after the fallback chain.
+    pub locale: String,
+    pub subject: String,
+    /// Bodies carry personalised links: never shown by the instance API.
+    #[serde(skip)]
+    pub text_body: String,
+    #[serde(skip)]
+    pub html_body: Option<String>,
+    /// Stable across retries, so a resent message is recognisably the same one.
+    pub message_id: String,
+    /// Delivery attempts so far; also the fencing number of the current claim.
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    /// The SMTP server's last reply (or the connection error).
+    pub last_reply: Option<String>,
+    pub sent_at: Option<Timestamp>,
+}
+
+text_enum! {
+    pub enum AttemptOutcome {
+        Sent => "sent",
+        /// A transient failure: connection refused or lost, timeout, 4xx.
+        Deferred => "deferred",
+        /// A permanent refusal (5xx).
+        Rejected => "rejected",
+    }
+}
+
+/// One delivery attempt of an email.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct AttemptRecord {
+    pub id: uuid::Uuid,
+    pub outbox_id: OutboxId,
+    pub at: Timestamp,
+    pub outcome: AttemptOutcome,
+    pub reply: String,
+}
+
+text_enum! {
+    pub enum LinkStatus {
+        Active => "active",
+        Used => "used",
+        /// A newer link for the same action and recipient replaced it.
+        Superseded => "superseded",
+    }
+}
+
+/// A personalised link. Only the SHA-256 of its token is stored.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct LinkRecord {
+    #[serde(skip)]
+    pub hash: String,
+    pub instance_id: InstanceId,
+    pub outbox_id: OutboxId,
+    pub action: String,
+    pub event: EventName,
+    pub party: String,
+    pub recipient: String,
+    pub status: LinkStatus,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
+    pub used_at: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -167,6 +232,11 @@ pub struct Step {
     pub fired_timer: Option<TimerId>,
     pub arm: Vec<TimerRecord>,
     pub emails: Vec<EmailRecord>,
+    /// Links issued with the emails; older active links for the same instance and action are
+    /// superseded.
+    pub links: Vec<LinkRecord>,
+    /// The link whose use this is; it must still be active.
+    pub used_link: Option<String>,
 }
 
 /// A transition ready to be written.
@@ -188,4 +258,18 @@ pub struct ListFilter {
     pub state: Option<String>,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// How one claimed delivery attempt ended.
+#[derive(Clone, Debug)]
+pub struct EmailFinish {
+    pub outbox: OutboxId,
+    /// The `attempts` value the claim set.
+    pub attempt: i64,
+    pub at: Timestamp,
+    pub outcome: AttemptOutcome,
+    pub reply: String,
+    /// The email's status afterwards: sent, queued again, or failed.
+    pub status: EmailStatus,
+    pub next_attempt_at: Timestamp,
 }

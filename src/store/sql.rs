@@ -51,6 +51,19 @@ macro_rules! impl_store {
                     return Err(CommitError::TimerSettled);
                 }
             }
+            if let Some(hash) = &step.used_link {
+                let used = sqlx::query::<$db>("UPDATE links SET status = $1, used_at = $2 WHERE hash = $3 AND status = $4")
+                    .bind($crate::store::LinkStatus::Used)
+                    .bind(h.at)
+                    .bind(hash)
+                    .bind($crate::store::LinkStatus::Active)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+                if used.rows_affected() != 1 {
+                    return Err(CommitError::LinkSettled);
+                }
+            }
             if step.cancel_armed_timers {
                 sqlx::query::<$db>("UPDATE timers SET status = $1, settled_at = $2 WHERE instance_id = $3 AND status = $4")
                     .bind(TimerStatus::Cancelled)
@@ -80,8 +93,9 @@ macro_rules! impl_store {
             }
             for email in &step.emails {
                 sqlx::query::<$db>(
-                    "INSERT INTO outbox (id, instance_id, history_seq, template, party, recipient, links, status, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    "INSERT INTO outbox (id, instance_id, history_seq, template, party, recipient, links, status, created_at, \
+                     locale, subject, text_body, html_body, message_id, attempts, next_attempt_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                 )
                 .bind(email.id)
                 .bind(email.instance_id)
@@ -92,6 +106,42 @@ macro_rules! impl_store {
                 .bind(&email.links)
                 .bind(email.status)
                 .bind(email.created_at)
+                .bind(&email.locale)
+                .bind(&email.subject)
+                .bind(&email.text_body)
+                .bind(&email.html_body)
+                .bind(&email.message_id)
+                .bind(email.attempts)
+                .bind(email.next_attempt_at)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::store::StoreError::from)?;
+            }
+            for link in &step.links {
+                sqlx::query::<$db>("UPDATE links SET status = $1 WHERE instance_id = $2 AND action = $3 AND status = $4")
+                    .bind($crate::store::LinkStatus::Superseded)
+                    .bind(link.instance_id)
+                    .bind(&link.action)
+                    .bind($crate::store::LinkStatus::Active)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+            }
+            for link in &step.links {
+                sqlx::query::<$db>(
+                    "INSERT INTO links (hash, instance_id, outbox_id, action, event, party, recipient, status, expires_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&link.hash)
+                .bind(link.instance_id)
+                .bind(link.outbox_id)
+                .bind(&link.action)
+                .bind(&link.event)
+                .bind(&link.party)
+                .bind(&link.recipient)
+                .bind(link.status)
+                .bind(link.expires_at)
+                .bind(link.created_at)
                 .execute(&mut **tx)
                 .await
                 .map_err($crate::store::StoreError::from)?;
@@ -104,6 +154,10 @@ macro_rules! impl_store {
         const HISTORY_COLUMNS: &str = "id, instance_id, seq, event, origin, actor, from_state, to_state, data, \
              idempotency_key, fingerprint, at";
         const TIMER_COLUMNS: &str = "id, instance_id, name, event, state, due_at, status, created_at, settled_at, note";
+        const EMAIL_COLUMNS: &str = "id, instance_id, history_seq, template, party, recipient, links, status, created_at, \
+             locale, subject, text_body, html_body, message_id, attempts, next_attempt_at, last_reply, sent_at";
+        const LINK_COLUMNS: &str =
+            "hash, instance_id, outbox_id, action, event, party, recipient, status, expires_at, created_at, used_at";
 
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
@@ -297,13 +351,129 @@ macro_rules! impl_store {
                 &self,
                 id: $crate::ids::InstanceId,
             ) -> Result<Vec<$crate::store::EmailRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!(
+                    "SELECT {EMAIL_COLUMNS} FROM outbox WHERE instance_id = $1 ORDER BY history_seq, created_at, template"
+                ))
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn attempts(
+                &self,
+                id: $crate::ids::InstanceId,
+            ) -> Result<Vec<$crate::store::AttemptRecord>, $crate::store::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(
-                    "SELECT id, instance_id, history_seq, template, party, recipient, links, status, created_at \
-                     FROM outbox WHERE instance_id = $1 ORDER BY history_seq, created_at, template",
+                    "SELECT a.id, a.outbox_id, a.at, a.outcome, a.reply FROM email_attempts a \
+                     JOIN outbox o ON o.id = a.outbox_id WHERE o.instance_id = $1 ORDER BY a.at",
                 )
                 .bind(id)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn email(
+                &self,
+                id: $crate::ids::OutboxId,
+            ) -> Result<Option<$crate::store::EmailRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!("SELECT {EMAIL_COLUMNS} FROM outbox WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn due_emails(
+                &self,
+                now: $crate::clock::Timestamp,
+                limit: i64,
+            ) -> Result<Vec<$crate::store::EmailRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!(
+                    "SELECT {EMAIL_COLUMNS} FROM outbox WHERE status IN ($1, $2) AND next_attempt_at <= $3 \
+                     ORDER BY next_attempt_at LIMIT $4"
+                ))
+                .bind($crate::store::EmailStatus::Queued)
+                .bind($crate::store::EmailStatus::Sending)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn claim_email(
+                &self,
+                email: &$crate::store::EmailRecord,
+                now: $crate::clock::Timestamp,
+                lease_until: $crate::clock::Timestamp,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let claimed = sqlx::query::<$db>(
+                    "UPDATE outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2 \
+                     WHERE id = $3 AND attempts = $4 AND status IN ($5, $1) AND next_attempt_at <= $6",
+                )
+                .bind($crate::store::EmailStatus::Sending)
+                .bind(lease_until)
+                .bind(email.id)
+                .bind(email.attempts)
+                .bind($crate::store::EmailStatus::Queued)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(claimed.rows_affected() == 1)
+            }
+
+            async fn finish_email(
+                &self,
+                f: &$crate::store::EmailFinish,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let mut tx = self.begin_write().await?;
+                let sent_at = (f.status == $crate::store::EmailStatus::Sent).then_some(f.at);
+                let updated = sqlx::query::<$db>(
+                    "UPDATE outbox SET status = $1, next_attempt_at = $2, last_reply = $3, sent_at = $4 \
+                     WHERE id = $5 AND attempts = $6 AND status = $7",
+                )
+                .bind(f.status)
+                .bind(f.next_attempt_at)
+                .bind(&f.reply)
+                .bind(sent_at)
+                .bind(f.outbox)
+                .bind(f.attempt)
+                .bind($crate::store::EmailStatus::Sending)
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                sqlx::query::<$db>("INSERT INTO email_attempts (id, outbox_id, at, outcome, reply) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(uuid::Uuid::new_v4())
+                    .bind(f.outbox)
+                    .bind(f.at)
+                    .bind(f.outcome)
+                    .bind(&f.reply)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn retry_email(
+                &self,
+                id: $crate::ids::OutboxId,
+                now: $crate::clock::Timestamp,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let updated = sqlx::query::<$db>("UPDATE outbox SET status = $1, next_attempt_at = $2 WHERE id = $3 AND status = $4")
+                    .bind($crate::store::EmailStatus::Queued)
+                    .bind(now)
+                    .bind(id)
+                    .bind($crate::store::EmailStatus::Failed)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(updated.rows_affected() == 1)
+            }
+
+            async fn link(&self, hash: &str) -> Result<Option<$crate::store::LinkRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!("SELECT {LINK_COLUMNS} FROM links WHERE hash = $1"))
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await?)
             }
 
             async fn due_timers(

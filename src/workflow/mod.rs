@@ -62,6 +62,9 @@ pub struct Definition {
     pub links: BTreeMap<String, LinkAction>,
     pub states: BTreeMap<StateName, State>,
     pub schedules: Vec<ScheduleSpec>,
+    /// Sample input (`[sample]`, else every declared field set to ""), for checking templates.
+    #[serde(skip)]
+    pub sample: serde_json::Value,
     /// SHA-256 of the source text, hex: the version an instance is pinned to.
     pub hash: String,
     #[serde(skip)]
@@ -69,6 +72,17 @@ pub struct Definition {
 }
 
 impl Definition {
+    /// Every email the definition can send: (state, spec), entry emails and transition emails.
+    pub fn emails(&self) -> impl Iterator<Item = (&State, &EmailSpec)> {
+        self.states.values().flat_map(|state| {
+            state
+                .emails
+                .iter()
+                .chain(state.transitions.values().flat_map(|t| t.emails.iter()))
+                .map(move |email| (state, email))
+        })
+    }
+
     pub fn state(&self, name: &StateName) -> Option<&State> {
         self.states.get(name)
     }
@@ -99,6 +113,14 @@ pub struct LinkAction {
     pub party: String,
     #[serde(with = "humantime_serde_secs")]
     pub expires: Duration,
+    /// The page's heading.
+    pub title: String,
+    /// What acting means, shown above the form.
+    pub description: String,
+    /// The submit button's label.
+    pub button: String,
+    /// Checkboxes the recipient must tick; enforced on the server.
+    pub confirm: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]

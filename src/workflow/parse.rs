@@ -66,6 +66,8 @@ struct RawWorkflow {
     states: BTreeMap<Spanned<String>, RawState>,
     #[serde(default)]
     schedules: Vec<RawSchedule>,
+    /// Sample input for rendering the templates in `accord check`.
+    sample: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -98,6 +100,12 @@ struct RawLink {
     event: Spanned<String>,
     party: Spanned<String>,
     expires: Spanned<String>,
+    title: Option<String>,
+    #[serde(default)]
+    description: String,
+    button: Option<String>,
+    #[serde(default)]
+    confirm: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -383,7 +391,15 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
         if let (Some(event), Some(expires)) = (event, expires) {
             links.insert(
                 link_name.get_ref().clone(),
-                LinkAction { event, party: link.party.get_ref().clone(), expires },
+                LinkAction {
+                    title: link.title.clone().unwrap_or_else(|| event.as_str().replace('_', " ")),
+                    button: link.button.clone().unwrap_or_else(|| "Confirm".into()),
+                    description: link.description.clone(),
+                    confirm: link.confirm.clone(),
+                    event,
+                    party: link.party.get_ref().clone(),
+                    expires,
+                },
             );
         }
     }
@@ -638,7 +654,13 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
         }
     }
 
+    let sample = match &raw.sample {
+        Some(table) => serde_json::to_value(table).unwrap_or_default(),
+        None => super::input::skeleton(&input),
+    };
+
     Some(Definition {
+        sample,
         name: name?,
         title: raw.title,
         initial: initial?,

@@ -239,6 +239,8 @@ async fn stale_commit_is_refused_by_the_store(backend: Backend) {
             fired_timer: None,
             arm: vec![],
             emails: vec![],
+            links: vec![],
+            used_link: None,
         },
     };
     assert!(matches!(t.engine().store().commit(&stale).await, Err(CommitError::Conflict)));

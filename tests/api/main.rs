@@ -5,6 +5,7 @@ mod helpers;
 
 mod cli;
 mod conformance;
+mod email;
 mod http;
 mod process;
 mod timers;

@@ -1,0 +1,242 @@
+//! Sends the outbox: claims due emails, hands them to the transport (lettre's pooled SMTP, or
+//! `.eml` files when no SMTP server is configured), records every attempt, retries transient
+//! failures with exponential backoff and jitter, and keeps permanent refusals as `failed`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rand::Rng;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::clock::{Clock, Timestamp};
+use crate::store::{AttemptOutcome, EmailFinish, EmailRecord, EmailStatus, Store, StoreError};
+
+/// Where mail goes.
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// `.eml` files in a directory: the embedded default, needs no server.
+    Files(AsyncFileTransport<Tokio1Executor>, PathBuf),
+}
+
+/// Why an attempt failed, and whether trying again can help.
+#[derive(Debug)]
+pub struct Failure {
+    pub permanent: bool,
+    pub reply: String,
+}
+
+impl Transport {
+    /// `smtp://[user:pass@]host:port` (plain, or STARTTLS with `?tls=required`), `smtps://…`
+    /// (TLS from the start); `None`: files under `mail_dir`.
+    pub fn new(smtp_url: Option<&str>, mail_dir: PathBuf) -> anyhow::Result<Self> {
+        match smtp_url {
+            Some(url) => {
+                let parsed = url::Url::parse(url).map_err(|err| anyhow::anyhow!("bad ACCORD_SMTP_URL: {err}"))?;
+                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|err| anyhow::anyhow!("bad ACCORD_SMTP_URL {}: {err}", crate::store::redact_url(url)))?
+                    .timeout(Some(Duration::from_secs(30)));
+                if !parsed.username().is_empty() {
+                    let password = parsed.password().unwrap_or_default();
+                    builder = builder
+                        .credentials(Credentials::new(percent_decode(parsed.username()), percent_decode(password)));
+                }
+                Ok(Self::Smtp(builder.build()))
+            }
+            None => {
+                std::fs::create_dir_all(&mail_dir)
+                    .map_err(|err| anyhow::anyhow!("creating the mail directory {}: {err}", mail_dir.display()))?;
+                Ok(Self::Files(AsyncFileTransport::new(&mail_dir), mail_dir))
+            }
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Transport::Smtp(_) => "smtp".into(),
+            Transport::Files(_, dir) => format!(".eml files in {}", dir.display()),
+        }
+    }
+
+    async fn send(&self, message: Message) -> Result<String, Failure> {
+        match self {
+            Transport::Smtp(smtp) => match smtp.send(message).await {
+                Ok(response) => Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" "))),
+                Err(err) => Err(Failure { permanent: err.is_permanent(), reply: error_chain(&err) }),
+            },
+            Transport::Files(files, _) => match files.send(message).await {
+                Ok(id) => Ok(format!("written {id}.eml")),
+                Err(err) => Err(Failure { permanent: false, reply: error_chain(&err) }),
+            },
+        }
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={text}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Retry timing for transient failures.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    pub base: Duration,
+    pub max: Duration,
+    /// After this many attempts a transiently failing email is marked failed.
+    pub max_attempts: i64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { base: Duration::from_secs(2), max: Duration::from_secs(15 * 60), max_attempts: 30 }
+    }
+}
+
+impl Backoff {
+    /// The wait after attempt `attempt` (1-based): base * 2^(attempt-1), capped, times a random
+    /// factor in [0.5, 1) so many failing emails do not retry in lockstep.
+    pub fn delay(&self, attempt: i64) -> Duration {
+        let exponent = u32::try_from(attempt.clamp(1, 32) - 1).unwrap_or(31);
+        let raw = self.base.saturating_mul(2u32.saturating_pow(exponent)).min(self.max);
+        raw.mul_f64(rand::thread_rng().gen_range(0.5..1.0))
+    }
+}
+
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    transport: Arc<Transport>,
+    clock: Arc<dyn Clock>,
+    from: Mailbox,
+    backoff: Backoff,
+    /// How long a claim lasts before another dispatcher may take the email over.
+    lease: Duration,
+    poll: Duration,
+    parallel: usize,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        transport: Arc<Transport>,
+        clock: Arc<dyn Clock>,
+        from: Mailbox,
+        backoff: Backoff,
+        poll: Duration,
+    ) -> Self {
+        Self { store, transport, clock, from, backoff, lease: Duration::from_secs(120), poll, parallel: 8 }
+    }
+
+    /// Sends every email due now, once each. Returns how many were delivered.
+    pub async fn dispatch_due(&self) -> Result<usize, StoreError> {
+        let mut delivered = 0;
+        loop {
+            let now = self.clock.now();
+            let due = self.store.due_emails(now, 128).await?;
+            if due.is_empty() {
+                return Ok(delivered);
+            }
+            let count = due.len();
+            let results: Vec<Result<bool, StoreError>> = futures::stream::iter(due)
+                .map(|email| self.attempt(email))
+                .buffer_unordered(self.parallel)
+                .collect()
+                .await;
+            for result in results {
+                delivered += usize::from(result?);
+            }
+            if count < 128 {
+                return Ok(delivered);
+            }
+        }
+    }
+
+    /// One claimed attempt at one email; true when it was delivered.
+    async fn attempt(&self, email: EmailRecord) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        if !self.store.claim_email(&email, now, now.plus(self.lease)).await? {
+            return Ok(false);
+        }
+        let attempt = email.attempts + 1;
+        let result = match self.message(&email) {
+            Ok(message) => self.transport.send(message).await,
+            Err(reply) => Err(Failure { permanent: true, reply }),
+        };
+        let at = self.clock.now();
+        let (outcome, status, reply, next) = match result {
+            Ok(reply) => (AttemptOutcome::Sent, EmailStatus::Sent, reply, at),
+            Err(failure) if failure.permanent => (AttemptOutcome::Rejected, EmailStatus::Failed, failure.reply, at),
+            Err(failure) if attempt >= self.backoff.max_attempts => (
+                AttemptOutcome::Deferred,
+                EmailStatus::Failed,
+                format!("gave up after {attempt} attempts: {}", failure.reply),
+                at,
+            ),
+            Err(failure) => {
+                (AttemptOutcome::Deferred, EmailStatus::Queued, failure.reply, at.plus(self.backoff.delay(attempt)))
+            }
+        };
+        match outcome {
+            AttemptOutcome::Sent => info!(email = %email.id, to = %email.recipient, "email sent"),
+            _ => {
+                warn!(email = %email.id, to = %email.recipient, %reply, retry = status == EmailStatus::Queued, "email not delivered")
+            }
+        }
+        let finish = EmailFinish { outbox: email.id, attempt, at, outcome, reply, status, next_attempt_at: next };
+        let recorded = self.store.finish_email(&finish).await?;
+        Ok(recorded && outcome == AttemptOutcome::Sent)
+    }
+
+    fn message(&self, email: &EmailRecord) -> Result<Message, String> {
+        let to: Mailbox = email.recipient.parse().map_err(|err| format!("bad recipient {}: {err}", email.recipient))?;
+        let builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&email.subject)
+            .message_id(Some(email.message_id.clone()));
+        let built = match &email.html_body {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(email.text_body.clone(), html.clone())),
+            None => builder.header(lettre::message::header::ContentType::TEXT_PLAIN).body(email.text_body.clone()),
+        };
+        built.map_err(|err| format!("cannot build the message: {err}"))
+    }
+
+    /// Loops until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        info!(transport = %self.transport.describe(), "dispatcher started");
+        loop {
+            if let Err(err) = self.dispatch_due().await {
+                warn!(error = %err, "dispatching failed; retrying");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.poll) => {}
+                _ = shutdown.changed() => {}
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+}
+
+/// When the next attempt of a failed-but-retryable email is due, for display.
+pub fn next_attempt(email: &EmailRecord) -> Option<Timestamp> {
+    (email.status == EmailStatus::Queued).then_some(email.next_attempt_at)
+}

@@ -1,0 +1,9 @@
+//! Email: rendering (Tera), personalised links, and the outbox dispatcher (lettre).
+
+pub mod check;
+pub mod dispatcher;
+pub mod links;
+pub mod render;
+
+pub use dispatcher::{Backoff, Dispatcher, Transport};
+pub use render::{Rendered, Renderer};

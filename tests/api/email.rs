@@ -1,0 +1,325 @@
+//! Render -> send -> click -> move forward, through a real SMTP server (mailcrab, in process)
+//! and real HTTP, on each store.
+
+use std::time::Duration;
+
+use accord::clock::Clock;
+use accord::store::{AttemptOutcome, EmailStatus};
+use mail_parser::MessageParser;
+use reqwest::StatusCode;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::watch;
+
+use crate::helpers::{Backend, TestApp, TestDb};
+
+/// A received message, decoded.
+#[derive(Debug)]
+pub struct Mail {
+    pub to: Vec<String>,
+    pub subject: String,
+    pub message_id: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The app serving HTTP on port 0 and sending through mailcrab on another free port.
+struct MailApp {
+    t: TestApp,
+    base: String,
+    smtp_port: u16,
+    mailbox: Option<mailcrab::TestMailServerHandle>,
+    client: reqwest::Client,
+    _stop: watch::Sender<bool>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl MailApp {
+    async fn spawn(backend: Backend, with_smtp: bool) -> Option<Self> {
+        let db = TestDb::new(backend).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let smtp_port = free_port();
+        let mailbox = if with_smtp { Some(start_mailcrab(smtp_port).await) } else { None };
+        let mut config = db.config();
+        config.public_url = base.clone();
+        config.smtp_url = Some(format!("smtp://127.0.0.1:{smtp_port}").into());
+        let t = TestApp::with_config(db, config).await;
+        let router = accord::http::router(t.engine().clone());
+        let (stop, mut shutdown) = watch::channel(false);
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown.wait_for(|s| *s).await;
+                })
+                .await
+                .unwrap();
+        });
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Some(Self { t, base, smtp_port, mailbox, client, _stop: stop })
+    }
+
+    async fn dispatch(&self) -> usize {
+        self.t.app.dispatcher().unwrap().dispatch_due().await.unwrap()
+    }
+
+    async fn next_mail(&mut self) -> Mail {
+        let mailbox = self.mailbox.as_mut().expect("an SMTP server");
+        let message =
+            tokio::time::timeout(Duration::from_secs(10), mailbox.rx.recv()).await.expect("a mail arrives").unwrap();
+        let raw = message.raw_bytes().expect("raw message");
+        let parsed = MessageParser::default().parse(&raw).expect("a MIME message");
+        Mail {
+            to: parsed
+                .to()
+                .map(|to| to.iter().filter_map(|a| a.address().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+            subject: parsed.subject().unwrap_or_default().to_owned(),
+            message_id: parsed.message_id().unwrap_or_default().to_owned(),
+            text: parsed.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+            html: parsed.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
+        }
+    }
+
+    fn no_more_mail(&mut self) {
+        let mailbox = self.mailbox.as_mut().expect("an SMTP server");
+        assert!(mailbox.rx.try_recv().is_err(), "an unexpected extra mail arrived");
+    }
+
+    /// The personalised link in `mail` whose page has `title`.
+    async fn link_titled(&self, mail: &Mail, title: &str) -> String {
+        for link in links_in(&mail.text, &self.base) {
+            let page = self.client.get(&link).send().await.unwrap().text().await.unwrap();
+            if page.contains(&format!("<h1>{title}</h1>")) {
+                return link;
+            }
+        }
+        panic!("no link titled {title:?} in:\n{}", mail.text)
+    }
+
+    async fn get(&self, url: &str) -> (StatusCode, String) {
+        let response = self.client.get(url).send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    async fn post(&self, url: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+        let response = self.client.post(url).form(form).send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+}
+
+async fn start_mailcrab(port: u16) -> mailcrab::TestMailServerHandle {
+    let handle = mailcrab::development_mail_server([127, 0, 0, 1], port).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "mailcrab did not start");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    handle
+}
+
+/// Every `<base>/l/<token>` in `text`.
+pub fn links_in(text: &str, base: &str) -> Vec<String> {
+    let prefix = format!("{base}/l/");
+    text.match_indices(&prefix)
+        .map(|(at, _)| text[at..].split(|c: char| c.is_whitespace() || c == '"' || c == '<').next().unwrap().to_owned())
+        .collect()
+}
+
+crate::on_each_store!(
+    the_verification_email_arrives_with_both_parts_and_a_stable_message_id,
+    a_get_changes_nothing_a_post_advances_and_a_second_post_shows_the_outcome,
+    expired_superseded_and_unknown_links_get_their_own_pages,
+    mail_waits_for_an_absent_smtp_server_and_arrives_once_it_is_back,
+    a_permanent_rejection_is_kept_with_the_reply_and_can_be_retried,
+);
+
+async fn the_verification_email_arrives_with_both_parts_and_a_stable_message_id(backend: Backend) {
+    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let id = m.t.start_signup().await;
+    assert_eq!(m.dispatch().await, 1);
+    let mail = m.next_mail().await;
+    assert_eq!(mail.to, ["anna.rossi@contoso.it"]);
+    assert_eq!(mail.subject, "Confirm your email address for Contoso Italia");
+    assert!(mail.text.starts_with("Hello Anna Rossi,"), "{}", mail.text);
+    let text_links = links_in(&mail.text, &m.base);
+    assert_eq!(text_links.len(), 2, "{}", mail.text);
+    assert!(mail.html.contains(&format!("href=\"{}\"", text_links[0])), "{}", mail.html);
+    let view = m.t.engine().view(id).await.unwrap();
+    assert_eq!(view.emails[0].status, EmailStatus::Sent);
+    assert_eq!(format!("<{}>", mail.message_id), view.emails[0].message_id);
+    assert_eq!(view.emails[0].locale, "en", "no Italian version yet: the default");
+    assert_eq!(view.attempts.len(), 1);
+    assert_eq!(view.attempts[0].outcome, AttemptOutcome::Sent);
+    assert_eq!(m.dispatch().await, 0, "a sent email is not sent again");
+    m.no_more_mail();
+}
+
+async fn a_get_changes_nothing_a_post_advances_and_a_second_post_shows_the_outcome(backend: Backend) {
+    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let id = m.t.start_signup().await;
+    m.dispatch().await;
+    let mail = m.next_mail().await;
+    let verify = m.link_titled(&mail, "Confirm your email address").await;
+
+    // Prefetching (a mail scanner) any number of times changes nothing.
+    for _ in 0..3 {
+        let (status, page) = m.get(&verify).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("name=\"confirm_0\""), "{page}");
+    }
+    let before = m.t.engine().view(id).await.unwrap();
+    assert_eq!((before.instance.version, before.history.len()), (1, 1));
+
+    // The checkbox is enforced on the server.
+    let (status, page) = m.post(&verify, &[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Please tick: I signed up for this company"), "{page}");
+    assert_eq!(m.t.state(id).await, "awaiting_verification");
+
+    let (status, page) = m.post(&verify, &[("confirm_0", "on")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<h1>Done</h1>") && page.contains("in review"), "{page}");
+    assert_eq!(m.t.state(id).await, "in_review");
+
+    let (status, page) = m.post(&verify, &[("confirm_0", "on")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<h1>Already done</h1>") && page.contains("in review"), "{page}");
+    let history = m.t.engine().store().history(id).await.unwrap();
+    assert_eq!(history.iter().filter(|h| h.event.as_str() == "verify").count(), 1);
+    assert_eq!(history[1].origin, accord::store::Origin::Link);
+
+    // The status email follows the transition.
+    m.dispatch().await;
+    let status_mail = m.next_mail().await;
+    assert_eq!(status_mail.subject, "Contoso Italia: your sign-up is in review");
+}
+
+async fn expired_superseded_and_unknown_links_get_their_own_pages(backend: Backend) {
+    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let id = m.t.start_signup().await;
+    m.dispatch().await;
+    let first = m.next_mail().await;
+    let first_verify = m.link_titled(&first, "Confirm your email address").await;
+
+    // Two days on, the reminder goes out with fresh links that replace the first ones.
+    m.t.clock.advance(Duration::from_secs(2 * 86_400 + 1));
+    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 1);
+    m.dispatch().await;
+    let reminder = m.next_mail().await;
+    assert!(reminder.subject.starts_with("Reminder:"), "{}", reminder.subject);
+    let (status, page) = m.get(&first_verify).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(page.contains("This link was replaced"), "{page}");
+    let (status, _) = m.post(&first_verify, &[("confirm_0", "on")]).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert_eq!(m.t.state(id).await, "awaiting_verification");
+
+    let fresh = m.link_titled(&reminder, "Confirm your email address").await;
+    m.t.clock.advance(Duration::from_secs(8 * 86_400));
+    let (status, page) = m.get(&fresh).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(page.contains("This link has expired"), "{page}");
+    let (status, _) = m.post(&fresh, &[("confirm_0", "on")]).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert_eq!(m.t.state(id).await, "awaiting_verification");
+
+    let (status, page) = m.get(&format!("{}/l/{}", m.base, "A".repeat(43))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("Link not recognised"), "{page}");
+    let (status, _) = m.get(&format!("{}/l/short", m.base)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn mail_waits_for_an_absent_smtp_server_and_arrives_once_it_is_back(backend: Backend) {
+    let Some(mut m) = MailApp::spawn(backend, false).await else { return };
+    let id = m.t.start_signup().await;
+    assert_eq!(m.dispatch().await, 0, "nothing listens on the SMTP port yet");
+    m.t.clock.advance(Duration::from_secs(3600));
+    assert_eq!(m.dispatch().await, 0);
+    let view = m.t.engine().view(id).await.unwrap();
+    let email = &view.emails[0];
+    assert_eq!((email.status, email.attempts), (EmailStatus::Queued, 2));
+    assert!(email.last_reply.as_deref().unwrap_or_default().to_lowercase().contains("connection refused"), "{email:?}");
+    assert!(email.next_attempt_at > m.t.clock.now(), "the next try waits (backoff)");
+    assert!(view.attempts.iter().all(|a| a.outcome == AttemptOutcome::Deferred));
+
+    m.mailbox = Some(start_mailcrab(m.smtp_port).await);
+    m.t.clock.advance(Duration::from_secs(3600));
+    assert_eq!(m.dispatch().await, 1);
+    let mail = m.next_mail().await;
+    assert_eq!(mail.to, ["anna.rossi@contoso.it"]);
+    assert_eq!(m.dispatch().await, 0);
+    m.no_more_mail();
+    let view = m.t.engine().view(id).await.unwrap();
+    assert_eq!((view.emails[0].status, view.emails[0].attempts), (EmailStatus::Sent, 3));
+}
+
+/// An SMTP server that refuses every recipient with 550.
+async fn refusing_smtp_server(port: u16) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 refuser ready\r\n").await.ok();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 refuser\r\n",
+                        "RCPT" => b"550 5.1.1 mailbox unavailable\r\n",
+                        "QUIT" => b"221 bye\r\n",
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(reply).await.ok();
+                    if verb == "QUIT" {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+}
+
+async fn a_permanent_rejection_is_kept_with_the_reply_and_can_be_retried(backend: Backend) {
+    let Some(m) = MailApp::spawn(backend, false).await else { return };
+    refusing_smtp_server(m.smtp_port).await;
+    let id = m.t.start_signup().await;
+    assert_eq!(m.dispatch().await, 0);
+    m.t.clock.advance(Duration::from_secs(86_400));
+    assert_eq!(m.dispatch().await, 0, "a permanent failure is not retried by itself");
+
+    let key = accord::keys::create(m.t.engine().store().as_ref(), accord::store::Scope::Admin, "ops", m.t.clock.now())
+        .await
+        .unwrap()
+        .0;
+    let view: serde_json::Value = m
+        .client
+        .get(format!("{}/api/v1/instances/{id}", m.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["emails"][0]["status"], "failed");
+    assert_eq!(view["emails"][0]["attempts"], 1);
+    assert!(view["emails"][0]["last_reply"].as_str().unwrap().contains("550"), "{view}");
+    assert_eq!(view["attempts"][0]["outcome"], "rejected");
+    assert!(view["emails"][0].get("text_body").is_none(), "bodies with personalised links stay private");
+
+    let email_id = view["emails"][0]["id"].as_str().unwrap();
+    let retry =
+        m.client.post(format!("{}/api/v1/emails/{email_id}/retry", m.base)).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(retry.status(), StatusCode::OK);
+    let again =
+        m.client.post(format!("{}/api/v1/emails/{email_id}/retry", m.base)).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT, "only a failed email can be retried");
+    assert_eq!(m.dispatch().await, 0);
+    let view = m.t.engine().view(id).await.unwrap();
+    assert_eq!((view.emails[0].status, view.attempts.len()), (EmailStatus::Failed, 2));
+}
