@@ -13,8 +13,10 @@ use crate::app::{self, App, DefinitionProblems};
 use crate::bench::BenchArgs;
 use crate::config::Config;
 use crate::engine::{EngineError, EventRequest, InstanceView, Registry, StartRequest};
-use crate::ids::InstanceId;
+use crate::ids::{InstanceId, OutboxId};
 use crate::keys;
+use crate::mail::drafts::{self, DraftEdit, DraftError};
+use crate::store::{EmailRecord, EmailStatus};
 use crate::store::{ListFilter, Origin, Scope};
 use crate::telemetry;
 use crate::workflow::to_dot;
@@ -108,6 +110,11 @@ enum Command {
         #[arg(long, value_name = "ID")]
         instance: Option<String>,
     },
+    /// Drafts and delivery: list, show, edit and release drafts; retry failed emails
+    Emails {
+        #[command(subcommand)]
+        action: EmailsCommand,
+    },
     /// Manage API keys
     Keys {
         #[command(subcommand)]
@@ -115,6 +122,38 @@ enum Command {
     },
     /// Measure instance starts/s and events/s (and pgbench -N beside them on PostgreSQL)
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum EmailsCommand {
+    /// List emails in a status (draft, queued, sending, sent, failed), oldest first
+    List {
+        #[arg(long, default_value = "draft")]
+        status: String,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Show an email; a draft's subject, text and HTML are shown in full
+    Show { id: String },
+    /// Edit a draft. An edit that drops or alters a personalised link is refused
+    ///
+    /// Example: accord emails edit ID --subject "Welcome aboard" --text new.txt
+    Edit {
+        id: String,
+        /// The new subject
+        #[arg(long)]
+        subject: Option<String>,
+        /// The new plain-text part: a file, or - for standard input
+        #[arg(long, value_name = "FILE|-")]
+        text: Option<String>,
+        /// The new HTML part: a file, or - for standard input
+        #[arg(long, value_name = "FILE|-")]
+        html: Option<String>,
+    },
+    /// Release a draft: queue it for sending
+    Release { id: String },
+    /// Queue a failed email again (after fixing what the server refused)
+    Retry { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,7 +186,11 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 fn report_error(err: &anyhow::Error, json: bool) {
-    let code = err.downcast_ref::<EngineError>().map_or("error", EngineError::code);
+    let code = err
+        .downcast_ref::<EngineError>()
+        .map(EngineError::code)
+        .or_else(|| err.downcast_ref::<DraftError>().map(DraftError::code))
+        .unwrap_or("error");
     if json {
         let mut body = json!({ "error": { "code": code, "message": format!("{err:#}") } });
         if let Some(EngineError::InvalidInput(fields)) = err.downcast_ref::<EngineError>() {
@@ -267,6 +310,92 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => crate::bench::run(config, args, json).await,
+        Command::Emails { action } => emails(config, action, json).await,
+    }
+}
+
+async fn emails(config: Config, action: EmailsCommand, json: bool) -> anyhow::Result<()> {
+    let app = App::build(config).await?;
+    let engine = &app.engine;
+    let parse = |id: &str| id.parse::<OutboxId>().map_err(anyhow::Error::msg);
+    let show = |email: &EmailRecord| {
+        let mut text = format!(
+            "email {}\ninstance {}\nto       {} <{}>\nstatus   {} ({} attempt(s))\nsubject  {}\n",
+            email.id, email.instance_id, email.party, email.recipient, email.status, email.attempts, email.subject
+        );
+        if let Some(reply) = &email.last_reply {
+            text.push_str(&format!("reply    {reply}\n"));
+        }
+        if email.status == EmailStatus::Draft {
+            text.push_str(&format!("\n{}\n", email.text_body.trim_end()));
+            if let Some(html) = &email.html_body {
+                text.push_str(&format!("\n--- html ---\n{}\n", html.trim_end()));
+            }
+        }
+        text.trim_end().to_owned()
+    };
+    let view = |email: &EmailRecord| {
+        let mut value = serde_json::to_value(email).unwrap_or_default();
+        if email.status == EmailStatus::Draft {
+            value["text"] = json!(email.text_body);
+            value["html"] = json!(email.html_body);
+        }
+        value
+    };
+    match action {
+        EmailsCommand::List { status, limit } => {
+            let status: EmailStatus = status.parse().map_err(anyhow::Error::msg)?;
+            let emails = engine.store().emails_by_status(status, limit.clamp(1, 10_000)).await?;
+            print(json, &emails, || {
+                emails
+                    .iter()
+                    .map(|e| format!("{}\t{}\t{}\t{}", e.id, e.recipient, e.status, e.subject))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        EmailsCommand::Show { id } => {
+            let id = parse(&id)?;
+            let email = engine.store().email(id).await?.ok_or(DraftError::Unknown(id))?;
+            print(json, &view(&email), || show(&email));
+        }
+        EmailsCommand::Edit { id, subject, text, html } => {
+            let read = |source: Option<String>| -> anyhow::Result<Option<String>> {
+                source.map(|s| read_text(&s)).transpose()
+            };
+            let edit = DraftEdit {
+                subject,
+                text: read(text).context("reading --text")?,
+                html: read(html).context("reading --html")?,
+            };
+            let email = drafts::edit(engine, parse(&id)?, edit).await?;
+            print(json, &view(&email), || show(&email));
+        }
+        EmailsCommand::Release { id } => {
+            let email = drafts::release(engine, parse(&id)?).await?;
+            print(json, &view(&email), || format!("email {} queued for {}", email.id, email.recipient));
+        }
+        EmailsCommand::Retry { id } => {
+            let id = parse(&id)?;
+            let email = engine.store().email(id).await?.ok_or(DraftError::Unknown(id))?;
+            anyhow::ensure!(
+                engine.store().retry_email(id, engine.now()).await?,
+                "email {id} is {}, not failed: only failed emails can be retried",
+                email.status
+            );
+            print(json, &json!({ "id": id, "status": EmailStatus::Queued }), || format!("email {id} queued again"));
+        }
+    }
+    Ok(())
+}
+
+fn read_text(source: &str) -> anyhow::Result<String> {
+    if source == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(source).with_context(|| format!("reading {source}"))
     }
 }
 

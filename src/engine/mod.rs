@@ -106,6 +106,11 @@ impl Engine {
         &self.mail.renderer
     }
 
+    /// The base of every personalised link.
+    pub fn public_url(&self) -> &str {
+        &self.mail.public_url
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

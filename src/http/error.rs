@@ -94,6 +94,12 @@ impl From<EngineError> for ApiError {
     }
 }
 
+impl ApiError {
+    pub fn from_store(err: &StoreError) -> Self {
+        store_error(err)
+    }
+}
+
 fn store_error(err: &StoreError) -> ApiError {
     error!(error = %err, "storage error");
     if err.is_transient() {

@@ -121,26 +121,3 @@ fn parse_id(text: &str) -> Result<InstanceId, ApiError> {
     text.parse()
         .map_err(|message: String| ApiError::new(StatusCode::NOT_FOUND, "unknown_instance", message).field("id"))
 }
-
-/// Puts a failed email back in the queue (operators, after fixing what the server refused).
-pub async fn retry_email(
-    State(engine): State<Engine>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    caller.require(&[])?;
-    let id: crate::ids::OutboxId = id
-        .parse()
-        .map_err(|message: String| ApiError::new(StatusCode::NOT_FOUND, "unknown_email", message).field("id"))?;
-    let Some(email) = engine.store().email(id).await? else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_email", format!("no email with id {id}")));
-    };
-    if !engine.store().retry_email(id, engine.now()).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "email_not_failed",
-            format!("email {id} is {}, not failed: only failed emails can be retried", email.status),
-        ));
-    }
-    Ok(Json(json!({ "id": id, "status": "queued" })).into_response())
-}

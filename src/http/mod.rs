@@ -1,6 +1,7 @@
 //! The HTTP surface: the JSON API under `/api/v1` and the health endpoints.
 
 mod auth;
+mod emails;
 mod error;
 mod instances;
 mod links;
@@ -35,7 +36,10 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/v1/instances", post(instances::start).get(instances::list))
         .route("/api/v1/instances/{id}", get(instances::show))
         .route("/api/v1/instances/{id}/events", post(instances::event))
-        .route("/api/v1/emails/{id}/retry", post(instances::retry_email))
+        .route("/api/v1/emails", get(emails::list))
+        .route("/api/v1/emails/{id}", get(emails::show).patch(emails::edit))
+        .route("/api/v1/emails/{id}/release", post(emails::release))
+        .route("/api/v1/emails/{id}/retry", post(emails::retry))
         .route("/l/{token}", get(links::show).post(links::act))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; the API lives under /api/v1")

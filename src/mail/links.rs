@@ -25,6 +25,20 @@ pub fn is_well_formed(text: &str) -> bool {
     text.len() == 43 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Every personalised link (`<public_url>/l/<token>`) in `text`, in order.
+pub fn find_in(text: &str, public_url: &str) -> Vec<String> {
+    let prefix = format!("{public_url}/l/");
+    text.match_indices(&prefix)
+        .filter_map(|(at, _)| {
+            let token: String = text[at + prefix.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            is_well_formed(&token).then(|| format!("{prefix}{token}"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

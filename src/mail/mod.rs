@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod dispatcher;
+pub mod drafts;
 pub mod links;
 pub mod render;
 

@@ -153,6 +153,21 @@ pub trait Store: Send + Sync + 'static {
     /// Puts a failed email back in the queue; false when it was not failed.
     async fn retry_email(&self, id: OutboxId, now: Timestamp) -> Result<bool, StoreError>;
 
+    /// Replaces a draft's content; false when the email is not (or no longer) a draft.
+    async fn update_draft(
+        &self,
+        id: OutboxId,
+        subject: &str,
+        text: &str,
+        html: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Queues a draft for sending; false when it is not a draft.
+    async fn release_draft(&self, id: OutboxId, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Emails in `status`, oldest first.
+    async fn emails_by_status(&self, status: EmailStatus, limit: i64) -> Result<Vec<EmailRecord>, StoreError>;
+
     async fn link(&self, hash: &str) -> Result<Option<LinkRecord>, StoreError>;
 
     async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;

@@ -469,6 +469,55 @@ macro_rules! impl_store {
                 Ok(updated.rows_affected() == 1)
             }
 
+            async fn update_draft(
+                &self,
+                id: $crate::ids::OutboxId,
+                subject: &str,
+                text: &str,
+                html: Option<&str>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let updated = sqlx::query::<$db>(
+                    "UPDATE outbox SET subject = $1, text_body = $2, html_body = $3 WHERE id = $4 AND status = $5",
+                )
+                .bind(subject)
+                .bind(text)
+                .bind(html)
+                .bind(id)
+                .bind($crate::store::EmailStatus::Draft)
+                .execute(&self.pool)
+                .await?;
+                Ok(updated.rows_affected() == 1)
+            }
+
+            async fn release_draft(
+                &self,
+                id: $crate::ids::OutboxId,
+                now: $crate::clock::Timestamp,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let updated = sqlx::query::<$db>("UPDATE outbox SET status = $1, next_attempt_at = $2 WHERE id = $3 AND status = $4")
+                    .bind($crate::store::EmailStatus::Queued)
+                    .bind(now)
+                    .bind(id)
+                    .bind($crate::store::EmailStatus::Draft)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(updated.rows_affected() == 1)
+            }
+
+            async fn emails_by_status(
+                &self,
+                status: $crate::store::EmailStatus,
+                limit: i64,
+            ) -> Result<Vec<$crate::store::EmailRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!(
+                    "SELECT {EMAIL_COLUMNS} FROM outbox WHERE status = $1 ORDER BY created_at LIMIT $2"
+                ))
+                .bind(status)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn link(&self, hash: &str) -> Result<Option<$crate::store::LinkRecord>, $crate::store::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!("SELECT {LINK_COLUMNS} FROM links WHERE hash = $1"))
                     .bind(hash)

@@ -38,6 +38,14 @@ fn free_port() -> u16 {
 
 impl MailApp {
     async fn spawn(backend: Backend, with_smtp: bool) -> Option<Self> {
+        Self::spawn_with(backend, with_smtp, |_| {}).await
+    }
+
+    async fn spawn_with(
+        backend: Backend,
+        with_smtp: bool,
+        adjust: impl FnOnce(&mut accord::config::Config),
+    ) -> Option<Self> {
         let db = TestDb::new(backend).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -46,6 +54,7 @@ impl MailApp {
         let mut config = db.config();
         config.public_url = base.clone();
         config.smtp_url = Some(format!("smtp://127.0.0.1:{smtp_port}").into());
+        adjust(&mut config);
         let t = TestApp::with_config(db, config).await;
         let router = accord::http::router(t.engine().clone());
         let (stop, mut shutdown) = watch::channel(false);
@@ -134,6 +143,7 @@ crate::on_each_store!(
     expired_superseded_and_unknown_links_get_their_own_pages,
     mail_waits_for_an_absent_smtp_server_and_arrives_once_it_is_back,
     a_permanent_rejection_is_kept_with_the_reply_and_can_be_retried,
+    a_draft_is_held_edited_without_losing_its_link_and_sent_on_release,
 );
 
 async fn the_verification_email_arrives_with_both_parts_and_a_stable_message_id(backend: Backend) {
@@ -322,4 +332,129 @@ async fn a_permanent_rejection_is_kept_with_the_reply_and_can_be_retried(backend
     assert_eq!(m.dispatch().await, 0);
     let view = m.t.engine().view(id).await.unwrap();
     assert_eq!((view.emails[0].status, view.attempts.len()), (EmailStatus::Failed, 2));
+}
+
+const INVITE: &str = r#"
+name = "invite"
+initial = "invited"
+
+[[input]]
+field = "customer.name"
+type = "string"
+
+[[input]]
+field = "customer.email"
+type = "email"
+
+[parties.customer]
+email = "customer.email"
+
+[events]
+accept = "link"
+expire = "timer"
+
+[links.accept]
+event = "accept"
+party = "customer"
+expires = "30d"
+title = "Accept the invitation"
+button = "Accept & authorize"
+confirm = ["I have read the agreement"]
+
+[states.invited]
+emails = [{ template = "invitation", to = "customer", links = ["accept"], draft = true }]
+timers = [{ name = "expiry", after = "30d", event = "expire" }]
+on.accept = { to = "accepted" }
+on.expire = { to = "expired" }
+
+[states.accepted]
+final = true
+
+[states.expired]
+final = true
+"#;
+
+async fn a_draft_is_held_edited_without_losing_its_link_and_sent_on_release(backend: Backend) {
+    let files = tempfile::tempdir().unwrap();
+    let (workflows, templates) = crate::helpers::copy_definitions(files.path());
+    std::fs::write(workflows.join("invite.toml"), INVITE).unwrap();
+    let dir = templates.join("email/invite");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("invitation.subject.tera"), "An invitation for {{ customer.name }}").unwrap();
+    std::fs::write(dir.join("invitation.txt.tera"), "Hello {{ customer.name }},\n\nAccept here: {{ links.accept }}\n")
+        .unwrap();
+    std::fs::write(
+        dir.join("invitation.html.tera"),
+        "<p>Hello {{ customer.name }}, <a href=\"{{ links.accept }}\">accept</a></p>",
+    )
+    .unwrap();
+    let Some(mut m) = MailApp::spawn_with(backend, true, |config| {
+        config.workflows_dir = workflows.clone();
+        config.templates_dir = templates.clone();
+    })
+    .await
+    else {
+        return;
+    };
+    let input = serde_json::json!({ "customer": { "name": "Fabrikam", "email": "it@fabrikam.example" } });
+    let request =
+        accord::engine::StartRequest { workflow: "invite".into(), input, idempotency_key: None, actor: "test".into() };
+    let id = m.t.engine().start(request).await.unwrap().instance.id;
+    assert_eq!(m.dispatch().await, 0, "a draft is not sent");
+
+    let key =
+        accord::keys::create(m.t.engine().store().as_ref(), accord::store::Scope::Pipeline, "crm", m.t.clock.now())
+            .await
+            .unwrap()
+            .0;
+    let api = |method: reqwest::Method, path: String, body: Option<serde_json::Value>| {
+        let mut request = m.client.request(method, format!("{}{path}", m.base)).bearer_auth(&key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    use reqwest::Method;
+    let (status, list) = api(Method::GET, "/api/v1/emails?status=draft".into(), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let email_id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, draft) = api(Method::GET, format!("/api/v1/emails/{email_id}"), None).await;
+    let text = draft["text"].as_str().unwrap().to_owned();
+    let html = draft["html"].as_str().unwrap().to_owned();
+    let link = links_in(&text, &m.base).pop().unwrap();
+
+    let path = format!("/api/v1/emails/{email_id}");
+    let (status, body) =
+        api(Method::PATCH, path.clone(), Some(serde_json::json!({ "text": "Hello, please call us." }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!((body["error"]["code"].as_str(), body["error"]["field"].as_str()), (Some("link_changed"), Some("text")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("`accept`"), "{body}");
+    let altered = text.replace(&link, &format!("{}x", &link[..link.len() - 1]));
+    let (status, _) = api(Method::PATCH, path.clone(), Some(serde_json::json!({ "text": altered }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an altered token is refused too");
+    let (status, body) = api(Method::PATCH, path.clone(), Some(serde_json::json!({ "html": "<p>no link</p>" }))).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("html")));
+
+    let edited = format!("Dear Fabrikam team,\n\nWe look forward to working with you. Accept here: {link}\n");
+    let body = serde_json::json!({ "subject": "Our partnership invitation", "text": edited, "html": html });
+    let (status, saved) = api(Method::PATCH, path.clone(), Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["subject"], "Our partnership invitation");
+    assert_eq!(m.dispatch().await, 0, "still a draft until released");
+
+    let (status, released) = api(Method::POST, format!("{path}/release"), None).await;
+    assert_eq!((status, released["status"].as_str()), (StatusCode::OK, Some("queued")));
+    let (status, body) = api(Method::PATCH, path.clone(), Some(serde_json::json!({ "subject": "late" }))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("not_a_draft")));
+
+    assert_eq!(m.dispatch().await, 1);
+    let mail = m.next_mail().await;
+    assert_eq!(mail.subject, "Our partnership invitation");
+    assert!(mail.text.starts_with("Dear Fabrikam team,"), "{}", mail.text);
+    let (status, page) = m.post(&link, &[("confirm_0", "on")]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(m.t.state(id).await, "accepted");
 }
