@@ -59,9 +59,8 @@ impl App {
     pub fn dispatcher(&self) -> anyhow::Result<Dispatcher> {
         let transport = Transport::new(self.config.smtp_url().as_deref(), self.config.data_dir.join("mail"))?;
         Ok(Dispatcher::new(
-            self.engine.store().clone(),
+            &self.engine,
             Arc::new(transport),
-            self.engine.clock().clone(),
             self.config.mail_from()?,
             self.config.backoff()?,
             self.config.scheduler_poll()?,

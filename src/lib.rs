@@ -16,6 +16,7 @@ pub mod http;
 pub mod ids;
 pub mod keys;
 pub mod mail;
+pub mod metrics;
 pub mod scheduler;
 mod sqltext;
 pub mod store;

@@ -20,6 +20,7 @@ pub use transition::{Decision, Effect};
 use crate::clock::{Clock, Timestamp};
 use crate::ids::{EventId, InstanceId, OutboxId, TimerId};
 use crate::mail::{links, Renderer};
+use crate::metrics::Metrics;
 use crate::store::{
     Commit, CommitError, DefinitionRecord, EmailRecord, EmailStatus, HistoryRecord, InstanceRecord, LinkRecord,
     LinkStatus, Origin, Step, Store, TimerRecord, TimerStatus,
@@ -80,6 +81,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     rules: Arc<InputRules>,
     mail: MailSettings,
+    metrics: Arc<Metrics>,
 }
 
 /// What the engine needs to turn an email effect into a message.
@@ -99,7 +101,11 @@ impl Engine {
         rules: InputRules,
         mail: MailSettings,
     ) -> Self {
-        Self { store, catalog, registry, clock, rules: Arc::new(rules), mail }
+        Self { store, catalog, registry, clock, rules: Arc::new(rules), mail, metrics: Arc::default() }
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     pub fn renderer(&self) -> &Arc<Renderer> {
@@ -183,7 +189,10 @@ impl Engine {
         };
         let step = self.step_for(&definition, history.clone(), &decision, None, None, now)?;
         match self.store.create_instance(&instance, &step).await {
-            Ok(()) => Ok(Outcome { instance, event: history, replayed: false }),
+            Ok(()) => {
+                self.metrics.transition(definition.name.as_str());
+                Ok(Outcome { instance, event: history, replayed: false })
+            }
             Err(CommitError::DuplicateKey) => {
                 let key = request.idempotency_key.clone().unwrap_or_default();
                 self.replayed_start(&key, &request).await?.ok_or(EngineError::Busy)
@@ -302,6 +311,7 @@ impl Engine {
             };
             match self.store.commit(&commit).await {
                 Ok(()) => {
+                    self.metrics.transition(definition.name.as_str());
                     let instance = InstanceRecord {
                         state: commit.state,
                         status: commit.status,

@@ -33,6 +33,7 @@ pub fn router(engine: Engine) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/api/v1/instances", post(instances::start).get(instances::list))
         .route("/api/v1/instances/{id}", get(instances::show))
         .route("/api/v1/instances/{id}/events", post(instances::event))
@@ -56,4 +57,10 @@ async fn readyz(State(engine): State<Engine>) -> impl IntoResponse {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unavailable" }))),
     }
+}
+
+/// Prometheus scrape endpoint.
+async fn metrics(State(engine): State<Engine>) -> Result<impl IntoResponse, ApiError> {
+    let text = engine.metrics().render(engine.store().as_ref(), engine.now()).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text))
 }

@@ -122,6 +122,7 @@ impl Backoff {
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
+    metrics: Arc<crate::metrics::Metrics>,
     transport: Arc<Transport>,
     clock: Arc<dyn Clock>,
     from: Mailbox,
@@ -134,14 +135,23 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     pub fn new(
-        store: Arc<dyn Store>,
+        engine: &crate::engine::Engine,
         transport: Arc<Transport>,
-        clock: Arc<dyn Clock>,
         from: Mailbox,
         backoff: Backoff,
         poll: Duration,
     ) -> Self {
-        Self { store, transport, clock, from, backoff, lease: Duration::from_secs(120), poll, parallel: 8 }
+        Self {
+            store: engine.store().clone(),
+            metrics: engine.metrics().clone(),
+            clock: engine.clock().clone(),
+            transport,
+            from,
+            backoff,
+            lease: Duration::from_secs(120),
+            poll,
+            parallel: 8,
+        }
     }
 
     /// Sends every email due now, once each. Returns how many were delivered.
@@ -199,6 +209,7 @@ impl Dispatcher {
                 warn!(email = %email.id, to = %email.recipient, %reply, retry = status == EmailStatus::Queued, "email not delivered")
             }
         }
+        self.metrics.attempt(outcome.as_str());
         let finish = EmailFinish { outbox: email.id, attempt, at, outcome, reply, status, next_attempt_at: next };
         let recorded = self.store.finish_email(&finish).await?;
         Ok(recorded && outcome == AttemptOutcome::Sent)

@@ -40,6 +40,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("{0}")]
+    Corrupt(String),
 }
 
 impl StoreError {
@@ -167,6 +169,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Emails in `status`, oldest first.
     async fn emails_by_status(&self, status: EmailStatus, limit: i64) -> Result<Vec<EmailRecord>, StoreError>;
+
+    /// Queue and timer figures for `/metrics`.
+    async fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError>;
 
     async fn link(&self, hash: &str) -> Result<Option<LinkRecord>, StoreError>;
 

@@ -273,3 +273,14 @@ pub struct EmailFinish {
     pub status: EmailStatus,
     pub next_attempt_at: Timestamp,
 }
+
+/// Figures for `/metrics`, read at scrape time.
+#[derive(Clone, Debug, Default)]
+pub struct StoreStats {
+    pub outbox: Vec<(EmailStatus, i64)>,
+    /// When the oldest email still waiting to be sent was queued.
+    pub oldest_pending: Option<Timestamp>,
+    /// The due time of the most overdue armed timer.
+    pub oldest_due_timer: Option<Timestamp>,
+    pub armed_timers: i64,
+}

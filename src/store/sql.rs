@@ -518,6 +518,32 @@ macro_rules! impl_store {
                 .await?)
             }
 
+            async fn stats(
+                &self,
+                now: $crate::clock::Timestamp,
+            ) -> Result<$crate::store::StoreStats, $crate::store::StoreError> {
+                use $crate::store::{EmailStatus, TimerStatus};
+                let outbox: Vec<(EmailStatus, i64)> =
+                    sqlx::query_as::<$db, _>("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetch_all(&self.pool).await?;
+                let (oldest_pending,): (Option<$crate::clock::Timestamp>,) =
+                    sqlx::query_as::<$db, _>("SELECT MIN(created_at) FROM outbox WHERE status IN ($1, $2)")
+                        .bind(EmailStatus::Queued)
+                        .bind(EmailStatus::Sending)
+                        .fetch_one(&self.pool)
+                        .await?;
+                let (oldest_due_timer,): (Option<$crate::clock::Timestamp>,) =
+                    sqlx::query_as::<$db, _>("SELECT MIN(due_at) FROM timers WHERE status = $1 AND due_at <= $2")
+                        .bind(TimerStatus::Armed)
+                        .bind(now)
+                        .fetch_one(&self.pool)
+                        .await?;
+                let (armed_timers,): (i64,) = sqlx::query_as::<$db, _>("SELECT COUNT(*) FROM timers WHERE status = $1")
+                    .bind(TimerStatus::Armed)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok($crate::store::StoreStats { outbox, oldest_pending, oldest_due_timer, armed_timers })
+            }
+
             async fn link(&self, hash: &str) -> Result<Option<$crate::store::LinkRecord>, $crate::store::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!("SELECT {LINK_COLUMNS} FROM links WHERE hash = $1"))
                     .bind(hash)

@@ -165,6 +165,21 @@ async fn the_verification_email_arrives_with_both_parts_and_a_stable_message_id(
     assert_eq!(view.attempts[0].outcome, AttemptOutcome::Sent);
     assert_eq!(m.dispatch().await, 0, "a sent email is not sent again");
     m.no_more_mail();
+
+    m.t.clock.advance(Duration::from_secs(2 * 86_400 + 30));
+    let (status, metrics) = m.get(&format!("{}/metrics", m.base)).await;
+    assert_eq!(status, StatusCode::OK);
+    for line in [
+        "accord_transitions_total{workflow=\"example_signup\"} 1",
+        "accord_email_attempts_total{outcome=\"sent\"} 1",
+        "accord_outbox_emails{status=\"sent\"} 1",
+        "accord_outbox_emails{status=\"queued\"} 0",
+        "accord_outbox_oldest_pending_age_seconds 0.0",
+        "accord_timer_lag_seconds 30.0",
+        "accord_armed_timers 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} missing from:\n{metrics}");
+    }
 }
 
 async fn a_get_changes_nothing_a_post_advances_and_a_second_post_shows_the_outcome(backend: Backend) {
