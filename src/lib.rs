@@ -18,6 +18,7 @@ pub mod keys;
 pub mod mail;
 pub mod metrics;
 pub mod scheduler;
+pub mod sink;
 mod sqltext;
 pub mod store;
 pub mod telemetry;

@@ -8,5 +8,6 @@ mod conformance;
 mod email;
 mod http;
 mod process;
+mod sinks;
 mod timers;
 mod versioning;

@@ -1,0 +1,81 @@
+//! End to end through an out-of-process SMTP sink (MailDev in CI), read back through its HTTP
+//! API the way an outside test suite would.
+
+use std::time::Duration;
+
+use accord::sink::{Sink, SinkKind};
+use reqwest::StatusCode;
+use tokio::sync::watch;
+
+use crate::helpers::{signup_input, Backend, TestApp, TestDb};
+
+/// MailDev's web API and SMTP addresses: `None` when not configured, which fails under CI=true.
+fn maildev() -> Option<(String, String)> {
+    match (std::env::var("ACCORD_TEST_MAILDEV_URL"), std::env::var("ACCORD_TEST_MAILDEV_SMTP")) {
+        (Ok(api), Ok(smtp)) if !api.is_empty() && !smtp.is_empty() => Some((api, smtp)),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but ACCORD_TEST_MAILDEV_URL/ACCORD_TEST_MAILDEV_SMTP are not set: the sink test must run in CI"
+            );
+            eprintln!("ACCORD_TEST_MAILDEV_URL is not set: skipping the MailDev test (scripts/test starts MailDev)");
+            None
+        }
+    }
+}
+
+crate::on_each_store!(a_signup_runs_end_to_end_through_maildev);
+
+async fn a_signup_runs_end_to_end_through_maildev(backend: Backend) {
+    let Some((api, smtp)) = maildev() else { return };
+    let Some(db) = TestDb::new(backend).await else { return };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = db.config();
+    config.public_url = base.clone();
+    config.smtp_url = Some(format!("smtp://{smtp}").into());
+    let t = TestApp::with_config(db, config).await;
+    let (_stop, mut shutdown) = watch::channel(false);
+    let router = accord::http::router(t.engine().clone());
+    tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            })
+            .await
+            .unwrap();
+    });
+
+    let recipient = format!("anna.{}@contoso.it", uuid::Uuid::new_v4().simple());
+    let mut input = signup_input();
+    input["contact"]["email"] = serde_json::json!(recipient);
+    let request = accord::engine::StartRequest { input, ..crate::helpers::signup_request() };
+    let id = t.engine().start(request).await.unwrap().instance.id;
+    let dispatcher = t.app.dispatcher().unwrap();
+    assert_eq!(dispatcher.dispatch_due().await.unwrap(), 1);
+
+    let sink = Sink::new(SinkKind::MailDev, &api);
+    let mail = sink.wait_for(&recipient, |m| m.subject.starts_with("Confirm"), Duration::from_secs(20)).await.unwrap();
+    assert_eq!(mail.subject, "Confirm your email address for Contoso Italia");
+    let view = t.engine().view(id).await.unwrap();
+    assert_eq!(format!("<{}>", mail.message_id), view.emails[0].message_id);
+
+    let client = reqwest::Client::new();
+    let links = crate::email::links_in(&mail.text, &base);
+    let mut verify = None;
+    for link in &links {
+        let page = client.get(link).send().await.unwrap().text().await.unwrap();
+        if page.contains("<h1>Confirm your email address</h1>") {
+            verify = Some(link.clone());
+        }
+    }
+    let verify = verify.expect("the verification link is in the mail MailDev holds");
+    let response = client.post(&verify).form(&[("confirm_0", "on")]).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(t.state(id).await, "in_review");
+
+    assert_eq!(dispatcher.dispatch_due().await.unwrap(), 1);
+    let status =
+        sink.wait_for(&recipient, |m| m.subject.ends_with("in review"), Duration::from_secs(20)).await.unwrap();
+    assert!(status.text.contains("is now: in review"), "{}", status.text);
+}
