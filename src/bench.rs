@@ -65,6 +65,13 @@ pub struct BenchArgs {
     /// Threads for pgbench (-j)
     #[arg(long, default_value_t = 2)]
     pgbench_jobs: usize,
+    /// Also measure the dispatcher: deliver this many emails to --smtp, beside a plain Python
+    /// smtplib blaster with the same concurrency against the same server
+    #[arg(long, value_name = "N")]
+    emails: Option<usize>,
+    /// The SMTP server (a sink such as MailDev) for --emails, as smtp://HOST:PORT
+    #[arg(long, value_name = "URL")]
+    smtp: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,6 +110,19 @@ pub async fn run(_config: Config, args: BenchArgs, json: bool) -> anyhow::Result
         };
         figures.push(figure("postgres", "starts/s", starts, reference.clone()));
         figures.push(figure("postgres", "events/s", events, reference));
+    }
+
+    if let Some(count) = args.emails {
+        let smtp = args.smtp.as_deref().context("--emails needs --smtp smtp://HOST:PORT (an SMTP sink)")?;
+        let sent = dispatch_rate(smtp, count, args.clients).await?;
+        let reference = match blaster_rate(smtp, count, args.clients).await {
+            Ok(rate) => Some((format!("python smtplib, {} threads", args.clients), rate)),
+            Err(err) => {
+                eprintln!("blaster reference skipped: {err:#}");
+                None
+            }
+        };
+        figures.push(figure("sqlite", "emails/s", sent, reference));
     }
 
     if json {
@@ -144,15 +164,22 @@ fn figure(backend: &'static str, metric: &'static str, value: f64, reference: Op
     }
 }
 
-async fn measure(url: &str, clients: usize, duration: Duration) -> anyhow::Result<(f64, f64)> {
-    let store = store::connect(url, clients as u32 + 2).await?;
-    store.migrate().await?;
+/// An engine running one embedded workflow whose one email template is `template`.
+async fn bench_engine(
+    store: Arc<dyn crate::store::Store>,
+    source: &str,
+    name: &str,
+    template: &str,
+) -> anyhow::Result<Engine> {
     let env = CheckEnv { guards: &[], effects: &[], template_exists: None };
-    let definition =
-        parse_definition("bench.toml", BENCH_WORKFLOW, &env).map_err(|p| anyhow::anyhow!("bench workflow: {p:?}"))?;
+    let definition = parse_definition(&format!("{name}.toml"), source, &env)
+        .map_err(|p| anyhow::anyhow!("bench workflow: {p:?}"))?;
     let mut renderer = Renderer::empty();
-    renderer.add_raw("email/bench/ping.subject.tera", "Ping for {{ contact.email }}")?;
-    renderer.add_raw("email/bench/ping.txt.tera", "Hello {{ contact.email }}, you are in state {{ state }}.")?;
+    renderer.add_raw(&format!("email/{name}/{template}.subject.tera"), "Hello {{ contact.email }}")?;
+    renderer.add_raw(
+        &format!("email/{name}/{template}.txt.tera"),
+        "Hello {{ contact.email }}, this is a message of about the same size as the blaster's. State: {{ state }}.",
+    )?;
     let mail = MailSettings { renderer: Arc::new(renderer), public_url: "http://127.0.0.1:8080".into() };
     let engine = Engine::new(
         store,
@@ -163,6 +190,36 @@ async fn measure(url: &str, clients: usize, duration: Duration) -> anyhow::Resul
         mail,
     );
     engine.publish_definitions().await?;
+    Ok(engine)
+}
+
+/// One email on start, nothing else.
+const BENCH_MAIL_WORKFLOW: &str = r#"
+name = "bench_mail"
+initial = "sent"
+
+[[input]]
+field = "contact.email"
+type = "email"
+
+[parties.contact]
+email = "contact.email"
+
+[events]
+done = "signal"
+
+[states.sent]
+emails = [{ template = "hello", to = "contact" }]
+on.done = { to = "done" }
+
+[states.done]
+final = true
+"#;
+
+async fn measure(url: &str, clients: usize, duration: Duration) -> anyhow::Result<(f64, f64)> {
+    let store = store::connect(url, clients as u32 + 2).await?;
+    store.migrate().await?;
+    let engine = bench_engine(store, BENCH_WORKFLOW, "bench", "ping").await?;
 
     // Starts: each client starts instances until the deadline, keeping their ids for the events.
     let count = Arc::new(AtomicU64::new(0));
@@ -221,6 +278,90 @@ async fn measure(url: &str, clients: usize, duration: Duration) -> anyhow::Resul
     }
     let events = count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
     Ok((starts, events))
+}
+
+/// Queues `count` emails (one per started instance) and times the dispatcher delivering them all.
+async fn dispatch_rate(smtp: &str, count: usize, parallel: usize) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let store = store::connect(&store::default_sqlite_url(dir.path()), parallel as u32 + 2).await?;
+    store.migrate().await?;
+    let engine = bench_engine(store, BENCH_MAIL_WORKFLOW, "bench_mail", "hello").await?;
+    let mut tasks = Vec::new();
+    for client in 0..parallel {
+        let engine = engine.clone();
+        let share = count / parallel + usize::from(client < count % parallel);
+        tasks.push(tokio::spawn(async move {
+            for n in 0..share {
+                let input = json!({ "contact": { "email": format!("client{client}-{n}@example.com") } });
+                engine
+                    .start(StartRequest {
+                        workflow: "bench_mail".into(),
+                        input,
+                        idempotency_key: None,
+                        actor: "bench".into(),
+                    })
+                    .await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let transport = crate::mail::Transport::new(Some(smtp), dir.path().join("mail"))?;
+    let dispatcher = crate::mail::Dispatcher::new(
+        &engine,
+        Arc::new(transport),
+        "Accord bench <bench@example.com>".parse()?,
+        crate::mail::Backoff::default(),
+        Duration::from_millis(100),
+    );
+    let started = Instant::now();
+    let mut delivered = 0;
+    while delivered < count {
+        let sent = dispatcher.dispatch_due().await?;
+        anyhow::ensure!(
+            sent > 0 || started.elapsed() < Duration::from_secs(60),
+            "the dispatcher stalled at {delivered} of {count}"
+        );
+        delivered += sent;
+    }
+    Ok(count as f64 / started.elapsed().as_secs_f64())
+}
+
+const BLASTER: &str = r#"
+import smtplib, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from email.message import EmailMessage
+host, port, count, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+def work(share, t):
+    with smtplib.SMTP(host, port) as smtp:
+        for n in range(share):
+            m = EmailMessage()
+            m["From"] = "Blaster <bench@example.com>"
+            m["To"] = f"blast{t}-{n}@example.com"
+            m["Subject"] = "Hello from the blaster"
+            m.set_content("Hello, this is a message of about the same size as the dispatcher's.\n" * 3)
+            smtp.send_message(m)
+start = time.monotonic()
+with ThreadPoolExecutor(threads) as pool:
+    list(pool.map(lambda t: work(count // threads + (1 if t < count % threads else 0), t), range(threads)))
+print(count / (time.monotonic() - start))
+"#;
+
+/// A plain SMTP client's rate against the same server: Python's smtplib, one connection per
+/// thread, the same concurrency.
+async fn blaster_rate(smtp: &str, count: usize, threads: usize) -> anyhow::Result<f64> {
+    let url = url::Url::parse(smtp)?;
+    let host = url.host_str().context("--smtp needs a host")?.to_owned();
+    let port = url.port().unwrap_or(25);
+    let output = tokio::process::Command::new("python3")
+        .args(["-c", BLASTER, &host, &port.to_string(), &count.to_string(), &threads.to_string()])
+        .output()
+        .await
+        .context("running python3")?;
+    anyhow::ensure!(output.status.success(), "the blaster failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().parse().context("the blaster printed no rate")
 }
 
 /// Runs `pgbench -N` against `url` (initialising its tables first) and returns its tps.
