@@ -233,6 +233,92 @@ impl Engine {
         self.apply_inner(link.instance_id, request, None, Some(link.hash.clone())).await
     }
 
+    /// "Send me a new link": mails the recipient of an expired or replaced link the email it
+    /// came in again, with fresh links (which supersede the old ones). Recorded in the history as
+    /// `link_resent`; asking twice with the same old link sends one email.
+    #[instrument(skip_all, fields(instance.id = %link.instance_id, action = %link.action))]
+    pub async fn resend_link(&self, link: &LinkRecord) -> Result<Outcome, EngineError> {
+        let key = format!("resend:{}", link.hash);
+        let data = serde_json::json!({ "action": link.action });
+        let print = fingerprint("link_resent", &data);
+        for _ in 0..MAX_ATTEMPTS {
+            let id = link.instance_id;
+            let instance = self.store.instance(id).await?.ok_or(EngineError::UnknownInstance(id))?;
+            if let Some(first) = self.replay(id, &key, &print).await? {
+                return Ok(first);
+            }
+            let definition = self.definition_of(&instance).await?;
+            if instance.status == crate::store::InstanceStatus::Finished {
+                return Err(EngineError::InstanceFinished {
+                    state: instance.state.to_string(),
+                    event: link.event.to_string(),
+                });
+            }
+            let state = definition
+                .state(&instance.state)
+                .ok_or_else(|| EngineError::Definition(format!("state `{}` is missing", instance.state)))?;
+            if !state.transitions.contains_key(&link.event) {
+                return Err(EngineError::EventNotAllowed {
+                    event: link.event.to_string(),
+                    state: instance.state.to_string(),
+                    allowed: state.transitions.keys().map(ToString::to_string).collect(),
+                });
+            }
+            let original =
+                self.store.email(link.outbox_id).await?.ok_or_else(|| {
+                    EngineError::Definition(format!("the email of link `{}` is missing", link.action))
+                })?;
+            let spec = EmailSpec {
+                template: original.template,
+                to: link.party.clone(),
+                links: original.links.0,
+                draft: false,
+            };
+            let now = self.clock.now();
+            let decision = Decision {
+                from: Some(instance.state.clone()),
+                to: instance.state.clone(),
+                status: instance.status,
+                context: instance.context.0.clone(),
+                effects: vec![Effect::Email { spec, recipient: link.recipient.clone() }],
+            };
+            let history = HistoryRecord {
+                id: EventId::generate(),
+                instance_id: id,
+                seq: instance.version + 1,
+                event: EventName::parse("link_resent").map_err(|e| EngineError::Definition(e.to_string()))?,
+                origin: Origin::Link,
+                actor: format!("link:{}", link.recipient),
+                from_state: Some(instance.state.clone()),
+                to_state: instance.state.clone(),
+                data: Json(data.clone()),
+                idempotency_key: key.clone(),
+                fingerprint: print.clone(),
+                at: now,
+            };
+            let commit = Commit {
+                instance: id,
+                expected_version: instance.version,
+                state: instance.state.clone(),
+                status: instance.status,
+                context: instance.context.clone(),
+                at: now,
+                step: self.step_for(&definition, history.clone(), &decision, None, None, now)?,
+            };
+            match self.store.commit(&commit).await {
+                Ok(()) => {
+                    let instance = InstanceRecord { version: instance.version + 1, updated_at: now, ..instance };
+                    return Ok(Outcome { instance, event: history, replayed: false });
+                }
+                Err(CommitError::Conflict) => continue,
+                Err(CommitError::DuplicateKey) => return self.replay(id, &key, &print).await?.ok_or(EngineError::Busy),
+                Err(CommitError::TimerSettled | CommitError::LinkSettled) => return Err(EngineError::Busy),
+                Err(CommitError::Store(err)) => return Err(err.into()),
+            }
+        }
+        Err(EngineError::Busy)
+    }
+
     /// Fires a due timer: its event, with the timer settled in the same transaction.
     #[instrument(skip_all, fields(instance.id = %timer.instance_id, timer = %timer.name))]
     pub async fn fire_timer(&self, timer: &TimerRecord) -> Result<Outcome, EngineError> {

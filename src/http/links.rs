@@ -1,5 +1,6 @@
-//! `/l/{token}`: the pages behind personalised links. A GET only renders (mail scanners prefetch
-//! links); the page's form POSTs the action, with its checkboxes enforced here.
+//! `/l/{token}`: the pages behind personalised links, in the recipient's locale. A GET only
+//! renders (mail scanners prefetch links); the page's form POSTs the action, with its checkboxes
+//! enforced here. Expired and replaced links offer "send me a new link" where the workflow allows.
 
 use std::collections::HashMap;
 
@@ -12,26 +13,36 @@ use tracing::error;
 
 use crate::engine::{Engine, EngineError};
 use crate::mail::links;
+use crate::mail::render::fallback_chain;
 use crate::store::{LinkRecord, LinkStatus};
 use crate::workflow::LinkAction;
 
+/// A link, its action, and the recipient's locale.
+struct Found {
+    token: String,
+    link: LinkRecord,
+    action: LinkAction,
+    locale: Option<String>,
+}
+
 /// What a link page shows.
-enum Page<'a> {
-    Form { action: &'a LinkAction, error: Option<String> },
+enum Page {
+    Form { missing: Vec<String> },
     Done { state: String, again: bool },
     Expired,
     Superseded,
     Unknown,
     NoLongerApplies { state: String },
+    Resent,
+    Failure { status: StatusCode },
 }
 
 pub async fn show(State(engine): State<Engine>, Path(token): Path<String>) -> Response {
     match find(&engine, &token).await {
         Err(response) => response,
-        Ok((link, action)) => match classify(&engine, &link) {
-            Some(page) if link.status == LinkStatus::Used => page_for(&engine, &link, page).await,
-            Some(page) => render(&engine, page),
-            None => render(&engine, Page::Form { action: &action, error: None }),
+        Ok(found) => match settled(&engine, &found).await {
+            Some(page) => render(&engine, page, Some(&found)),
+            None => render(&engine, Page::Form { missing: Vec::new() }, Some(&found)),
         },
     }
 }
@@ -41,115 +52,152 @@ pub async fn act(
     Path(token): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let (link, action) = match find(&engine, &token).await {
+    let found = match find(&engine, &token).await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    if let Some(page) = classify(&engine, &link) {
-        return page_for(&engine, &link, page).await;
+    if let Some(page) = settled(&engine, &found).await {
+        return render(&engine, page, Some(&found));
     }
-    let missing: Vec<&str> = action
+    let chain = fallback_chain(found.locale.as_deref());
+    let missing: Vec<String> = found
+        .action
         .confirm
-        .iter()
+        .get(&chain)
+        .into_iter()
         .enumerate()
         .filter(|(i, _)| form.get(&format!("confirm_{i}")).is_none_or(|v| v.is_empty()))
-        .map(|(_, label)| label.as_str())
+        .map(|(_, label)| label)
         .collect();
     if !missing.is_empty() {
-        let error = format!("Please tick: {}", missing.join("; "));
-        let mut response = render(&engine, Page::Form { action: &action, error: Some(error) });
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        return response;
+        return render(&engine, Page::Form { missing }, Some(&found));
     }
-    match engine.apply_link(&link, json!({})).await {
-        Ok(outcome) => {
-            render(&engine, Page::Done { state: outcome.instance.state.to_string(), again: outcome.replayed })
-        }
+    let page = match engine.apply_link(&found.link, json!({})).await {
+        Ok(outcome) => Page::Done { state: outcome.instance.state.to_string(), again: outcome.replayed },
         Err(EngineError::EventNotAllowed { state, .. } | EngineError::InstanceFinished { state, .. }) => {
-            render(&engine, Page::NoLongerApplies { state })
+            Page::NoLongerApplies { state }
         }
-        Err(EngineError::LinkUsed) => render(&engine, Page::Superseded),
+        Err(EngineError::LinkUsed) => Page::Superseded,
         Err(err) => {
             error!(error = %err, "acting on a link failed");
-            let mut response = render(
-                &engine,
-                Page::Form {
-                    action: &action,
-                    error: Some("Something went wrong on our side; please try again in a minute.".into()),
+            Page::Failure {
+                status: if err.is_transient() {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
                 },
-            );
-            *response.status_mut() =
-                if err.is_transient() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
-            response
+            }
         }
-    }
+    };
+    render(&engine, page, Some(&found))
 }
 
-/// The link and its action, or the page for a link that does not exist.
-async fn find(engine: &Engine, token: &str) -> Result<(LinkRecord, LinkAction), Response> {
+/// "Send me a new link", offered on the page of an expired or replaced link.
+pub async fn resend(State(engine): State<Engine>, Path(token): Path<String>) -> Response {
+    let found = match find(&engine, &token).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let expired = found.link.status == LinkStatus::Active && found.link.expires_at <= engine.now();
+    if !found.action.resend || !(expired || found.link.status == LinkStatus::Superseded) {
+        let page = settled(&engine, &found).await.unwrap_or(Page::Form { missing: Vec::new() });
+        return render(&engine, page, Some(&found));
+    }
+    let page = match engine.resend_link(&found.link).await {
+        Ok(_) => Page::Resent,
+        Err(EngineError::EventNotAllowed { state, .. } | EngineError::InstanceFinished { state, .. }) => {
+            Page::NoLongerApplies { state }
+        }
+        Err(err) => {
+            error!(error = %err, "resending a link failed");
+            Page::Failure {
+                status: if err.is_transient() {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                },
+            }
+        }
+    };
+    render(&engine, page, Some(&found))
+}
+
+/// The link, or the page for a link that does not exist.
+async fn find(engine: &Engine, token: &str) -> Result<Found, Response> {
     if !links::is_well_formed(token) {
-        return Err(render(engine, Page::Unknown));
+        return Err(render(engine, Page::Unknown, None));
     }
     let link = match engine.store().link(&links::hash_token(token)).await {
         Ok(Some(link)) => link,
-        Ok(None) => return Err(render(engine, Page::Unknown)),
+        Ok(None) => return Err(render(engine, Page::Unknown, None)),
         Err(err) => {
             error!(error = %err, "looking up a link failed");
-            return Err((StatusCode::SERVICE_UNAVAILABLE, Html("Please try again in a minute.")).into_response());
+            return Err(render(engine, Page::Failure { status: StatusCode::SERVICE_UNAVAILABLE }, None));
         }
     };
-    let action = match engine.store().instance(link.instance_id).await {
-        Ok(Some(instance)) => match engine.definition_of(&instance).await {
-            Ok(definition) => definition.links.get(&link.action).cloned(),
-            Err(_) => None,
-        },
-        _ => None,
+    let instance = match engine.store().instance(link.instance_id).await {
+        Ok(Some(instance)) => instance,
+        _ => return Err(render(engine, Page::Unknown, None)),
     };
-    match action {
-        Some(action) => Ok((link, action)),
-        None => Err(render(engine, Page::Unknown)),
-    }
+    let Ok(definition) = engine.definition_of(&instance).await else {
+        return Err(render(engine, Page::Failure { status: StatusCode::INTERNAL_SERVER_ERROR }, None));
+    };
+    let Some(action) = definition.links.get(&link.action).cloned() else {
+        return Err(render(engine, Page::Unknown, None));
+    };
+    let locale = definition.party_locale(&link.party, &instance.context).map(str::to_owned);
+    Ok(Found { token: token.to_owned(), link, action, locale })
 }
 
-/// The page for a link that can no longer act, if it cannot.
-fn classify<'a>(engine: &Engine, link: &LinkRecord) -> Option<Page<'a>> {
+/// The page for a link that can no longer act, if it cannot. A used link shows the outcome its
+/// first use had.
+async fn settled(engine: &Engine, found: &Found) -> Option<Page> {
+    let link = &found.link;
     match link.status {
-        LinkStatus::Used => Some(Page::Done { state: String::new(), again: true }),
+        LinkStatus::Used => {
+            let key = format!("link:{}", link.hash);
+            let state = match engine.store().history_by_key(link.instance_id, &key).await {
+                Ok(Some(first)) => first.to_state.to_string(),
+                _ => String::new(),
+            };
+            Some(Page::Done { state, again: true })
+        }
         LinkStatus::Superseded => Some(Page::Superseded),
         LinkStatus::Active if link.expires_at <= engine.now() => Some(Page::Expired),
         LinkStatus::Active => None,
     }
 }
 
-/// For a used link, shows the outcome the first use had.
-async fn page_for(engine: &Engine, link: &LinkRecord, page: Page<'_>) -> Response {
-    if let Page::Done { .. } = page {
-        let key = format!("link:{}", link.hash);
-        if let Ok(Some(first)) = engine.store().history_by_key(link.instance_id, &key).await {
-            return render(engine, Page::Done { state: first.to_state.to_string(), again: true });
-        }
-    }
-    render(engine, page)
-}
-
-fn render(engine: &Engine, page: Page<'_>) -> Response {
-    let (status, context): (StatusCode, Value) = match &page {
-        Page::Form { action, error } => (
-            StatusCode::OK,
-            json!({ "kind": "form", "title": action.title, "description": action.description, "button": action.button,
-                    "confirm": action.confirm, "error": error }),
+fn render(engine: &Engine, page: Page, found: Option<&Found>) -> Response {
+    let chain = fallback_chain(found.and_then(|f| f.locale.as_deref()));
+    let resend = found.is_some_and(|f| f.action.resend);
+    let (status, mut context): (StatusCode, Value) = match page {
+        Page::Form { missing } => (
+            if missing.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY },
+            json!({ "kind": "form", "missing": missing }),
         ),
         Page::Done { state, again } => {
             (StatusCode::OK, json!({ "kind": "done", "state": state.replace('_', " "), "again": again }))
         }
-        Page::Expired => (StatusCode::GONE, json!({ "kind": "expired" })),
-        Page::Superseded => (StatusCode::GONE, json!({ "kind": "superseded" })),
+        Page::Expired => (StatusCode::GONE, json!({ "kind": "expired", "resend": resend })),
+        Page::Superseded => (StatusCode::GONE, json!({ "kind": "superseded", "resend": resend })),
         Page::Unknown => (StatusCode::NOT_FOUND, json!({ "kind": "unknown" })),
         Page::NoLongerApplies { state } => {
             (StatusCode::CONFLICT, json!({ "kind": "no_longer_applies", "state": state.replace('_', " ") }))
         }
+        Page::Resent => (StatusCode::OK, json!({ "kind": "resent" })),
+        Page::Failure { status } => (status, json!({ "kind": "failure" })),
     };
-    match engine.renderer().render_page("pages/link.html.tera", &context) {
+    if let Some(found) = found {
+        // Relative to /l/{token}: the resend form posts to /l/{token}/resend.
+        context["self_path"] = json!(format!("{}/", found.token));
+        context["title"] = json!(found.action.title.get(&chain));
+        context["description"] = json!(found.action.description.get(&chain));
+        context["button"] = json!(found.action.button.get(&chain));
+        context["confirm"] = json!(found.action.confirm.get(&chain));
+    }
+    let locale = found.and_then(|f| f.locale.as_deref());
+    match engine.renderer().render_localized_page("link", locale, &context) {
         Ok(html) => (status, Html(html)).into_response(),
         Err(err) => {
             error!(error = %err, "rendering a link page failed");

@@ -120,6 +120,32 @@ impl Renderer {
         })
     }
 
+    /// Renders page `pages/<page>` in the first locale of the chain that has a version of it
+    /// (`pages/<page>.<locale>.html.tera`, else `pages/<page>.html.tera`); the template sees the
+    /// locale used as `locale`.
+    pub fn render_localized_page(
+        &self,
+        page: &str,
+        locale: Option<&str>,
+        context: &Value,
+    ) -> Result<String, RenderError> {
+        for candidate in fallback_chain(locale) {
+            let name = match &candidate {
+                Some(locale) => format!("pages/{page}.{locale}.html.tera"),
+                None => format!("pages/{page}.html.tera"),
+            };
+            if self.has(&name) {
+                let mut context = context.clone();
+                context["locale"] = Value::String(candidate.unwrap_or_else(|| DEFAULT_LOCALE.to_owned()));
+                return self.render_page(&name, &context);
+            }
+        }
+        Err(RenderError::Render {
+            template: format!("pages/{page}.html.tera"),
+            message: "the template does not exist".into(),
+        })
+    }
+
     /// Renders a page template (`templates/pages/…`).
     pub fn render_page(&self, name: &str, context: &Value) -> Result<String, RenderError> {
         let context = Context::from_value(context.clone())

@@ -90,6 +90,12 @@ impl Definition {
     pub fn event_kind(&self, event: &EventName) -> Option<EventKind> {
         self.events.get(event).copied()
     }
+
+    /// The locale of `party`, read from an instance's context.
+    pub fn party_locale<'a>(&self, party: &str, context: &'a serde_json::Value) -> Option<&'a str> {
+        let path = self.parties.get(party)?.locale.as_ref()?;
+        path.split('.').try_fold(context, |value, key| value.get(key))?.as_str()
+    }
 }
 
 /// The hash that versions a definition's source text.
@@ -114,13 +120,39 @@ pub struct LinkAction {
     #[serde(with = "humantime_serde_secs")]
     pub expires: Duration,
     /// The page's heading.
-    pub title: String,
+    pub title: Localized<String>,
     /// What acting means, shown above the form.
-    pub description: String,
+    pub description: Localized<String>,
     /// The submit button's label.
-    pub button: String,
+    pub button: Localized<String>,
     /// Checkboxes the recipient must tick; enforced on the server.
-    pub confirm: Vec<String>,
+    pub confirm: Localized<Vec<String>>,
+    /// Whether an expired or replaced link's page offers "send me a new link".
+    pub resend: bool,
+}
+
+/// Text given once, or per locale: `title = "Accept"` or `title = { en = "Accept", it = "Accetta" }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Localized<T> {
+    One(T),
+    PerLocale(BTreeMap<String, T>),
+}
+
+impl<T: Clone + Default> Localized<T> {
+    /// The version for the first locale of `chain` that has one (`None` in the chain stands for
+    /// the default: `en`, else the first given).
+    pub fn get(&self, chain: &[Option<String>]) -> T {
+        match self {
+            Localized::One(value) => value.clone(),
+            Localized::PerLocale(map) => chain
+                .iter()
+                .find_map(|locale| map.get(locale.as_deref().unwrap_or(crate::mail::render::DEFAULT_LOCALE)))
+                .or_else(|| map.values().next())
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::{
-    content_hash, Definition, EmailSpec, EventKind, EventName, FieldType, InputField, LinkAction, Party, ScheduleSpec,
-    State, StateName, TimerSpec, Transition, WorkflowName,
+    content_hash, Definition, EmailSpec, EventKind, EventName, FieldType, InputField, LinkAction, Localized, Party,
+    ScheduleSpec, State, StateName, TimerSpec, Transition, WorkflowName,
 };
 
 /// One problem in a definition file.
@@ -100,12 +100,12 @@ struct RawLink {
     event: Spanned<String>,
     party: Spanned<String>,
     expires: Spanned<String>,
-    title: Option<String>,
+    title: Option<Localized<String>>,
+    description: Option<Localized<String>>,
+    button: Option<Localized<String>>,
+    confirm: Option<Localized<Vec<String>>>,
     #[serde(default)]
-    description: String,
-    button: Option<String>,
-    #[serde(default)]
-    confirm: Vec<String>,
+    resend: bool,
 }
 
 #[derive(Deserialize)]
@@ -392,10 +392,11 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
             links.insert(
                 link_name.get_ref().clone(),
                 LinkAction {
-                    title: link.title.clone().unwrap_or_else(|| event.as_str().replace('_', " ")),
-                    button: link.button.clone().unwrap_or_else(|| "Confirm".into()),
-                    description: link.description.clone(),
-                    confirm: link.confirm.clone(),
+                    title: link.title.clone().unwrap_or_else(|| Localized::One(event.as_str().replace('_', " "))),
+                    button: link.button.clone().unwrap_or_else(|| Localized::One("Confirm".into())),
+                    description: link.description.clone().unwrap_or_else(|| Localized::One(String::new())),
+                    confirm: link.confirm.clone().unwrap_or_else(|| Localized::One(Vec::new())),
+                    resend: link.resend,
                     event,
                     party: link.party.get_ref().clone(),
                     expires,

@@ -187,7 +187,8 @@ async fn a_get_changes_nothing_a_post_advances_and_a_second_post_shows_the_outco
     let id = m.t.start_signup().await;
     m.dispatch().await;
     let mail = m.next_mail().await;
-    let verify = m.link_titled(&mail, "Confirm your email address").await;
+    // The contact's locale is it-CH: the page comes in Italian.
+    let verify = m.link_titled(&mail, "Conferma il tuo indirizzo email").await;
 
     // Prefetching (a mail scanner) any number of times changes nothing.
     for _ in 0..3 {
@@ -201,17 +202,21 @@ async fn a_get_changes_nothing_a_post_advances_and_a_second_post_shows_the_outco
     // The checkbox is enforced on the server.
     let (status, page) = m.post(&verify, &[]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(page.contains("Please tick: I signed up for this company"), "{page}");
+    assert!(
+        page.contains("seleziona tutte le caselle") && page.contains("<li>Ho registrato io questa azienda</li>"),
+        "{page}"
+    );
+    assert!(page.contains("<html lang=\"it\">"), "{page}");
     assert_eq!(m.t.state(id).await, "awaiting_verification");
 
     let (status, page) = m.post(&verify, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("<h1>Done</h1>") && page.contains("in review"), "{page}");
+    assert!(page.contains("<h1>Fatto</h1>") && page.contains("in review"), "{page}");
     assert_eq!(m.t.state(id).await, "in_review");
 
     let (status, page) = m.post(&verify, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("<h1>Already done</h1>") && page.contains("in review"), "{page}");
+    assert!(page.contains("<h1>Operazione già eseguita</h1>") && page.contains("in review"), "{page}");
     let history = m.t.engine().store().history(id).await.unwrap();
     assert_eq!(history.iter().filter(|h| h.event.as_str() == "verify").count(), 1);
     assert_eq!(history[1].origin, accord::store::Origin::Link);
@@ -227,7 +232,7 @@ async fn expired_superseded_and_unknown_links_get_their_own_pages(backend: Backe
     let id = m.t.start_signup().await;
     m.dispatch().await;
     let first = m.next_mail().await;
-    let first_verify = m.link_titled(&first, "Confirm your email address").await;
+    let first_verify = m.link_titled(&first, "Conferma il tuo indirizzo email").await;
 
     // Two days on, the reminder goes out with fresh links that replace the first ones.
     m.t.clock.advance(Duration::from_secs(2 * 86_400 + 1));
@@ -237,19 +242,37 @@ async fn expired_superseded_and_unknown_links_get_their_own_pages(backend: Backe
     assert!(reminder.subject.starts_with("Reminder:"), "{}", reminder.subject);
     let (status, page) = m.get(&first_verify).await;
     assert_eq!(status, StatusCode::GONE);
-    assert!(page.contains("This link was replaced"), "{page}");
+    assert!(page.contains("Questo link è stato sostituito"), "{page}");
     let (status, _) = m.post(&first_verify, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(m.t.state(id).await, "awaiting_verification");
 
-    let fresh = m.link_titled(&reminder, "Confirm your email address").await;
+    let fresh = m.link_titled(&reminder, "Conferma il tuo indirizzo email").await;
     m.t.clock.advance(Duration::from_secs(8 * 86_400));
     let (status, page) = m.get(&fresh).await;
     assert_eq!(status, StatusCode::GONE);
-    assert!(page.contains("This link has expired"), "{page}");
+    assert!(page.contains("Questo link è scaduto"), "{page}");
     let (status, _) = m.post(&fresh, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(m.t.state(id).await, "awaiting_verification");
+
+    // "Send me a new link": the same email again, with fresh links; asking twice sends one.
+    let token = fresh.rsplit('/').next().unwrap();
+    assert!(page.contains(&format!("action=\"{token}/resend\"")), "{page}");
+    let (status, page) = m.post(&format!("{fresh}/resend"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Nuovo link in arrivo"), "{page}");
+    let (_, again) = m.post(&format!("{fresh}/resend"), &[]).await;
+    assert!(again.contains("Nuovo link in arrivo"), "{again}");
+    assert_eq!(m.dispatch().await, 1, "one new email, however often the button is pressed");
+    let resent = m.next_mail().await;
+    let renewed = m.link_titled(&resent, "Conferma il tuo indirizzo email").await;
+    assert_ne!(renewed, fresh);
+    let (status, _) = m.post(&renewed, &[("confirm_0", "on")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(m.t.state(id).await, "in_review");
+    let history = m.t.engine().store().history(id).await.unwrap();
+    assert_eq!(history.iter().filter(|h| h.event.as_str() == "link_resent").count(), 1);
 
     let (status, page) = m.get(&format!("{}/l/{}", m.base, "A".repeat(43))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -469,7 +492,14 @@ async fn a_draft_is_held_edited_without_losing_its_link_and_sent_on_release(back
     let mail = m.next_mail().await;
     assert_eq!(mail.subject, "Our partnership invitation");
     assert!(mail.text.starts_with("Dear Fabrikam team,"), "{}", mail.text);
+    let (status, page) = m.get(&link).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<html lang=\"en\">") && page.contains("<button type=\"submit\">Accept &amp; authorize</button>"),
+        "{page}"
+    );
     let (status, page) = m.post(&link, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("<h1>Done</h1>"), "no locale: the English page: {page}");
     assert_eq!(m.t.state(id).await, "accepted");
 }

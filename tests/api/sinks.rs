@@ -65,7 +65,7 @@ async fn a_signup_runs_end_to_end_through_maildev(backend: Backend) {
     let mut verify = None;
     for link in &links {
         let page = client.get(link).send().await.unwrap().text().await.unwrap();
-        if page.contains("<h1>Confirm your email address</h1>") {
+        if page.contains("<h1>Conferma il tuo indirizzo email</h1>") {
             verify = Some(link.clone());
         }
     }
