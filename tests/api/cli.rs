@@ -148,3 +148,72 @@ fn a_missing_configuration_file_is_an_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("nope.toml does not exist"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn check_renders_every_template_in_every_locale() {
+    let dir = tempfile::tempdir().unwrap();
+    let (workflows, templates) = crate::helpers::copy_definitions(dir.path());
+    let email = templates.join("email/example_signup");
+    // An undefined variable in the default text, and an Italian version without the HTML part
+    // the default has.
+    std::fs::write(email.join("status_update.txt.tera"), "Hello {{ contact.nickname }}\n").unwrap();
+    std::fs::write(email.join("verify_email.it.subject.tera"), "Conferma il tuo indirizzo").unwrap();
+    std::fs::write(email.join("verify_email.it.txt.tera"), "Ciao {{ contact.name }}: {{ links.verify }}").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .current_dir(dir.path())
+        .env("ACCORD_WORKFLOWS_DIR", &workflows)
+        .env("ACCORD_TEMPLATES_DIR", &templates)
+        .args(["check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    assert!(report.contains("email `status_update` (en) does not render with the sample input"), "{report}");
+    assert!(report.contains("contact.nickname"), "{report}");
+    assert!(report.contains("email `verify_email` in locale `it` has no html part, which the default has"), "{report}");
+    assert!(report.contains("email `verify_email` (it) does not put link `not_me` in its text part"), "{report}");
+    assert!(report.contains("hint: create email/example_signup/verify_email.it.html.tera"), "{report}");
+}
+
+#[test]
+fn without_an_smtp_server_mail_is_written_as_eml_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.json");
+    std::fs::write(&input, serde_json::to_string(&crate::helpers::signup_input()).unwrap()).unwrap();
+    let out = accord(dir.path(), &["start", "example_signup", "--input", input.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .current_dir(dir.path())
+        .env("ACCORD_DATA_DIR", dir.path().join("data"))
+        .env("ACCORD_WORKFLOWS_DIR", repo().join("workflows"))
+        .env("ACCORD_TEMPLATES_DIR", repo().join("templates"))
+        .env("ACCORD_LISTEN", &port)
+        .env("ACCORD_SCHEDULER_POLL", "100ms")
+        .env_remove("ACCORD_SMTP_URL")
+        .env_remove("ACCORD_DATABASE_URL")
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mail_dir = dir.path().join("data/mail");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let eml = loop {
+        let found = std::fs::read_dir(&mail_dir).ok().and_then(|mut d| d.find_map(|e| e.ok().map(|e| e.path())));
+        if let Some(path) = found.filter(|p| p.extension().is_some_and(|e| e == "eml")) {
+            break path;
+        }
+        assert!(std::time::Instant::now() < deadline, "no .eml file appeared in {}", mail_dir.display());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let raw = std::fs::read(&eml).unwrap();
+    let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    assert_eq!(message.subject(), Some("Confirm your email address for Contoso Italia"));
+    assert!(message.body_text(0).unwrap().contains("/l/"), "the personalised link is in the file");
+    let out = accord(dir.path(), &["--json", "emails", "list", "--status", "sent"]);
+    let sent: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sent.as_array().unwrap().len(), 1);
+}
