@@ -1,6 +1,7 @@
 //! The engine: starts instances and applies events, exactly once, with every effect written in
 //! the transition's own transaction.
 
+mod effects;
 mod error;
 pub mod registry;
 pub mod transition;
@@ -18,12 +19,12 @@ pub use registry::Registry;
 pub use transition::{Decision, Effect};
 
 use crate::clock::{Clock, Timestamp};
-use crate::ids::{EventId, InstanceId, OutboxId, TimerId};
-use crate::mail::{links, Renderer};
+use crate::ids::{EventId, InstanceId, TimerId};
+use crate::mail::Renderer;
 use crate::metrics::Metrics;
 use crate::store::{
-    Commit, CommitError, DefinitionRecord, EmailRecord, EmailStatus, HistoryRecord, InstanceRecord, LinkRecord,
-    LinkStatus, Origin, Step, Store, TimerRecord, TimerStatus,
+    Commit, CommitError, DefinitionRecord, EmailRecord, HistoryRecord, InstanceRecord, LinkRecord, Origin, Store,
+    TimerRecord,
 };
 use crate::workflow::{input, parse_definition, Catalog, CheckEnv, Definition, EmailSpec, EventName, InputRules};
 
@@ -472,131 +473,6 @@ impl Engine {
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
-    }
-
-    /// Turns a decision's effects into rows: timers, rendered emails and their links.
-    fn step_for(
-        &self,
-        definition: &Definition,
-        history: HistoryRecord,
-        decision: &Decision,
-        fired_timer: Option<TimerId>,
-        used_link: Option<String>,
-        now: Timestamp,
-    ) -> Result<Step, EngineError> {
-        let mut step = Step {
-            cancel_armed_timers: false,
-            fired_timer,
-            arm: Vec::new(),
-            emails: Vec::new(),
-            links: Vec::new(),
-            used_link,
-            history,
-        };
-        for effect in &decision.effects {
-            match effect {
-                Effect::CancelTimers => step.cancel_armed_timers = true,
-                Effect::ArmTimer { spec, due_at } => step.arm.push(TimerRecord {
-                    id: TimerId::generate(),
-                    instance_id: step.history.instance_id,
-                    name: spec.name.clone(),
-                    event: spec.event.clone(),
-                    state: decision.to.clone(),
-                    due_at: *due_at,
-                    status: TimerStatus::Armed,
-                    created_at: now,
-                    settled_at: None,
-                    note: None,
-                }),
-                Effect::Email { spec, recipient } => {
-                    let (email, links) = self.email(definition, &step.history, decision, spec, recipient, now)?;
-                    step.emails.push(email);
-                    step.links.extend(links);
-                }
-                Effect::MergeContext(_) => {}
-            }
-        }
-        Ok(step)
-    }
-
-    /// Issues the email's links and renders it in the recipient's locale.
-    fn email(
-        &self,
-        definition: &Definition,
-        history: &HistoryRecord,
-        decision: &Decision,
-        spec: &EmailSpec,
-        recipient: &str,
-        now: Timestamp,
-    ) -> Result<(EmailRecord, Vec<LinkRecord>), EngineError> {
-        let id = OutboxId::generate();
-        let party = definition.parties.get(&spec.to);
-        let lookup = |path: &Option<String>| {
-            path.as_ref()
-                .and_then(|p| p.split('.').try_fold(&decision.context, |v, k| v.get(k)))
-                .and_then(Value::as_str)
-        };
-        let locale = party.and_then(|p| lookup(&p.locale));
-        let mut urls = serde_json::Map::new();
-        let mut links = Vec::new();
-        for action_name in &spec.links {
-            let action = definition.links.get(action_name).ok_or_else(|| {
-                EngineError::Definition(format!("email `{}` names unknown link `{action_name}`", spec.template))
-            })?;
-            let (token, hash) = links::new_token();
-            urls.insert(action_name.clone(), Value::String(format!("{}/l/{token}", self.mail.public_url)));
-            links.push(LinkRecord {
-                hash,
-                instance_id: history.instance_id,
-                outbox_id: id,
-                action: action_name.clone(),
-                event: action.event.clone(),
-                party: spec.to.clone(),
-                recipient: recipient.to_owned(),
-                status: LinkStatus::Active,
-                expires_at: now.plus(action.expires),
-                created_at: now,
-                used_at: None,
-            });
-        }
-        let mut context = decision.context.clone();
-        if let Value::Object(map) = &mut context {
-            map.insert("links".into(), Value::Object(urls));
-            map.insert("state".into(), Value::String(decision.to.to_string()));
-            map.insert("workflow".into(), Value::String(definition.name.to_string()));
-            map.insert("instance_id".into(), Value::String(history.instance_id.to_string()));
-            map.insert(
-                "recipient".into(),
-                serde_json::json!({ "email": recipient, "name": party.and_then(|p| lookup(&p.name)) }),
-            );
-        }
-        let rendered = self
-            .mail
-            .renderer
-            .render_email(definition.name.as_str(), &spec.template, locale, &context)
-            .map_err(|err| EngineError::Definition(err.to_string()))?;
-        let host = url::Url::parse(&self.mail.public_url).ok().and_then(|u| u.host_str().map(str::to_owned));
-        let email = EmailRecord {
-            id,
-            instance_id: history.instance_id,
-            history_seq: history.seq,
-            template: spec.template.clone(),
-            party: spec.to.clone(),
-            recipient: recipient.to_owned(),
-            links: Json(spec.links.clone()),
-            status: if spec.draft { EmailStatus::Draft } else { EmailStatus::Queued },
-            created_at: now,
-            locale: rendered.locale,
-            subject: rendered.subject,
-            text_body: rendered.text,
-            html_body: rendered.html,
-            message_id: format!("<{id}@{}>", host.unwrap_or_else(|| "accord.localhost".into())),
-            attempts: 0,
-            next_attempt_at: now,
-            last_reply: None,
-            sent_at: None,
-        };
-        Ok((email, links))
     }
 }
 

@@ -14,7 +14,7 @@ use rand::Rng;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::clock::{Clock, Timestamp};
+use crate::clock::Clock;
 use crate::store::{AttemptOutcome, EmailFinish, EmailRecord, EmailStatus, Store, StoreError};
 
 /// Where mail goes.
@@ -245,9 +245,4 @@ impl Dispatcher {
             }
         }
     }
-}
-
-/// When the next attempt of a failed-but-retryable email is due, for display.
-pub fn next_attempt(email: &EmailRecord) -> Option<Timestamp> {
-    (email.status == EmailStatus::Queued).then_some(email.next_attempt_at)
 }
