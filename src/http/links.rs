@@ -74,20 +74,8 @@ pub async fn act(
     }
     let page = match engine.apply_link(&found.link, json!({})).await {
         Ok(outcome) => Page::Done { state: outcome.instance.state.to_string(), again: outcome.replayed },
-        Err(EngineError::EventNotAllowed { state, .. } | EngineError::InstanceFinished { state, .. }) => {
-            Page::NoLongerApplies { state }
-        }
         Err(EngineError::LinkUsed) => Page::Superseded,
-        Err(err) => {
-            error!(error = %err, "acting on a link failed");
-            Page::Failure {
-                status: if err.is_transient() {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                },
-            }
-        }
+        Err(err) => refused(err, "acting on a link failed"),
     };
     render(&engine, page, Some(&found))
 }
@@ -105,21 +93,24 @@ pub async fn resend(State(engine): State<Engine>, Path(token): Path<String>) -> 
     }
     let page = match engine.resend_link(&found.link).await {
         Ok(_) => Page::Resent,
-        Err(EngineError::EventNotAllowed { state, .. } | EngineError::InstanceFinished { state, .. }) => {
-            Page::NoLongerApplies { state }
-        }
-        Err(err) => {
-            error!(error = %err, "resending a link failed");
-            Page::Failure {
-                status: if err.is_transient() {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                },
-            }
-        }
+        Err(err) => refused(err, "resending a link failed"),
     };
     render(&engine, page, Some(&found))
+}
+
+/// The page for an engine error: the request moved on, or something failed (logged).
+fn refused(err: EngineError, what: &str) -> Page {
+    match err {
+        EngineError::EventNotAllowed { state, .. } | EngineError::InstanceFinished { state, .. } => {
+            Page::NoLongerApplies { state }
+        }
+        err => {
+            error!(error = %err, "{what}");
+            let status =
+                if err.is_transient() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
+            Page::Failure { status }
+        }
+    }
 }
 
 /// The link, or the page for a link that does not exist.
