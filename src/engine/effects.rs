@@ -28,6 +28,7 @@ impl Engine {
             arm: Vec::new(),
             emails: Vec::new(),
             links: Vec::new(),
+            supersede: Vec::new(),
             used_link,
             history,
         };
@@ -49,6 +50,12 @@ impl Engine {
                 Effect::Email { spec, recipient } => {
                     let (email, links) = self.email(definition, &step.history, decision, spec, recipient, now)?;
                     step.emails.push(email);
+                    for link in &links {
+                        let supersedes = definition.links.get(&link.action).is_some_and(|a| a.supersede);
+                        if supersedes && !step.supersede.contains(&link.action) {
+                            step.supersede.push(link.action.clone());
+                        }
+                    }
                     step.links.extend(links);
                 }
                 Effect::MergeContext(_) => {}

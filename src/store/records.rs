@@ -232,9 +232,10 @@ pub struct Step {
     pub fired_timer: Option<TimerId>,
     pub arm: Vec<TimerRecord>,
     pub emails: Vec<EmailRecord>,
-    /// Links issued with the emails; older active links for the same instance and action are
-    /// superseded.
+    /// Links issued with the emails.
     pub links: Vec<LinkRecord>,
+    /// Actions whose older active links on this instance stop working (the new ones above stay).
+    pub supersede: Vec<String>,
     /// The link whose use this is; it must still be active.
     pub used_link: Option<String>,
 }

@@ -117,11 +117,11 @@ macro_rules! impl_store {
                 .await
                 .map_err($crate::store::StoreError::from)?;
             }
-            for link in &step.links {
+            for action in &step.supersede {
                 sqlx::query::<$db>("UPDATE links SET status = $1 WHERE instance_id = $2 AND action = $3 AND status = $4")
                     .bind($crate::store::LinkStatus::Superseded)
-                    .bind(link.instance_id)
-                    .bind(&link.action)
+                    .bind(h.instance_id)
+                    .bind(action)
                     .bind($crate::store::LinkStatus::Active)
                     .execute(&mut **tx)
                     .await

@@ -129,6 +129,8 @@ pub struct LinkAction {
     pub confirm: Localized<Vec<String>>,
     /// Whether an expired or replaced link's page offers "send me a new link".
     pub resend: bool,
+    /// Whether a newer link for this action (a reminder, a resend) makes older ones stop working.
+    pub supersede: bool,
 }
 
 /// Text given once, or per locale: `title = "Accept"` or `title = { en = "Accept", it = "Accetta" }`.

@@ -106,6 +106,8 @@ struct RawLink {
     confirm: Option<Localized<Vec<String>>>,
     #[serde(default)]
     resend: bool,
+    #[serde(default = "yes")]
+    supersede: bool,
 }
 
 #[derive(Deserialize)]
@@ -397,6 +399,7 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
                     description: link.description.clone().unwrap_or_else(|| Localized::One(String::new())),
                     confirm: link.confirm.clone().unwrap_or_else(|| Localized::One(Vec::new())),
                     resend: link.resend,
+                    supersede: link.supersede,
                     event,
                     party: link.party.get_ref().clone(),
                     expires,

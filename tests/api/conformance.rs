@@ -240,6 +240,7 @@ async fn stale_commit_is_refused_by_the_store(backend: Backend) {
             arm: vec![],
             emails: vec![],
             links: vec![],
+            supersede: vec![],
             used_link: None,
         },
     };

@@ -144,7 +144,39 @@ crate::on_each_store!(
     mail_waits_for_an_absent_smtp_server_and_arrives_once_it_is_back,
     a_permanent_rejection_is_kept_with_the_reply_and_can_be_retried,
     a_draft_is_held_edited_without_losing_its_link_and_sent_on_release,
+    a_link_action_may_keep_older_links_working,
 );
+
+async fn a_link_action_may_keep_older_links_working(backend: Backend) {
+    let files = tempfile::tempdir().unwrap();
+    let (workflows, templates) = crate::helpers::copy_definitions(files.path());
+    let file = workflows.join("example_signup.toml");
+    let source = std::fs::read_to_string(&file).unwrap();
+    let edited = source.replace("[links.not_me]\n", "[links.not_me]\nsupersede = false\n");
+    assert_ne!(source, edited);
+    std::fs::write(&file, edited).unwrap();
+    let Some(mut m) = MailApp::spawn_with(backend, true, |config| {
+        config.workflows_dir = workflows.clone();
+        config.templates_dir = templates.clone();
+    })
+    .await
+    else {
+        return;
+    };
+    let id = m.t.start_signup().await;
+    m.dispatch().await;
+    let first = m.next_mail().await;
+    let first_verify = m.link_titled(&first, "Conferma il tuo indirizzo email").await;
+    let first_not_me = m.link_titled(&first, "Non sono stato io").await;
+    m.t.clock.advance(Duration::from_secs(2 * 86_400 + 1));
+    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 1);
+    m.dispatch().await;
+    let _reminder = m.next_mail().await;
+    assert_eq!(m.get(&first_verify).await.0, StatusCode::GONE, "verify supersedes by default");
+    let (status, page) = m.post(&first_not_me, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(m.t.state(id).await, "withdrawn");
+}
 
 async fn the_verification_email_arrives_with_both_parts_and_a_stable_message_id(backend: Backend) {
     let Some(mut m) = MailApp::spawn(backend, true).await else { return };
