@@ -157,8 +157,8 @@ impl Engine {
                 return Ok(first);
             }
         }
-        let context =
-            input::validate(&definition.input, &request.input, &self.rules).map_err(EngineError::InvalidInput)?;
+        let context = input::validate(&definition.input, &definition.checks, &request.input, &self.rules)
+            .map_err(EngineError::InvalidInput)?;
         let now = self.clock.now();
         let decision = transition::start(&definition, context, now)?;
         let id = InstanceId::generate();

@@ -114,8 +114,21 @@ impl InputRules {
     }
 }
 
-/// Checks `input` against `fields`; returns the input with values normalised, or every problem.
-pub fn validate(fields: &[InputField], input: &Value, rules: &InputRules) -> Result<Value, Vec<FieldError>> {
+/// A rule across fields: every listed field must hold the same value (after normalisation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SameValue {
+    pub fields: Vec<String>,
+    pub message: String,
+}
+
+/// Checks `input` against `fields` and then `checks`; returns the input with values normalised,
+/// or every problem.
+pub fn validate(
+    fields: &[InputField],
+    checks: &[SameValue],
+    input: &Value,
+    rules: &InputRules,
+) -> Result<Value, Vec<FieldError>> {
     let Value::Object(_) = input else {
         return Err(vec![FieldError::new("", "not_an_object", "the input must be a JSON object")]);
     };
@@ -136,6 +149,18 @@ pub fn validate(fields: &[InputField], input: &Value, rules: &InputRules) -> Res
         }
     }
     unknown_fields(input, "", fields, &mut errors);
+    for check in checks {
+        let values: Vec<Option<&Value>> =
+            check.fields.iter().map(|path| path.split('.').try_fold(&normalised, |v, k| v.get(k))).collect();
+        let failed = |path: &String| errors.iter().any(|e| &e.field == path);
+        if check.fields.iter().any(failed) || values.iter().any(Option::is_none) {
+            continue; // reported already, or absent and optional
+        }
+        if values.windows(2).any(|pair| pair[0] != pair[1]) {
+            let field = check.fields.first().cloned().unwrap_or_default();
+            errors.push(FieldError { field, code: "mismatch", message: check.message.clone() });
+        }
+    }
 
     if errors.is_empty() {
         Ok(normalised)
@@ -332,7 +357,7 @@ mod tests {
             field("contact.locale", FieldType::Locale, false),
         ];
         let input = json!({"contact": {"email": "Someone@GMAIL.com", "extra": 1}, "tenant": {"country": "Italy"}});
-        let errors = validate(&fields, &input, &rules()).unwrap_err();
+        let errors = validate(&fields, &[], &input, &rules()).unwrap_err();
         let codes: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
         assert_eq!(
             codes,
@@ -353,8 +378,24 @@ mod tests {
             field("locale", FieldType::Locale, true),
         ];
         let input = json!({"email": " Anna@Contoso.COM ", "country": "it", "locale": "it_ch"});
-        let clean = validate(&fields, &input, &rules()).unwrap();
+        let clean = validate(&fields, &[], &input, &rules()).unwrap();
         assert_eq!(clean, json!({"email": "Anna@contoso.com", "country": "IT", "locale": "it-CH"}));
+    }
+
+    #[test]
+    fn same_value_checks_compare_normalised_values() {
+        let fields =
+            [field("mpn.country", FieldType::Country, true), field("tenant.country", FieldType::Country, true)];
+        let checks =
+            [SameValue { fields: vec!["mpn.country".into(), "tenant.country".into()], message: "differ".into() }];
+        let same = json!({"mpn": {"country": "it"}, "tenant": {"country": "IT"}});
+        assert!(validate(&fields, &checks, &same, &rules()).is_ok());
+        let other = json!({"mpn": {"country": "FR"}, "tenant": {"country": "IT"}});
+        let errors = validate(&fields, &checks, &other, &rules()).unwrap_err();
+        assert_eq!((errors[0].field.as_str(), errors[0].code), ("mpn.country", "mismatch"));
+        let bad = json!({"mpn": {"country": "XX"}, "tenant": {"country": "IT"}});
+        let errors = validate(&fields, &checks, &bad, &rules()).unwrap_err();
+        assert_eq!(errors.len(), 1, "a field already refused is not compared: {errors:?}");
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub struct Definition {
     pub title: String,
     pub initial: StateName,
     pub input: Vec<InputField>,
+    /// Rules across input fields, checked at start with the fields.
+    pub checks: Vec<input::SameValue>,
     pub parties: BTreeMap<String, Party>,
     pub events: BTreeMap<EventName, EventKind>,
     pub links: BTreeMap<String, LinkAction>,

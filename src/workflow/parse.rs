@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use super::input::SameValue;
+
 use super::{
     content_hash, Definition, EmailSpec, EventKind, EventName, FieldType, InputField, LinkAction, Localized, Party,
     ScheduleSpec, State, StateName, TimerSpec, Transition, WorkflowName,
@@ -68,6 +70,16 @@ struct RawWorkflow {
     schedules: Vec<RawSchedule>,
     /// Sample input for rendering the templates in `accord check`.
     sample: Option<toml::Table>,
+    /// Rules across input fields.
+    #[serde(default)]
+    checks: Vec<RawCheck>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheck {
+    same_value: Vec<Spanned<String>>,
+    message: String,
 }
 
 #[derive(Deserialize)]
@@ -299,6 +311,34 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
         }
     }
     let field_type = |path: &str| input.iter().find(|f| f.path == path).map(|f| f.ty);
+    let mut checks = Vec::new();
+    for rule in &raw.checks {
+        let mut known = rule.same_value.len() >= 2;
+        if !known {
+            let span = rule.same_value.first().map_or(0..0, |p| p.span());
+            check.report(
+                span,
+                "a same_value check needs at least two fields",
+                "list the fields that must hold the same value",
+            );
+        }
+        for path in &rule.same_value {
+            if field_type(path.get_ref()).is_none() {
+                check.report(
+                    path.span(),
+                    format!("check: no input field `{}`", path.get_ref()),
+                    "declare it under [[input]], or fix the path",
+                );
+                known = false;
+            }
+        }
+        if known {
+            checks.push(SameValue {
+                fields: rule.same_value.iter().map(|p| p.get_ref().clone()).collect(),
+                message: rule.message.clone(),
+            });
+        }
+    }
 
     // Parties.
     let mut parties = BTreeMap::new();
@@ -664,6 +704,7 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
     };
 
     Some(Definition {
+        checks,
         sample,
         name: name?,
         title: raw.title,
