@@ -44,7 +44,11 @@ impl App {
         let renderer = Arc::new(Renderer::load(&config.templates_dir)?);
         let store = open_store(&config).await?;
         let rules = InputRules { webmail_domains: config.webmail_domains.clone() };
-        let mail = MailSettings { renderer, public_url: config.public_url.trim_end_matches('/').to_owned() };
+        let mail = MailSettings {
+            renderer,
+            public_url: config.public_url.trim_end_matches('/').to_owned(),
+            parties: config.parties.clone(),
+        };
         let engine = Engine::new(store, Arc::new(Catalog::new(report.definitions)), registry, clock, rules, mail);
         engine.publish_definitions().await.context("recording the workflow definitions")?;
         Ok(Self { config, engine })
@@ -106,6 +110,25 @@ pub fn load_workflows(config: &Config, registry: &Registry) -> anyhow::Result<Lo
         Ok(renderer) => {
             for definition in &report.definitions {
                 let file = config.workflows_dir.join(format!("{}.toml", definition.name)).display().to_string();
+                for (name, party) in &definition.parties {
+                    let Some(key) = &party.config else { continue };
+                    let valid =
+                        config.parties.get(key).is_some_and(|address| address.parse::<lettre::Address>().is_ok());
+                    if !valid {
+                        let line = definition
+                            .source
+                            .lines()
+                            .position(|l| l.contains(&format!("[parties.{name}]")))
+                            .map_or(1, |i| i + 1);
+                        report.problems.push(Diagnostic {
+                            file: file.clone(),
+                            line,
+                            column: 1,
+                            message: format!("party `{name}` takes its address from the configuration, but `parties.{key}` is not set to an email address"),
+                            hint: format!("add [parties] {key} = \"team@example.com\" to accord.toml, or set ACCORD_PARTIES='{{{key}=\"team@example.com\"}}'"),
+                        });
+                    }
+                }
                 report.problems.extend(check_templates(definition, &renderer, &file, &definition.source));
             }
         }

@@ -180,7 +180,11 @@ async fn bench_engine(
         &format!("email/{name}/{template}.txt.tera"),
         "Hello {{ contact.email }}, this is a message of about the same size as the blaster's. State: {{ state }}.",
     )?;
-    let mail = MailSettings { renderer: Arc::new(renderer), public_url: "http://127.0.0.1:8080".into() };
+    let mail = MailSettings {
+        renderer: Arc::new(renderer),
+        public_url: "http://127.0.0.1:8080".into(),
+        parties: Default::default(),
+    };
     let engine = Engine::new(
         store,
         Arc::new(Catalog::new(vec![definition])),

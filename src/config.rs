@@ -24,6 +24,7 @@ const KEYS: &[&str] = &[
     "webmail_domains",
     "scheduler_poll",
     "mail_from",
+    "parties",
     "smtp_retry_base",
     "log_format",
 ];
@@ -51,6 +52,9 @@ pub struct Config {
     pub scheduler_poll: String,
     /// The sender of every email.
     pub mail_from: String,
+    /// Addresses of parties that are not in an instance's input (reviewers and the like), by
+    /// the key a workflow's `[parties.<name>] config = "<key>"` names.
+    pub parties: std::collections::BTreeMap<String, String>,
     /// The first retry delay after a transient SMTP failure; it doubles per attempt (to 15 min).
     pub smtp_retry_base: String,
     pub log_format: LogFormat,
@@ -78,6 +82,7 @@ impl Default for Config {
             webmail_domains: DEFAULT_WEBMAIL.iter().map(|d| (*d).to_owned()).collect(),
             scheduler_poll: "1s".into(),
             mail_from: "Accord <accord@localhost>".into(),
+            parties: std::collections::BTreeMap::new(),
             smtp_retry_base: "2s".into(),
             log_format: LogFormat::Text,
         }

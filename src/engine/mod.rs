@@ -91,6 +91,8 @@ pub struct MailSettings {
     pub renderer: Arc<Renderer>,
     /// The base of every personalised link, without a trailing slash.
     pub public_url: String,
+    /// Addresses of configured parties (reviewers and the like), by key.
+    pub parties: transition::Addresses,
 }
 
 impl Engine {
@@ -160,7 +162,7 @@ impl Engine {
         let context = input::validate(&definition.input, &definition.checks, &request.input, &self.rules)
             .map_err(EngineError::InvalidInput)?;
         let now = self.clock.now();
-        let decision = transition::start(&definition, context, now)?;
+        let decision = transition::start(&definition, context, &self.mail.parties, now)?;
         let id = InstanceId::generate();
         let instance = InstanceRecord {
             id,
@@ -359,20 +361,15 @@ impl Engine {
             let definition = self.definition_of(&instance).await?;
             let now = self.clock.now();
             let incoming = transition::Incoming { event: &request.event, data: &request.data, origin: request.origin };
-            let decision = match transition::decide(
-                &definition,
-                &self.registry,
-                &instance.state,
-                instance.status,
-                &instance.context,
-                &incoming,
-                now,
-            ) {
-                Ok(decision) => decision,
-                // The key may have applied already and moved the instance on: that is a replay,
-                // not a refusal.
-                Err(refusal) => return self.replay(id, &key, &print).await?.ok_or(refusal),
-            };
+            let current =
+                transition::Current { state: &instance.state, status: instance.status, context: &instance.context };
+            let decision =
+                match transition::decide(&definition, &self.registry, current, &incoming, &self.mail.parties, now) {
+                    Ok(decision) => decision,
+                    // The key may have applied already and moved the instance on: that is a replay,
+                    // not a refusal.
+                    Err(refusal) => return self.replay(id, &key, &print).await?.ok_or(refusal),
+                };
             let history = HistoryRecord {
                 id: EventId::generate(),
                 instance_id: id,

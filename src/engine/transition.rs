@@ -55,25 +55,38 @@ pub fn origin_allows(origin: Origin, kind: EventKind) -> bool {
 }
 
 /// The effects of entering the initial state of `definition` with `context`.
-pub fn start(definition: &Definition, context: Value, now: Timestamp) -> Result<Decision, EngineError> {
+pub fn start(
+    definition: &Definition,
+    context: Value,
+    configured: &Addresses,
+    now: Timestamp,
+) -> Result<Decision, EngineError> {
     let initial = definition
         .state(&definition.initial)
         .ok_or_else(|| EngineError::Definition(format!("initial state `{}` is missing", definition.initial)))?;
     let mut effects = Vec::new();
-    enter(definition, initial, &context, now, &mut effects)?;
+    enter(definition, initial, &context, configured, now, &mut effects)?;
     Ok(Decision { from: None, to: initial.name.clone(), status: status_of(initial), context, effects })
 }
 
-/// Applies `incoming` to an instance in `state` with `context`.
+/// Where an instance stands when an event arrives.
+#[derive(Clone, Copy, Debug)]
+pub struct Current<'a> {
+    pub state: &'a StateName,
+    pub status: InstanceStatus,
+    pub context: &'a Value,
+}
+
+/// Applies `incoming` to an instance that stands at `current`.
 pub fn decide(
     definition: &Definition,
     registry: &Registry,
-    state: &StateName,
-    status: InstanceStatus,
-    context: &Value,
+    current: Current<'_>,
     incoming: &Incoming<'_>,
+    configured: &Addresses,
     now: Timestamp,
 ) -> Result<Decision, EngineError> {
+    let Current { state, status, context } = current;
     let event = EventName::parse(incoming.event).map_err(|_| unknown_event(definition, incoming.event))?;
     let Some(kind) = definition.event_kind(&event) else {
         return Err(unknown_event(definition, incoming.event));
@@ -122,7 +135,7 @@ pub fn decide(
         }
     }
     for spec in &transition.emails {
-        effects.push(email(definition, spec, &context)?);
+        effects.push(email(definition, spec, &context, configured)?);
     }
 
     let target = match &transition.to {
@@ -132,7 +145,7 @@ pub fn decide(
                 .state(to)
                 .ok_or_else(|| EngineError::Definition(format!("transition to unknown state `{to}`")))?;
             effects.push(Effect::CancelTimers);
-            enter(definition, target, &context, now, &mut effects)?;
+            enter(definition, target, &context, configured, now, &mut effects)?;
             target
         }
     };
@@ -151,11 +164,12 @@ fn enter(
     definition: &Definition,
     state: &State,
     context: &Value,
+    configured: &Addresses,
     now: Timestamp,
     effects: &mut Vec<Effect>,
 ) -> Result<(), EngineError> {
     for spec in &state.emails {
-        effects.push(email(definition, spec, context)?);
+        effects.push(email(definition, spec, context, configured)?);
     }
     for spec in &state.timers {
         effects.push(Effect::ArmTimer { spec: spec.clone(), due_at: now.plus(spec.after) });
@@ -163,18 +177,32 @@ fn enter(
     Ok(())
 }
 
-fn email(definition: &Definition, spec: &EmailSpec, context: &Value) -> Result<Effect, EngineError> {
+fn email(
+    definition: &Definition,
+    spec: &EmailSpec,
+    context: &Value,
+    configured: &Addresses,
+) -> Result<Effect, EngineError> {
     let party = definition.parties.get(&spec.to).ok_or_else(|| {
         EngineError::Definition(format!("email `{}` names unknown party `{}`", spec.template, spec.to))
     })?;
-    let recipient = lookup(context, &party.email).and_then(Value::as_str).ok_or_else(|| {
-        EngineError::Definition(format!(
-            "party `{}` has no email address at `{}` in the instance's input",
-            spec.to, party.email
-        ))
-    })?;
+    let recipient = match (&party.email, &party.config) {
+        (Some(path), _) => lookup(context, path).and_then(Value::as_str).ok_or_else(|| {
+            EngineError::Definition(format!(
+                "party `{}` has no email address at `{path}` in the instance's input",
+                spec.to
+            ))
+        })?,
+        (None, Some(key)) => configured.get(key).map(String::as_str).ok_or_else(|| {
+            EngineError::Definition(format!("party `{}`: no address configured under [parties] {key}", spec.to))
+        })?,
+        (None, None) => return Err(EngineError::Definition(format!("party `{}` has no address", spec.to))),
+    };
     Ok(Effect::Email { spec: spec.clone(), recipient: recipient.to_owned() })
 }
+
+/// Addresses of configured parties (`[parties]` in accord.toml), by key.
+pub type Addresses = std::collections::BTreeMap<String, String>;
 
 fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(value, |value, key| value.get(key))

@@ -108,8 +108,11 @@ pub fn content_hash(source: &str) -> String {
 /// A recipient of the workflow's email, found in the instance's input.
 #[derive(Clone, Debug, Serialize)]
 pub struct Party {
-    /// Dotted path of the email address in the input.
-    pub email: String,
+    /// Dotted path of the email address in the input; `None` for a configured party.
+    pub email: Option<String>,
+    /// For a party whose address is configured (`[parties]` in accord.toml, such as the
+    /// reviewers), the key of that address.
+    pub config: Option<String>,
     pub name: Option<String>,
     pub locale: Option<String>,
 }

@@ -101,7 +101,8 @@ fn yes() -> bool {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawParty {
-    email: Spanned<String>,
+    email: Option<Spanned<String>>,
+    config: Option<Spanned<String>>,
     name: Option<Spanned<String>>,
     locale: Option<Spanned<String>>,
 }
@@ -343,17 +344,25 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
     // Parties.
     let mut parties = BTreeMap::new();
     for (party_name, party) in &raw.parties {
-        match field_type(party.email.get_ref()) {
-            Some(ty) if ty.is_email() => {}
-            Some(_) => check.report(
-                party.email.span(),
-                format!("party `{}`: field `{}` is not an email field", party_name.get_ref(), party.email.get_ref()),
-                "declare it with type = \"email\" or \"business_email\"",
-            ),
-            None => check.report(
-                party.email.span(),
-                format!("party `{}`: no input field `{}`", party_name.get_ref(), party.email.get_ref()),
-                "declare it under [[input]], or fix the path",
+        match (&party.email, &party.config) {
+            (Some(email), None) => match field_type(email.get_ref()) {
+                Some(ty) if ty.is_email() => {}
+                Some(_) => check.report(
+                    email.span(),
+                    format!("party `{}`: field `{}` is not an email field", party_name.get_ref(), email.get_ref()),
+                    "declare it with type = \"email\" or \"business_email\"",
+                ),
+                None => check.report(
+                    email.span(),
+                    format!("party `{}`: no input field `{}`", party_name.get_ref(), email.get_ref()),
+                    "declare it under [[input]], or fix the path",
+                ),
+            },
+            (None, Some(_)) => {}
+            _ => check.report(
+                party_name.span(),
+                format!("party `{}` needs exactly one of `email` (an input field) or `config` (a configured address)", party_name.get_ref()),
+                "write email = \"contact.email\", or config = \"reviewers\" with [parties] reviewers = \"…\" in accord.toml",
             ),
         }
         for optional in [&party.name, &party.locale].into_iter().flatten() {
@@ -368,7 +377,8 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
         parties.insert(
             party_name.get_ref().clone(),
             Party {
-                email: party.email.get_ref().clone(),
+                email: party.email.as_ref().map(|e| e.get_ref().clone()),
+                config: party.config.as_ref().map(|c| c.get_ref().clone()),
                 name: party.name.as_ref().map(|n| n.get_ref().clone()),
                 locale: party.locale.as_ref().map(|l| l.get_ref().clone()),
             },

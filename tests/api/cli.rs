@@ -11,12 +11,16 @@ fn accord(dir: &Path, args: &[&str]) -> Output {
         .env("ACCORD_DATA_DIR", dir.join("data"))
         .env("ACCORD_WORKFLOWS_DIR", repo().join("workflows"))
         .env("ACCORD_TEMPLATES_DIR", repo().join("templates"))
+        .env("ACCORD_PARTIES", REVIEWERS)
         .env_remove("ACCORD_DATABASE_URL")
         .env_remove("ACCORD_CONFIG")
         .args(args)
         .output()
         .unwrap()
 }
+
+/// The configured reviewers, as the environment gives them.
+const REVIEWERS: &str = "{reviewers=\"reviewers@contoso.example\"}";
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -163,6 +167,7 @@ fn check_renders_every_template_in_every_locale() {
         .current_dir(dir.path())
         .env("ACCORD_WORKFLOWS_DIR", &workflows)
         .env("ACCORD_TEMPLATES_DIR", &templates)
+        .env_remove("ACCORD_PARTIES")
         .args(["check"])
         .output()
         .unwrap();
@@ -173,6 +178,11 @@ fn check_renders_every_template_in_every_locale() {
     assert!(report.contains("email `verify_email` in locale `it` has no html part, which the default has"), "{report}");
     assert!(report.contains("email `verify_email` (it) does not put link `not_me` in its text part"), "{report}");
     assert!(report.contains("hint: create email/example_signup/verify_email.it.html.tera"), "{report}");
+    assert!(
+        report
+            .contains("party `reviewers` takes its address from the configuration, but `parties.reviewers` is not set"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -189,6 +199,7 @@ fn without_an_smtp_server_mail_is_written_as_eml_files() {
         .env("ACCORD_WORKFLOWS_DIR", repo().join("workflows"))
         .env("ACCORD_TEMPLATES_DIR", repo().join("templates"))
         .env("ACCORD_LISTEN", &port)
+        .env("ACCORD_PARTIES", REVIEWERS)
         .env("ACCORD_SCHEDULER_POLL", "100ms")
         .env_remove("ACCORD_SMTP_URL")
         .env_remove("ACCORD_DATABASE_URL")

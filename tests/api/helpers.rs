@@ -93,6 +93,7 @@ impl TestDb {
             workflows_dir: repo().join("workflows"),
             templates_dir: repo().join("templates"),
             database_max_connections: 8,
+            parties: [("reviewers".to_owned(), "reviewers@contoso.example".to_owned())].into(),
             ..Config::default()
         }
     }

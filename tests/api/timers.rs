@@ -57,6 +57,8 @@ async fn leaving_a_state_cancels_its_timers(backend: Backend) {
         ]
     );
     assert!(view.history.iter().all(|h| h.event.as_str() != "remind" && h.event.as_str() != "expire"));
+    let escalation = view.emails.iter().find(|e| e.template == "review_overdue").expect("the reviewers are told");
+    assert_eq!((escalation.party.as_str(), escalation.recipient.as_str()), ("reviewers", "reviewers@contoso.example"));
 }
 
 async fn expiry_ends_the_instance(backend: Backend) {
