@@ -25,16 +25,31 @@ struct Found {
     locale: Option<String>,
 }
 
+/// Longest text accepted in a link page's text box.
+const MAX_FIELD_CHARS: usize = 10_000;
+
 /// What a link page shows.
 enum Page {
-    Form { missing: Vec<String> },
-    Done { state: String, again: bool },
+    /// The action's form; `missing` lists what must still be ticked or filled in, `values` keeps
+    /// what was typed.
+    Form {
+        missing: Vec<String>,
+        values: HashMap<String, String>,
+    },
+    Done {
+        state: String,
+        again: bool,
+    },
     Expired,
     Superseded,
     Unknown,
-    NoLongerApplies { state: String },
+    NoLongerApplies {
+        state: String,
+    },
     Resent,
-    Failure { status: StatusCode },
+    Failure {
+        status: StatusCode,
+    },
 }
 
 pub async fn show(State(engine): State<Engine>, Path(token): Path<String>) -> Response {
@@ -42,7 +57,7 @@ pub async fn show(State(engine): State<Engine>, Path(token): Path<String>) -> Re
         Err(response) => response,
         Ok(found) => match settled(&engine, &found).await {
             Some(page) => render(&engine, page, Some(&found)),
-            None => render(&engine, Page::Form { missing: Vec::new() }, Some(&found)),
+            None => render(&engine, Page::Form { missing: Vec::new(), values: HashMap::new() }, Some(&found)),
         },
     }
 }
@@ -60,7 +75,7 @@ pub async fn act(
         return render(&engine, page, Some(&found));
     }
     let chain = fallback_chain(found.locale.as_deref());
-    let missing: Vec<String> = found
+    let mut missing: Vec<String> = found
         .action
         .confirm
         .get(&chain)
@@ -69,10 +84,21 @@ pub async fn act(
         .filter(|(i, _)| form.get(&format!("confirm_{i}")).is_none_or(|v| v.is_empty()))
         .map(|(_, label)| label)
         .collect();
-    if !missing.is_empty() {
-        return render(&engine, Page::Form { missing }, Some(&found));
+    let mut data = serde_json::Map::new();
+    let mut values = HashMap::new();
+    for field in &found.action.fields {
+        let value = form.get(&field.name).map(|v| v.trim()).unwrap_or_default();
+        let value: String = value.chars().take(MAX_FIELD_CHARS).collect();
+        if field.required && value.is_empty() {
+            missing.push(field.label.get(&chain));
+        }
+        values.insert(field.name.clone(), value.clone());
+        data.insert(field.name.clone(), Value::String(value));
     }
-    let page = match engine.apply_link(&found.link, json!({})).await {
+    if !missing.is_empty() {
+        return render(&engine, Page::Form { missing, values }, Some(&found));
+    }
+    let page = match engine.apply_link(&found.link, Value::Object(data)).await {
         Ok(outcome) => Page::Done { state: outcome.instance.state.to_string(), again: outcome.replayed },
         Err(EngineError::LinkUsed) => Page::Superseded,
         Err(err) => refused(err, "acting on a link failed"),
@@ -88,7 +114,7 @@ pub async fn resend(State(engine): State<Engine>, Path(token): Path<String>) -> 
     };
     let expired = found.link.status == LinkStatus::Active && found.link.expires_at <= engine.now();
     if !found.action.resend || !(expired || found.link.status == LinkStatus::Superseded) {
-        let page = settled(&engine, &found).await.unwrap_or(Page::Form { missing: Vec::new() });
+        let page = settled(&engine, &found).await.unwrap_or(Page::Form { missing: Vec::new(), values: HashMap::new() });
         return render(&engine, page, Some(&found));
     }
     let page = match engine.resend_link(&found.link).await {
@@ -163,9 +189,9 @@ fn render(engine: &Engine, page: Page, found: Option<&Found>) -> Response {
     let chain = fallback_chain(found.and_then(|f| f.locale.as_deref()));
     let resend = found.is_some_and(|f| f.action.resend);
     let (status, mut context): (StatusCode, Value) = match page {
-        Page::Form { missing } => (
+        Page::Form { missing, values } => (
             if missing.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY },
-            json!({ "kind": "form", "missing": missing }),
+            json!({ "kind": "form", "missing": missing, "values": values }),
         ),
         Page::Done { state, again } => {
             (StatusCode::OK, json!({ "kind": "done", "state": state.replace('_', " "), "again": again }))
@@ -186,6 +212,18 @@ fn render(engine: &Engine, page: Page, found: Option<&Found>) -> Response {
         context["description"] = json!(found.action.description.get(&chain));
         context["button"] = json!(found.action.button.get(&chain));
         context["confirm"] = json!(found.action.confirm.get(&chain));
+        let fields: Vec<Value> = found
+            .action
+            .fields
+            .iter()
+            .map(|f| json!({ "name": f.name, "label": f.label.get(&chain), "required": f.required }))
+            .collect();
+        context["fields"] = json!(fields);
+        let mut values = context.get("values").and_then(Value::as_object).cloned().unwrap_or_default();
+        for field in &found.action.fields {
+            values.entry(field.name.clone()).or_insert_with(|| json!(""));
+        }
+        context["values"] = Value::Object(values);
     }
     let locale = found.and_then(|f| f.locale.as_deref());
     match engine.renderer().render_localized_page("link", locale, &context) {

@@ -136,6 +136,23 @@ pub struct LinkAction {
     pub resend: bool,
     /// Whether a newer link for this action (a reminder, a resend) makes older ones stop working.
     pub supersede: bool,
+    /// Text the recipient types on the page (an answer to a question); sent as the event's data.
+    pub fields: Vec<LinkField>,
+}
+
+/// A text box on a link page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkField {
+    /// The key in the event's data.
+    pub name: String,
+    pub label: Localized<String>,
+    #[serde(default = "required_by_default")]
+    pub required: bool,
+}
+
+fn required_by_default() -> bool {
+    true
 }
 
 /// Text given once, or per locale: `title = "Accept"` or `title = { en = "Accept", it = "Accetta" }`.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::input::SameValue;
+use super::LinkField;
 
 use super::{
     content_hash, Definition, EmailSpec, EventKind, EventName, FieldType, InputField, LinkAction, Localized, Party,
@@ -121,6 +122,8 @@ struct RawLink {
     resend: bool,
     #[serde(default = "yes")]
     supersede: bool,
+    #[serde(default)]
+    fields: Vec<LinkField>,
 }
 
 #[derive(Deserialize)]
@@ -440,6 +443,15 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
             );
         }
         let expires = check.duration(&link.expires);
+        for field in &link.fields {
+            if WorkflowName::parse(&field.name).is_err() || field.name.starts_with("confirm_") {
+                check.report(
+                    link.event.span(),
+                    format!("link `{}`: `{}` is not a valid field name", link_name.get_ref(), field.name),
+                    "use snake_case, such as `answer` (names starting with confirm_ are taken by the checkboxes)",
+                );
+            }
+        }
         if let (Some(event), Some(expires)) = (event, expires) {
             links.insert(
                 link_name.get_ref().clone(),
@@ -450,6 +462,7 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
                     confirm: link.confirm.clone().unwrap_or_else(|| Localized::One(Vec::new())),
                     resend: link.resend,
                     supersede: link.supersede,
+                    fields: link.fields.clone(),
                     event,
                     party: link.party.get_ref().clone(),
                     expires,

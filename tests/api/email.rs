@@ -145,7 +145,45 @@ crate::on_each_store!(
     a_permanent_rejection_is_kept_with_the_reply_and_can_be_retried,
     a_draft_is_held_edited_without_losing_its_link_and_sent_on_release,
     a_link_action_may_keep_older_links_working,
+    the_contact_answers_a_reviewers_question_on_the_link_page,
 );
+
+async fn the_contact_answers_a_reviewers_question_on_the_link_page(backend: Backend) {
+    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let id = m.t.start_signup().await;
+    m.t.send(id, "verify", serde_json::json!(null)).await.unwrap();
+    let question = "Please send the company's VAT number.";
+    m.t.send(id, "request_info", serde_json::json!({ "message": question })).await.unwrap();
+    assert_eq!(m.dispatch().await, 3);
+    let mut request = None;
+    for _ in 0..3 {
+        let mail = m.next_mail().await;
+        if mail.subject.ends_with("the reviewer has a question") {
+            request = Some(mail);
+        }
+    }
+    let request = request.expect("the question is mailed to the contact");
+    assert!(request.text.contains(question), "{}", request.text);
+    let answer = m.link_titled(&request, "Rispondi al revisore").await;
+    let (status, page) = m.get(&answer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<label for=\"answer\">La tua risposta</label>") && page.contains("<textarea id=\"answer\""),
+        "{page}"
+    );
+
+    let (status, page) = m.post(&answer, &[("answer", "   ")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("<li>La tua risposta</li>"), "a blank answer is refused: {page}");
+    assert_eq!(m.t.state(id).await, "awaiting_information");
+
+    let (status, page) = m.post(&answer, &[("answer", "IT01234567890")]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let view = m.t.engine().view(id).await.unwrap();
+    assert_eq!(view.instance.state.as_str(), "in_review");
+    assert_eq!(view.instance.context.0["answer"]["answer"], "IT01234567890");
+    assert_eq!(view.instance.context.0["request_info"]["message"], question);
+}
 
 async fn a_link_action_may_keep_older_links_working(backend: Backend) {
     let files = tempfile::tempdir().unwrap();
@@ -235,7 +273,7 @@ async fn a_get_changes_nothing_a_post_advances_and_a_second_post_shows_the_outco
     let (status, page) = m.post(&verify, &[]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        page.contains("seleziona tutte le caselle") && page.contains("<li>Ho registrato io questa azienda</li>"),
+        page.contains("Per continuare, completa:") && page.contains("<li>Ho registrato io questa azienda</li>"),
         "{page}"
     );
     assert!(page.contains("<html lang=\"it\">"), "{page}");
