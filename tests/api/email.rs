@@ -23,12 +23,12 @@ pub struct Mail {
 }
 
 /// The app serving HTTP on port 0 and sending through mailcrab on another free port.
-struct MailApp {
-    t: TestApp,
-    base: String,
+pub struct MailApp {
+    pub t: TestApp,
+    pub base: String,
     smtp_port: u16,
     mailbox: Option<mailcrab::TestMailServerHandle>,
-    client: reqwest::Client,
+    pub client: reqwest::Client,
     _stop: watch::Sender<bool>,
 }
 
@@ -37,11 +37,11 @@ fn free_port() -> u16 {
 }
 
 impl MailApp {
-    async fn spawn(backend: Backend, with_smtp: bool) -> Option<Self> {
+    pub async fn spawn(backend: Backend, with_smtp: bool) -> Option<Self> {
         Self::spawn_with(backend, with_smtp, |_| {}).await
     }
 
-    async fn spawn_with(
+    pub async fn spawn_with(
         backend: Backend,
         with_smtp: bool,
         adjust: impl FnOnce(&mut accord::config::Config),
@@ -70,11 +70,11 @@ impl MailApp {
         Some(Self { t, base, smtp_port, mailbox, client, _stop: stop })
     }
 
-    async fn dispatch(&self) -> usize {
+    pub async fn dispatch(&self) -> usize {
         self.t.app.dispatcher().unwrap().dispatch_due().await.unwrap()
     }
 
-    async fn next_mail(&mut self) -> Mail {
+    pub async fn next_mail(&mut self) -> Mail {
         let mailbox = self.mailbox.as_mut().expect("an SMTP server");
         let message =
             tokio::time::timeout(Duration::from_secs(10), mailbox.rx.recv()).await.expect("a mail arrives").unwrap();
@@ -92,13 +92,13 @@ impl MailApp {
         }
     }
 
-    fn no_more_mail(&mut self) {
+    pub fn no_more_mail(&mut self) {
         let mailbox = self.mailbox.as_mut().expect("an SMTP server");
         assert!(mailbox.rx.try_recv().is_err(), "an unexpected extra mail arrived");
     }
 
     /// The personalised link in `mail` whose page has `title`.
-    async fn link_titled(&self, mail: &Mail, title: &str) -> String {
+    pub async fn link_titled(&self, mail: &Mail, title: &str) -> String {
         for link in links_in(&mail.text, &self.base) {
             let page = self.client.get(&link).send().await.unwrap().text().await.unwrap();
             if page.contains(&format!("<h1>{title}</h1>")) {
@@ -108,12 +108,12 @@ impl MailApp {
         panic!("no link titled {title:?} in:\n{}", mail.text)
     }
 
-    async fn get(&self, url: &str) -> (StatusCode, String) {
+    pub async fn get(&self, url: &str) -> (StatusCode, String) {
         let response = self.client.get(url).send().await.unwrap();
         (response.status(), response.text().await.unwrap())
     }
 
-    async fn post(&self, url: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+    pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
         let response = self.client.post(url).form(form).send().await.unwrap();
         (response.status(), response.text().await.unwrap())
     }

@@ -6,6 +6,7 @@ mod helpers;
 mod cli;
 mod conformance;
 mod email;
+mod enrollment;
 mod http;
 mod process;
 mod sinks;

@@ -1,0 +1,156 @@
+//! The indirect reseller enrollment, end to end through SMTP and clicked links.
+
+use std::time::Duration;
+
+use accord::engine::{EngineError, EventRequest, StartRequest};
+use accord::store::Origin;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::email::{Mail, MailApp};
+use crate::helpers::{Backend, TestApp};
+
+pub fn enrollment_input() -> Value {
+    json!({
+        "company": { "legal_name": "Contoso Italia S.r.l.",
+                     "address": { "line1": "Via Roma 1", "city": "Milano", "postal_code": "20121", "country": "IT" } },
+        "tenant": { "domain": "contosoitalia.onmicrosoft.com", "country": "IT" },
+        "mpn": { "id": "1234567", "country": "IT" },
+        "primary_contact": { "name": "Anna Rossi", "email": "anna.rossi@contoso.it", "phone": "+39 02 1234 5678", "locale": "it-CH" },
+        "support": { "email": "support@contoso.it", "phone": "+39 02 1234 0000" },
+        "global_admin": { "name": "Marco Bianchi", "email": "admin@contosoitalia.onmicrosoft.com" }
+    })
+}
+
+fn start(input: Value) -> StartRequest {
+    StartRequest { workflow: "enrollment".into(), input, idempotency_key: None, actor: "test".into() }
+}
+
+fn reviewer(event: &str, data: Value) -> EventRequest {
+    EventRequest {
+        event: event.into(),
+        data,
+        idempotency_key: None,
+        origin: Origin::Reviewer,
+        actor: "reviewer:giulia".into(),
+    }
+}
+
+/// The next mails, by subject, after a dispatch.
+async fn deliver(m: &mut MailApp, expected: usize) -> Vec<Mail> {
+    assert_eq!(m.dispatch().await, expected);
+    let mut mails = Vec::new();
+    for _ in 0..expected {
+        mails.push(m.next_mail().await);
+    }
+    mails
+}
+
+crate::on_each_store!(
+    every_refused_field_is_reported_at_once,
+    an_approved_enrollment_is_active_once_the_global_admin_accepts_the_agreement,
+    a_rejection_carries_its_reason_and_an_overdue_review_reaches_the_reviewers,
+    this_wasnt_me_closes_the_enrollment,
+);
+
+async fn every_refused_field_is_reported_at_once(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    for webmail in [
+        "anna@gmail.com",
+        "Anna@GMAIL.COM",
+        "anna@hotmail.it",
+        "anna@mail.yahoo.co.uk",
+        "anna@icloud.com",
+        "anna@aol.com",
+        "anna@outlook.com",
+    ] {
+        let mut input = enrollment_input();
+        input["primary_contact"]["email"] = json!(webmail);
+        match t.engine().start(start(input)).await {
+            Err(EngineError::InvalidInput(fields)) => {
+                assert_eq!(fields.len(), 1, "{webmail}: {fields:?}");
+                assert_eq!(
+                    (fields[0].field.as_str(), fields[0].code),
+                    ("primary_contact.email", "webmail_address"),
+                    "{webmail}"
+                );
+            }
+            other => panic!("{webmail} was accepted: {other:?}"),
+        }
+    }
+    let mut input = enrollment_input();
+    input["mpn"]["country"] = json!("FR");
+    input["support"] = json!({ "email": "support@contoso.it" });
+    input["company"]["legal_name"] = json!("");
+    let Err(EngineError::InvalidInput(fields)) = t.engine().start(start(input)).await else { panic!("accepted") };
+    let found: Vec<(&str, &str)> = fields.iter().map(|f| (f.field.as_str(), f.code)).collect();
+    assert_eq!(found, [("company.legal_name", "required"), ("support.phone", "required"), ("mpn.country", "mismatch")]);
+    assert!(fields[2].message.contains("same country"), "{}", fields[2].message);
+}
+
+async fn an_approved_enrollment_is_active_once_the_global_admin_accepts_the_agreement(backend: Backend) {
+    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let id = m.t.engine().start(start(enrollment_input())).await.unwrap().instance.id;
+    let mail = deliver(&mut m, 1).await.pop().unwrap();
+    assert_eq!(mail.to, ["anna.rossi@contoso.it"]);
+    assert_eq!(mail.subject, "Conferma il tuo indirizzo email per Contoso Italia S.r.l.", "the contact's language");
+    let verify = m.link_titled(&mail, "Conferma il tuo indirizzo email").await;
+    let (status, _) = m.post(&verify, &[("confirm_0", "on")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "both boxes are required");
+    let (status, _) = m.post(&verify, &[("confirm_0", "on"), ("confirm_1", "on")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(m.t.state(id).await, "in_review");
+    let review = deliver(&mut m, 1).await.pop().unwrap();
+    assert!(review.text.contains("alcuni giorni"), "the review takes several days: {}", review.text);
+
+    m.t.engine().apply(id, reviewer("approve", Value::Null)).await.unwrap();
+    let mails = deliver(&mut m, 2).await;
+    let approved = mails.iter().find(|mail| mail.to == ["anna.rossi@contoso.it"]).unwrap();
+    assert_eq!(approved.subject, "Contoso Italia S.r.l.: la registrazione è stata approvata");
+    let agreement = mails
+        .iter()
+        .find(|mail| mail.to == ["admin@contosoitalia.onmicrosoft.com"])
+        .expect("the global admin is asked");
+    let accept = m.link_titled(agreement, "Accetta il Contratto per i partner Microsoft").await;
+    assert_eq!(m.t.state(id).await, "awaiting_agreement", "not active before the agreement");
+    let (status, _) = m.post(&accept, &[("confirm_0", "on")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(m.t.state(id).await, "active");
+    let active = deliver(&mut m, 1).await.pop().unwrap();
+    assert_eq!(active.subject, "Contoso Italia S.r.l.: l'account è attivo");
+}
+
+async fn a_rejection_carries_its_reason_and_an_overdue_review_reaches_the_reviewers(backend: Backend) {
+    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let mut input = enrollment_input();
+    input["primary_contact"]["locale"] = json!("en-GB");
+    let id = m.t.engine().start(start(input)).await.unwrap().instance.id;
+    m.t.send(id, "verify", Value::Null).await.unwrap();
+    deliver(&mut m, 2).await;
+
+    m.t.clock.advance(Duration::from_secs(5 * 86_400 + 1));
+    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 1);
+    let escalation = deliver(&mut m, 1).await.pop().unwrap();
+    assert_eq!(escalation.to, ["reviewers@contoso.example"]);
+    assert_eq!(escalation.subject, "Review overdue: enrollment of Contoso Italia S.r.l.");
+
+    let err = m.t.engine().apply(id, reviewer("reject", json!({}))).await.unwrap_err();
+    assert_eq!(err.code(), "guard_refused", "a rejection needs a reason");
+    m.t.engine().apply(id, reviewer("reject", json!({ "reason": "The MPN ID is not active." }))).await.unwrap();
+    let rejected = deliver(&mut m, 1).await.pop().unwrap();
+    assert_eq!(rejected.subject, "Contoso Italia S.r.l.: your enrollment was not approved");
+    assert!(rejected.text.contains("Reason: The MPN ID is not active."), "{}", rejected.text);
+}
+
+async fn this_wasnt_me_closes_the_enrollment(backend: Backend) {
+    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let id = m.t.engine().start(start(enrollment_input())).await.unwrap().instance.id;
+    let mail = deliver(&mut m, 1).await.pop().unwrap();
+    let not_me = m.link_titled(&mail, "Non sono stato io").await;
+    let (status, _) = m.post(&not_me, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(m.t.state(id).await, "withdrawn");
+    m.t.clock.advance(Duration::from_secs(30 * 86_400));
+    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 0, "no reminder or expiry after it is closed");
+    assert_eq!(m.dispatch().await, 0, "and no more mail");
+}
