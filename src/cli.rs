@@ -115,6 +115,12 @@ enum Command {
         #[command(subcommand)]
         action: EmailsCommand,
     },
+    /// List partners (indirect resellers and providers) with their users and roles
+    Partners {
+        /// Only this kind: indirect_reseller or indirect_provider
+        #[arg(long)]
+        kind: Option<String>,
+    },
     /// Manage API keys
     Keys {
         #[command(subcommand)]
@@ -311,6 +317,52 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(args) => crate::bench::run(config, args, json).await,
         Command::Emails { action } => emails(config, action, json).await,
+        Command::Partners { kind } => {
+            let kind =
+                kind.map(|k| k.parse::<crate::directory::PartnerKind>()).transpose().map_err(anyhow::Error::msg)?;
+            let store = app::open_store(&config).await?;
+            let mut items = Vec::new();
+            for partner in store.partners(kind).await? {
+                let users = store.partner_users(partner.id).await?;
+                items.push((partner, users));
+            }
+            let value: Vec<Value> = items
+                .iter()
+                .map(|(partner, users)| {
+                    let mut item = json!(partner);
+                    item["users"] = json!(users);
+                    item
+                })
+                .collect();
+            print(json, &value, || {
+                items
+                    .iter()
+                    .map(|(p, users)| {
+                        let users: Vec<String> = users
+                            .iter()
+                            .map(|u| {
+                                format!(
+                                    "{} ({})",
+                                    u.email,
+                                    u.roles.0.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                                )
+                            })
+                            .collect();
+                        format!(
+                            "{}\t{}\t{}\t{}\t{}\t{}",
+                            p.id,
+                            p.kind,
+                            p.status,
+                            p.country,
+                            p.legal_name,
+                            users.join("; ")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(())
+        }
     }
 }
 
@@ -400,10 +452,12 @@ fn read_text(source: &str) -> anyhow::Result<String> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}; set ACCORD_LISTEN to a free host:port", config.listen))?;
+    // Migrate and load first, listen after: a process that accepts connections is ready.
+    let listen = config.listen.clone();
     let app = App::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}; set ACCORD_LISTEN to a free host:port"))?;
     let (stop, shutdown) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;

@@ -11,6 +11,8 @@ pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod directory;
+pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod ids;

@@ -29,6 +29,7 @@ impl Engine {
             emails: Vec::new(),
             links: Vec::new(),
             supersede: Vec::new(),
+            directory: Vec::new(),
             used_link,
             history,
         };
@@ -59,6 +60,7 @@ impl Engine {
                     step.links.extend(links);
                 }
                 Effect::MergeContext(_) => {}
+                Effect::Directory(change) => step.directory.push(change.clone()),
             }
         }
         Ok(step)

@@ -361,8 +361,12 @@ impl Engine {
             let definition = self.definition_of(&instance).await?;
             let now = self.clock.now();
             let incoming = transition::Incoming { event: &request.event, data: &request.data, origin: request.origin };
-            let current =
-                transition::Current { state: &instance.state, status: instance.status, context: &instance.context };
+            let current = transition::Current {
+                instance_id: id.as_uuid(),
+                state: &instance.state,
+                status: instance.status,
+                context: &instance.context,
+            };
             let decision =
                 match transition::decide(&definition, &self.registry, current, &incoming, &self.mail.parties, now) {
                     Ok(decision) => decision,

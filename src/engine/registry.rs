@@ -12,6 +12,9 @@ use super::transition::Effect;
 /// What a guard or effect sees.
 #[derive(Debug)]
 pub struct Call<'a> {
+    /// The instance the event applies to (also the id of records it creates, such as the
+    /// partner an enrollment approves).
+    pub instance_id: uuid::Uuid,
     pub workflow: &'a str,
     pub state: &'a str,
     pub event: &'a str,
@@ -44,6 +47,7 @@ impl Registry {
         registry.guard("has_reason", |call| require_text(call, "reason"));
         registry.guard("has_message", |call| require_text(call, "message"));
         registry.effect("record_data", record_data);
+        crate::domain::register(&mut registry);
         registry
     }
 

@@ -20,6 +20,8 @@ pub enum Effect {
     CancelTimers,
     /// Merge this object into the instance's context.
     MergeContext(Value),
+    /// Change the partner directory.
+    Directory(crate::directory::DirectoryChange),
 }
 
 /// The outcome of a transition.
@@ -72,6 +74,7 @@ pub fn start(
 /// Where an instance stands when an event arrives.
 #[derive(Clone, Copy, Debug)]
 pub struct Current<'a> {
+    pub instance_id: uuid::Uuid,
     pub state: &'a StateName,
     pub status: InstanceStatus,
     pub context: &'a Value,
@@ -86,7 +89,7 @@ pub fn decide(
     configured: &Addresses,
     now: Timestamp,
 ) -> Result<Decision, EngineError> {
-    let Current { state, status, context } = current;
+    let Current { instance_id, state, status, context } = current;
     let event = EventName::parse(incoming.event).map_err(|_| unknown_event(definition, incoming.event))?;
     let Some(kind) = definition.event_kind(&event) else {
         return Err(unknown_event(definition, incoming.event));
@@ -109,6 +112,7 @@ pub fn decide(
     };
 
     let call = Call {
+        instance_id,
         workflow: definition.name.as_str(),
         state: state.as_str(),
         event: event.as_str(),

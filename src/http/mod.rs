@@ -1,6 +1,7 @@
 //! The HTTP surface: the JSON API under `/api/v1` and the health endpoints.
 
 mod auth;
+mod directory;
 mod emails;
 mod error;
 mod instances;
@@ -37,6 +38,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/v1/instances", post(instances::start).get(instances::list))
         .route("/api/v1/instances/{id}", get(instances::show))
         .route("/api/v1/instances/{id}/events", post(instances::event))
+        .route("/api/v1/partners", get(directory::partners))
         .route("/api/v1/emails", get(emails::list))
         .route("/api/v1/emails/{id}", get(emails::show).patch(emails::edit))
         .route("/api/v1/emails/{id}/release", post(emails::release))

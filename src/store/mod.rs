@@ -173,6 +173,14 @@ pub trait Store: Send + Sync + 'static {
     /// Queue and timer figures for `/metrics`.
     async fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError>;
 
+    /// Partners, of one kind or all, by name.
+    async fn partners(
+        &self,
+        kind: Option<crate::directory::PartnerKind>,
+    ) -> Result<Vec<crate::directory::PartnerRecord>, StoreError>;
+
+    async fn partner_users(&self, partner: uuid::Uuid) -> Result<Vec<crate::directory::PartnerUserRecord>, StoreError>;
+
     async fn link(&self, hash: &str) -> Result<Option<LinkRecord>, StoreError>;
 
     async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;

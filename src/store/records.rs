@@ -238,6 +238,8 @@ pub struct Step {
     pub supersede: Vec<String>,
     /// The link whose use this is; it must still be active.
     pub used_link: Option<String>,
+    /// Directory changes, each with an audit row.
+    pub directory: Vec<crate::directory::DirectoryChange>,
 }
 
 /// A transition ready to be written.

@@ -127,6 +127,9 @@ macro_rules! impl_store {
                     .await
                     .map_err($crate::store::StoreError::from)?;
             }
+            for change in &step.directory {
+                write_directory(tx, change, h).await?;
+            }
             for link in &step.links {
                 sqlx::query::<$db>(
                     "INSERT INTO links (hash, instance_id, outbox_id, action, event, party, recipient, status, expires_at, created_at) \
@@ -149,6 +152,65 @@ macro_rules! impl_store {
             Ok(())
         }
 
+        async fn write_directory(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            change: &$crate::directory::DirectoryChange,
+            h: &$crate::store::HistoryRecord,
+        ) -> Result<(), $crate::store::StoreError> {
+            use $crate::directory::{DirectoryChange, PartnerStatus};
+            match change {
+                DirectoryChange::CreatePartner { id, kind, legal_name, country, mpn_id, tenant_domain, users } => {
+                    sqlx::query::<$db>(
+                        "INSERT INTO partners (id, kind, legal_name, country, mpn_id, tenant_domain, status, enrollment_id, \
+                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                    )
+                    .bind(id)
+                    .bind(kind)
+                    .bind(legal_name)
+                    .bind(country)
+                    .bind(mpn_id)
+                    .bind(tenant_domain)
+                    .bind(PartnerStatus::PendingAgreement)
+                    .bind(h.instance_id)
+                    .bind(h.at)
+                    .execute(&mut **tx)
+                    .await?;
+                    for user in users {
+                        sqlx::query::<$db>(
+                            "INSERT INTO partner_users (partner_id, email, name, roles, created_at) VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .bind(id)
+                        .bind(&user.email)
+                        .bind(&user.name)
+                        .bind(sqlx::types::Json(&user.roles))
+                        .bind(h.at)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                }
+                DirectoryChange::SetPartnerStatus { id, status } => {
+                    sqlx::query::<$db>("UPDATE partners SET status = $1, updated_at = $2 WHERE id = $3")
+                        .bind(status)
+                        .bind(h.at)
+                        .bind(id)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+            let (action, subject, data) = change.audit();
+            sqlx::query::<$db>("INSERT INTO audit_log (id, at, actor, action, subject, reason, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(uuid::Uuid::new_v4())
+                .bind(h.at)
+                .bind(&h.actor)
+                .bind(action)
+                .bind(subject)
+                .bind(Option::<String>::None)
+                .bind(sqlx::types::Json(data))
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+
         const INSTANCE_COLUMNS: &str =
             "id, workflow, definition_hash, state, status, version, context, start_key, created_at, updated_at";
         const HISTORY_COLUMNS: &str = "id, instance_id, seq, event, origin, actor, from_state, to_state, data, \
@@ -166,8 +228,20 @@ macro_rules! impl_store {
             }
 
             async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
-                $migrator.run(&self.pool).await?;
-                Ok(())
+                // PostgreSQL serialises concurrent migrators with an advisory lock; SQLite has
+                // none, so a process that loses the race (the other applied the migration
+                // first) tries again and then finds nothing left to do.
+                let mut attempt = 0;
+                loop {
+                    match $migrator.run(&self.pool).await {
+                        Ok(()) => return Ok(()),
+                        Err(_) if attempt < 3 => {
+                            attempt += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                        }
+                        Err(err) => return Err(err.into()),
+                    }
+                }
             }
 
             async fn ping(&self) -> Result<(), $crate::store::StoreError> {
@@ -542,6 +616,31 @@ macro_rules! impl_store {
                     .fetch_one(&self.pool)
                     .await?;
                 Ok($crate::store::StoreStats { outbox, oldest_pending, oldest_due_timer, armed_timers })
+            }
+
+            async fn partners(
+                &self,
+                kind: Option<$crate::directory::PartnerKind>,
+            ) -> Result<Vec<$crate::directory::PartnerRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(
+                    "SELECT id, kind, legal_name, country, mpn_id, tenant_domain, status, enrollment_id, created_at, updated_at \
+                     FROM partners WHERE ($1 IS NULL OR kind = $1) ORDER BY legal_name, id",
+                )
+                .bind(kind)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn partner_users(
+                &self,
+                partner: uuid::Uuid,
+            ) -> Result<Vec<$crate::directory::PartnerUserRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(
+                    "SELECT partner_id, email, name, roles, created_at FROM partner_users WHERE partner_id = $1 ORDER BY email",
+                )
+                .bind(partner)
+                .fetch_all(&self.pool)
+                .await?)
             }
 
             async fn link(&self, hash: &str) -> Result<Option<$crate::store::LinkRecord>, $crate::store::StoreError> {

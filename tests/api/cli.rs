@@ -218,13 +218,21 @@ fn without_an_smtp_server_mail_is_written_as_eml_files() {
         assert!(std::time::Instant::now() < deadline, "no .eml file appeared in {}", mail_dir.display());
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
+    // The file is written before the attempt is recorded: wait for the record, then stop.
+    let sent = loop {
+        let out = accord(dir.path(), &["--json", "emails", "list", "--status", "sent"]);
+        let sent: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        if !sent.as_array().unwrap().is_empty() {
+            break sent;
+        }
+        assert!(std::time::Instant::now() < deadline, "the email was not recorded as sent");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(sent.as_array().unwrap().len(), 1);
     server.kill().unwrap();
     server.wait().unwrap();
     let raw = std::fs::read(&eml).unwrap();
     let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
     assert_eq!(message.subject(), Some("Confirm your email address for Contoso Italia"));
     assert!(message.body_text(0).unwrap().contains("/l/"), "the personalised link is in the file");
-    let out = accord(dir.path(), &["--json", "emails", "list", "--status", "sent"]);
-    let sent: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(sent.as_array().unwrap().len(), 1);
 }

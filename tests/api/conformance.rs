@@ -242,6 +242,7 @@ async fn stale_commit_is_refused_by_the_store(backend: Backend) {
             links: vec![],
             supersede: vec![],
             used_link: None,
+            directory: vec![],
         },
     };
     assert!(matches!(t.engine().store().commit(&stale).await, Err(CommitError::Conflict)));

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use accord::clock::Clock;
 use accord::engine::{EngineError, EventRequest, StartRequest};
 use accord::store::Origin;
 use reqwest::StatusCode;
@@ -113,11 +114,41 @@ async fn an_approved_enrollment_is_active_once_the_global_admin_accepts_the_agre
         .expect("the global admin is asked");
     let accept = m.link_titled(agreement, "Accetta il Contratto per i partner Microsoft").await;
     assert_eq!(m.t.state(id).await, "awaiting_agreement", "not active before the agreement");
+    assert!(agreement.text.contains("gruppo degli agenti amministratori"), "{}", agreement.text);
+    let partners = m.t.engine().store().partners(None).await.unwrap();
+    assert_eq!(partners.len(), 1);
+    assert_eq!((partners[0].legal_name.as_str(), partners[0].country.as_str()), ("Contoso Italia S.r.l.", "IT"));
+    assert_eq!(partners[0].status, accord::directory::PartnerStatus::PendingAgreement);
+    let users = m.t.engine().store().partner_users(partners[0].id).await.unwrap();
+    assert_eq!(users[0].email, "admin@contosoitalia.onmicrosoft.com");
+    assert_eq!(
+        users[0].roles.0,
+        [accord::directory::Role::GlobalAdmin, accord::directory::Role::AdminAgent],
+        "the global admin joins the admin agents"
+    );
     let (status, _) = m.post(&accept, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(m.t.state(id).await, "active");
     let active = deliver(&mut m, 1).await.pop().unwrap();
     assert_eq!(active.subject, "Contoso Italia S.r.l.: l'account è attivo");
+
+    let key = accord::keys::create(m.t.engine().store().as_ref(), accord::store::Scope::Reviewer, "r", m.t.clock.now())
+        .await
+        .unwrap()
+        .0;
+    let listed: Value = m
+        .client
+        .get(format!("{}/api/v1/partners?kind=indirect_reseller", m.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["status"], "active");
+    assert_eq!(listed["items"][0]["mpn_id"], "1234567");
+    assert_eq!(listed["items"][0]["users"][0]["roles"], json!(["global_admin", "admin_agent"]));
 }
 
 async fn a_rejection_carries_its_reason_and_an_overdue_review_reaches_the_reviewers(backend: Backend) {
