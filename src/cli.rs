@@ -126,6 +126,11 @@ enum Command {
         #[command(subcommand)]
         action: KeysCommand,
     },
+    /// Run every shipped workflow end to end: start it, read the mail, click the links
+    ///
+    /// With the embedded defaults the mail is read from the .eml files; with ACCORD_SMTP_URL set,
+    /// read it back from a sink: accord demo --sink maildev=http://127.0.0.1:1080
+    Demo(crate::demo::DemoArgs),
     /// Measure instance starts/s and events/s (and pgbench -N beside them on PostgreSQL)
     Bench(BenchArgs),
 }
@@ -316,6 +321,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => crate::bench::run(config, args, json).await,
+        Command::Demo(args) => crate::demo::run(config, args, json).await,
         Command::Emails { action } => emails(config, action, json).await,
         Command::Partners { kind } => {
             let kind =

@@ -236,3 +236,28 @@ fn without_an_smtp_server_mail_is_written_as_eml_files() {
     assert_eq!(message.subject(), Some("Confirm your email address for Contoso Italia"));
     assert!(message.body_text(0).unwrap().contains("/l/"), "the personalised link is in the file");
 }
+
+#[test]
+fn the_demo_runs_every_shipped_workflow_on_the_embedded_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = accord(dir.path(), &["--json", "demo"]);
+    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["failed"], 0);
+    let enrollment = report["workflows"].as_array().unwrap().iter().find(|w| w["workflow"] == "enrollment").unwrap();
+    assert_eq!(
+        enrollment["states"],
+        serde_json::json!([
+            "awaiting_verification",
+            "in_review",
+            "awaiting_information",
+            "in_review",
+            "awaiting_agreement",
+            "active"
+        ])
+    );
+    assert_eq!(enrollment["links_clicked"], 3);
+    assert_eq!(enrollment["emails"].as_array().unwrap().len(), 7);
+    let eml = std::fs::read_dir(dir.path().join("data/mail")).unwrap().count();
+    assert_eq!(eml, 10, "every email the demo read was written as an .eml file");
+}

@@ -79,3 +79,24 @@ async fn a_signup_runs_end_to_end_through_maildev(backend: Backend) {
         sink.wait_for(&recipient, |m| m.subject.ends_with("in review"), Duration::from_secs(20)).await.unwrap();
     assert!(status.text.contains("is now: in review"), "{}", status.text);
 }
+
+#[test]
+fn the_demo_reads_its_mail_back_from_maildev() {
+    let Some((api, smtp)) = maildev() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_accord"))
+        .current_dir(dir.path())
+        .env("ACCORD_DATA_DIR", dir.path().join("data"))
+        .env("ACCORD_WORKFLOWS_DIR", crate::helpers::repo().join("workflows"))
+        .env("ACCORD_TEMPLATES_DIR", crate::helpers::repo().join("templates"))
+        .env("ACCORD_PARTIES", "{reviewers=\"reviewers@contoso.example\"}")
+        .env("ACCORD_SMTP_URL", format!("smtp://{smtp}"))
+        .env_remove("ACCORD_DATABASE_URL")
+        .args(["demo", "--sink", &format!("maildev={api}")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("enrollment ok"), "{stdout}");
+    assert!(stdout.contains("awaiting_agreement -> active"), "{stdout}");
+}

@@ -1,0 +1,330 @@
+//! `accord demo`: runs every shipped workflow end to end against the configured database and
+//! mail transport, reading the mail back (from the `.eml` files of the embedded default, or from
+//! an SMTP sink's API with `--sink`) and clicking the links it finds, as a recipient would.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::engine::{Engine, EngineError, EventRequest, StartRequest};
+use crate::ids::InstanceId;
+use crate::mail::links;
+use crate::sink::{Sink, SinkMessage};
+use crate::store::Origin;
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Read the mail back from this SMTP sink instead of the .eml files: mailhog=URL,
+    /// mailpit=URL or maildev=URL (the sink's HTTP API); needed when ACCORD_SMTP_URL is set
+    #[arg(long, value_name = "KIND=URL")]
+    sink: Option<String>,
+    /// How long to wait for each email
+    #[arg(long, default_value = "30s")]
+    timeout: String,
+}
+
+/// Where the demo reads mail from.
+enum Mailbox {
+    Files(PathBuf),
+    Sink(Sink),
+}
+
+impl Mailbox {
+    async fn messages(&self) -> anyhow::Result<Vec<SinkMessage>> {
+        match self {
+            Mailbox::Sink(sink) => sink.messages().await,
+            Mailbox::Files(dir) => {
+                let mut messages = Vec::new();
+                let Ok(entries) = std::fs::read_dir(dir) else { return Ok(messages) };
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    if path.extension().is_none_or(|e| e != "eml") {
+                        continue;
+                    }
+                    let raw = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                    let Some(parsed) = mail_parser::MessageParser::default().parse(&raw) else { continue };
+                    messages.push(SinkMessage {
+                        id: path.display().to_string(),
+                        to: parsed
+                            .to()
+                            .map(|to| to.iter().filter_map(|a| a.address().map(str::to_owned)).collect())
+                            .unwrap_or_default(),
+                        subject: parsed.subject().unwrap_or_default().to_owned(),
+                        message_id: parsed.message_id().unwrap_or_default().to_owned(),
+                        text: parsed.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+                        html: parsed.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
+                    });
+                }
+                Ok(messages)
+            }
+        }
+    }
+
+    /// The first message to `recipient` not seen before.
+    async fn next_for(
+        &self,
+        recipient: &str,
+        seen: &mut Vec<String>,
+        timeout: Duration,
+    ) -> anyhow::Result<SinkMessage> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let fresh =
+                self.messages().await?.into_iter().find(|m| {
+                    m.to.iter().any(|to| to.eq_ignore_ascii_case(recipient)) && !seen.contains(&m.message_id)
+                });
+            if let Some(message) = fresh {
+                seen.push(message.message_id.clone());
+                return Ok(message);
+            }
+            anyhow::ensure!(Instant::now() < deadline, "no new email to {recipient} arrived within {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// What one workflow's run did.
+#[derive(Debug, Default, Serialize)]
+struct Report {
+    workflow: String,
+    states: Vec<String>,
+    emails: Vec<String>,
+    links_clicked: usize,
+    refusals_checked: usize,
+    error: Option<String>,
+}
+
+/// A recipient and the pages they open.
+struct Runner {
+    engine: Engine,
+    mailbox: Mailbox,
+    base: String,
+    client: reqwest::Client,
+    timeout: Duration,
+    seen: Vec<String>,
+    progress: ProgressBar,
+}
+
+impl Runner {
+    async fn mail(&mut self, report: &mut Report, to: &str, subject_contains: &str) -> anyhow::Result<SinkMessage> {
+        self.progress.set_message(format!("{}: waiting for mail to {to}", report.workflow));
+        let message = self.mailbox.next_for(to, &mut self.seen, self.timeout).await?;
+        anyhow::ensure!(
+            message.subject.contains(subject_contains),
+            "expected an email about `{subject_contains}` to {to}, got `{}`",
+            message.subject
+        );
+        report.emails.push(format!("{to}: {}", message.subject));
+        self.progress.inc(1);
+        Ok(message)
+    }
+
+    /// Opens the link titled `title` in `message` (a GET, as a scanner would), then acts.
+    async fn click(
+        &mut self,
+        report: &mut Report,
+        message: &SinkMessage,
+        title: &str,
+        form: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
+        for link in links::find_in(&message.text, &self.base) {
+            let page = self.client.get(&link).send().await?.text().await?;
+            if page.contains(&format!("<h1>{title}</h1>")) {
+                let response = self.client.post(&link).form(form).send().await?;
+                anyhow::ensure!(response.status().is_success(), "acting on `{title}` answered {}", response.status());
+                report.links_clicked += 1;
+                self.progress.inc(1);
+                return Ok(());
+            }
+        }
+        anyhow::bail!("no link titled `{title}` in `{}`", message.subject)
+    }
+
+    async fn decide(&self, id: InstanceId, event: &str, data: Value) -> anyhow::Result<()> {
+        let request = EventRequest {
+            event: event.into(),
+            data,
+            idempotency_key: None,
+            origin: Origin::Reviewer,
+            actor: "demo:reviewer".into(),
+        };
+        self.engine.apply(id, request).await?;
+        self.progress.inc(1);
+        Ok(())
+    }
+
+    async fn expect_state(&self, id: InstanceId, state: &str) -> anyhow::Result<()> {
+        let instance = self.engine.store().instance(id).await?.context("the instance vanished")?;
+        anyhow::ensure!(instance.state.as_str() == state, "expected state `{state}`, found `{}`", instance.state);
+        Ok(())
+    }
+
+    async fn finish(&self, report: &mut Report, id: InstanceId) -> anyhow::Result<()> {
+        let history = self.engine.store().history(id).await?;
+        report.states = history.iter().map(|h| h.to_state.to_string()).fold(Vec::new(), |mut states, s| {
+            if states.last() != Some(&s) {
+                states.push(s);
+            }
+            states
+        });
+        Ok(())
+    }
+
+    async fn example_signup(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
+        let contact = format!("anna.{tag}@contoso.example");
+        let input = json!({ "company": { "name": "Contoso" }, "contact": { "name": "Anna Rossi", "email": contact, "locale": "en" } });
+        let id = self.start("example_signup", input).await?;
+        let verify = self.mail(report, &contact, "Confirm your email address").await?;
+        self.click(report, &verify, "Confirm your email address", &[("confirm_0", "on")]).await?;
+        self.expect_state(id, "in_review").await?;
+        self.mail(report, &contact, "in review").await?;
+        self.decide(id, "approve", Value::Null).await?;
+        self.mail(report, &contact, "approved").await?;
+        self.expect_state(id, "approved").await?;
+        self.finish(report, id).await
+    }
+
+    async fn enrollment(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
+        let contact = format!("anna.{tag}@contoso.example");
+        let admin = format!("admin.{tag}@contoso.example");
+        let input = json!({
+            "company": { "legal_name": "Contoso Italia S.r.l.",
+                         "address": { "line1": "Via Roma 1", "city": "Milano", "postal_code": "20121", "country": "IT" } },
+            "tenant": { "domain": "contosoitalia.onmicrosoft.com", "country": "IT" },
+            "mpn": { "id": "1234567", "country": "IT" },
+            "primary_contact": { "name": "Anna Rossi", "email": contact, "phone": "+39 02 1234 5678", "locale": "it-CH" },
+            "support": { "email": "support@contoso.example", "phone": "+39 02 1234 0000" },
+            "global_admin": { "name": "Marco Bianchi", "email": admin }
+        });
+        // Refusals first: a web-mail contact and an MPN profile in another country.
+        let mut refused = input.clone();
+        refused["primary_contact"]["email"] = json!("anna@gmail.com");
+        refused["mpn"]["country"] = json!("FR");
+        match self
+            .engine
+            .start(StartRequest {
+                workflow: "enrollment".into(),
+                input: refused,
+                idempotency_key: None,
+                actor: "demo".into(),
+            })
+            .await
+        {
+            Err(EngineError::InvalidInput(fields)) if fields.len() == 2 => report.refusals_checked += 1,
+            other => anyhow::bail!(
+                "a web-mail contact with a foreign MPN profile should be refused on two fields: {other:?}"
+            ),
+        }
+        let id = self.start("enrollment", input).await?;
+        let verify = self.mail(report, &contact, "Conferma il tuo indirizzo email").await?;
+        self.click(report, &verify, "Conferma il tuo indirizzo email", &[("confirm_0", "on"), ("confirm_1", "on")])
+            .await?;
+        self.mail(report, &contact, "stiamo esaminando").await?;
+        self.decide(id, "request_info", json!({ "message": "Please send the VAT number of the company." })).await?;
+        let question = self.mail(report, &contact, "altre informazioni").await?;
+        self.click(report, &question, "Rispondi al revisore", &[("answer", "IT01234567890")]).await?;
+        self.mail(report, &contact, "stiamo esaminando").await?;
+        self.decide(id, "approve", Value::Null).await?;
+        self.mail(report, &contact, "approvata").await?;
+        let agreement = self.mail(report, &admin, "Contratto per i partner Microsoft").await?;
+        self.click(report, &agreement, "Accetta il Contratto per i partner Microsoft", &[("confirm_0", "on")]).await?;
+        self.mail(report, &contact, "attivo").await?;
+        self.expect_state(id, "active").await?;
+        self.finish(report, id).await
+    }
+
+    async fn start(&self, workflow: &str, input: Value) -> anyhow::Result<InstanceId> {
+        let request = StartRequest { workflow: workflow.into(), input, idempotency_key: None, actor: "demo".into() };
+        let id = self.engine.start(request).await?.instance.id;
+        self.progress.inc(1);
+        Ok(id)
+    }
+}
+
+pub async fn run(mut config: Config, args: DemoArgs, json: bool) -> anyhow::Result<()> {
+    let timeout = humantime::parse_duration(&args.timeout).context("bad --timeout")?;
+    let mailbox = match (&args.sink, config.smtp_url.is_some()) {
+        (Some(spec), _) => Mailbox::Sink(Sink::parse(spec)?),
+        (None, false) => Mailbox::Files(config.data_dir.join("mail")),
+        (None, true) => anyhow::bail!(
+            "ACCORD_SMTP_URL is set, so the mail leaves this machine: pass --sink mailhog=URL, mailpit=URL or maildev=URL to read it back"
+        ),
+    };
+    // The demo serves the link pages itself, on a free loopback port.
+    let listener =
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding a loopback port for the link pages")?;
+    let base = format!("http://{}", listener.local_addr()?);
+    config.public_url = base.clone();
+    config.scheduler_poll = "200ms".into();
+    let app = App::build(config).await?;
+    let engine = app.engine.clone();
+    let (stop, shutdown) = watch::channel(false);
+    let server = tokio::spawn(app.serve(listener, shutdown));
+
+    let progress = if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new(30);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let mut runner = Runner {
+        engine,
+        mailbox,
+        base,
+        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
+        timeout,
+        seen: Vec::new(),
+        progress,
+    };
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let mut reports = Vec::new();
+    for workflow in ["example_signup", "enrollment"] {
+        let mut report = Report { workflow: workflow.into(), ..Report::default() };
+        let result = match workflow {
+            "example_signup" => runner.example_signup(&mut report, &tag).await,
+            _ => runner.enrollment(&mut report, &tag).await,
+        };
+        if let Err(err) = result {
+            report.error = Some(format!("{err:#}"));
+        }
+        reports.push(report);
+    }
+    runner.progress.finish_and_clear();
+    let _ = stop.send(true);
+    server.await.context("the demo server panicked")??;
+
+    let failed = reports.iter().filter(|r| r.error.is_some()).count();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "workflows": reports, "failed": failed }))?);
+    } else {
+        for r in &reports {
+            let outcome = if r.error.is_some() { "FAILED" } else { "ok" };
+            println!("{} {outcome}", r.workflow);
+            println!("  states: {}", r.states.join(" -> "));
+            println!("  emails received: {}", r.emails.len());
+            for email in &r.emails {
+                println!("    {email}");
+            }
+            println!("  links clicked: {}", r.links_clicked);
+            if r.refusals_checked > 0 {
+                println!("  refusals checked: {}", r.refusals_checked);
+            }
+            if let Some(error) = &r.error {
+                println!("  error: {error}");
+            }
+        }
+    }
+    anyhow::ensure!(failed == 0, "{failed} workflow(s) did not run as expected");
+    Ok(())
+}
