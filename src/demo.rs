@@ -17,7 +17,7 @@ use crate::engine::{Engine, EngineError, EventRequest, StartRequest};
 use crate::ids::InstanceId;
 use crate::mail::links;
 use crate::sink::{Sink, SinkMessage};
-use crate::store::Origin;
+use crate::store::{EmailStatus, Origin};
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -48,19 +48,13 @@ impl Mailbox {
                     if path.extension().is_none_or(|e| e != "eml") {
                         continue;
                     }
-                    let raw = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-                    let Some(parsed) = mail_parser::MessageParser::default().parse(&raw) else { continue };
-                    messages.push(SinkMessage {
-                        id: path.display().to_string(),
-                        to: parsed
-                            .to()
-                            .map(|to| to.iter().filter_map(|a| a.address().map(str::to_owned)).collect())
-                            .unwrap_or_default(),
-                        subject: parsed.subject().unwrap_or_default().to_owned(),
-                        message_id: parsed.message_id().unwrap_or_default().to_owned(),
-                        text: parsed.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
-                        html: parsed.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
-                    });
+                    // A file still being written may not parse yet: the next look finds it whole.
+                    if let Ok(message) = std::fs::read(&path)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|raw| SinkMessage::from_raw(&path.display().to_string(), Vec::new(), &raw))
+                    {
+                        messages.push(message);
+                    }
                 }
                 Ok(messages)
             }
@@ -115,7 +109,26 @@ struct Runner {
 impl Runner {
     async fn mail(&mut self, report: &mut Report, to: &str, subject_contains: &str) -> anyhow::Result<SinkMessage> {
         self.progress.set_message(format!("{}: waiting for mail to {to}", report.workflow));
-        let message = self.mailbox.next_for(to, &mut self.seen, self.timeout).await?;
+        let mut message = self.mailbox.next_for(to, &mut self.seen, self.timeout).await?;
+        if let Mailbox::Files(_) = self.mailbox {
+            // The file transport writes the file before the attempt is recorded: once the email
+            // counts as sent, the file is complete; read it again.
+            let id = format!("<{}>", message.message_id);
+            let deadline = Instant::now() + self.timeout;
+            while !self
+                .engine
+                .store()
+                .emails_by_status(EmailStatus::Sent, 100_000)
+                .await?
+                .iter()
+                .any(|e| e.message_id == id)
+            {
+                anyhow::ensure!(Instant::now() < deadline, "the email to {to} was never recorded as sent");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let raw = std::fs::read(&message.id).with_context(|| format!("reading {}", message.id))?;
+            message = SinkMessage::from_raw(&message.id, Vec::new(), &raw)?;
+        }
         anyhow::ensure!(
             message.subject.contains(subject_contains),
             "expected an email about `{subject_contains}` to {to}, got `{}`",

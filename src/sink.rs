@@ -134,8 +134,21 @@ impl Sink {
     }
 }
 
+impl SinkMessage {
+    /// Decodes a raw message (MIME, any transfer encoding, RFC 2047 headers). `to` is the
+    /// envelope's recipients; when empty, the To header's addresses are used.
+    pub fn from_raw(id: &str, to: Vec<String>, raw: &[u8]) -> anyhow::Result<SinkMessage> {
+        from_raw(id, to, raw)
+    }
+}
+
 fn from_raw(id: &str, to: Vec<String>, raw: &[u8]) -> anyhow::Result<SinkMessage> {
     let parsed = MessageParser::default().parse(raw).context("the message is not valid MIME")?;
+    let to = if to.is_empty() {
+        parsed.to().map(|to| to.iter().filter_map(|a| a.address().map(str::to_owned)).collect()).unwrap_or_default()
+    } else {
+        to
+    };
     Ok(SinkMessage {
         id: id.to_owned(),
         to,

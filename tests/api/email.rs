@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use accord::clock::Clock;
 use accord::store::{AttemptOutcome, EmailStatus};
-use mail_parser::MessageParser;
 use reqwest::StatusCode;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
@@ -79,16 +78,13 @@ impl MailApp {
         let message =
             tokio::time::timeout(Duration::from_secs(10), mailbox.rx.recv()).await.expect("a mail arrives").unwrap();
         let raw = message.raw_bytes().expect("raw message");
-        let parsed = MessageParser::default().parse(&raw).expect("a MIME message");
+        let decoded = accord::sink::SinkMessage::from_raw("", Vec::new(), &raw).expect("a MIME message");
         Mail {
-            to: parsed
-                .to()
-                .map(|to| to.iter().filter_map(|a| a.address().map(str::to_owned)).collect())
-                .unwrap_or_default(),
-            subject: parsed.subject().unwrap_or_default().to_owned(),
-            message_id: parsed.message_id().unwrap_or_default().to_owned(),
-            text: parsed.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
-            html: parsed.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
+            to: decoded.to,
+            subject: decoded.subject,
+            message_id: decoded.message_id,
+            text: decoded.text,
+            html: decoded.html,
         }
     }
 
