@@ -101,9 +101,11 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub fn load_workflows(config: &Config, registry: &Registry) -> anyhow::Result<LoadReport> {
     let guards = registry.guard_names();
     let effects = registry.effect_names();
+    let start_checks = registry.start_check_names();
     let templates = config.templates_dir.clone();
     let exists = move |workflow: &str, template: &str| template_exists(&templates, workflow, template);
-    let env = CheckEnv { guards: &guards, effects: &effects, template_exists: Some(&exists) };
+    let env =
+        CheckEnv { guards: &guards, start_checks: &start_checks, effects: &effects, template_exists: Some(&exists) };
     let mut report = LoadReport::read_dir(&config.workflows_dir, &env)
         .with_context(|| format!("reading workflow definitions from {}", config.workflows_dir.display()))?;
     match Renderer::load(&config.templates_dir) {

@@ -171,7 +171,7 @@ async fn bench_engine(
     name: &str,
     template: &str,
 ) -> anyhow::Result<Engine> {
-    let env = CheckEnv { guards: &[], effects: &[], template_exists: None };
+    let env = CheckEnv { guards: &[], start_checks: &[], effects: &[], template_exists: None };
     let definition = parse_definition(&format!("{name}.toml"), source, &env)
         .map_err(|p| anyhow::anyhow!("bench workflow: {p:?}"))?;
     let mut renderer = Renderer::empty();

@@ -115,11 +115,13 @@ enum Command {
         #[command(subcommand)]
         action: EmailsCommand,
     },
-    /// List partners (indirect resellers and providers) with their users and roles
+    /// List partners (indirect resellers and providers) with their users and roles; add providers
     Partners {
         /// Only this kind: indirect_reseller or indirect_provider
         #[arg(long)]
         kind: Option<String>,
+        #[command(subcommand)]
+        action: Option<PartnersCommand>,
     },
     /// Manage API keys
     Keys {
@@ -165,6 +167,34 @@ enum EmailsCommand {
     Release { id: String },
     /// Queue a failed email again (after fixing what the server refused)
     Retry { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum PartnersCommand {
+    /// Add an indirect provider (providers deal with Microsoft directly; resellers enroll)
+    ///
+    /// Example: accord partners add-provider --legal-name "Fabrikam Distribution" --country IT
+    ///   --mpn-id 7654321 --tenant-domain fabrikam.example --serves IT,SM,VA
+    ///   --admin-name "Luca Verdi" --admin-email luca@fabrikam.example
+    AddProvider {
+        #[arg(long)]
+        legal_name: String,
+        /// Legal country (ISO 3166-1 alpha-2)
+        #[arg(long)]
+        country: String,
+        #[arg(long)]
+        mpn_id: String,
+        #[arg(long)]
+        tenant_domain: String,
+        /// Countries whose resellers it may serve, comma-separated ISO codes
+        #[arg(long, value_delimiter = ',')]
+        serves: Vec<String>,
+        /// Its global admin (also an admin agent)
+        #[arg(long)]
+        admin_name: String,
+        #[arg(long)]
+        admin_email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -323,7 +353,59 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => crate::bench::run(config, args, json).await,
         Command::Demo(args) => crate::demo::run(config, args, json).await,
         Command::Emails { action } => emails(config, action, json).await,
-        Command::Partners { kind } => {
+        Command::Partners {
+            action:
+                Some(PartnersCommand::AddProvider {
+                    legal_name,
+                    country,
+                    mpn_id,
+                    tenant_domain,
+                    serves,
+                    admin_name,
+                    admin_email,
+                }),
+            ..
+        } => {
+            use crate::directory::{NewPartner, NewUser, PartnerKind, PartnerStatus, Role};
+            let country_code = |c: &str| {
+                let upper = c.trim().to_ascii_uppercase();
+                isocountry::CountryCode::for_alpha2(&upper)
+                    .map(|_| upper)
+                    .map_err(|_| anyhow::anyhow!("`{c}` is not an ISO 3166-1 alpha-2 country code such as IT"))
+            };
+            let country = country_code(&country)?;
+            let serves = serves.iter().map(|c| country_code(c)).collect::<anyhow::Result<Vec<_>>>()?;
+            anyhow::ensure!(!serves.is_empty(), "--serves needs at least one country, such as --serves IT,SM");
+            anyhow::ensure!(
+                !mpn_id.is_empty() && mpn_id.chars().all(|c| c.is_ascii_digit()),
+                "--mpn-id must be digits"
+            );
+            let email: lettre::Address = admin_email
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--admin-email `{admin_email}` is not an email address"))?;
+            let partner = NewPartner {
+                id: uuid::Uuid::new_v4(),
+                kind: PartnerKind::IndirectProvider,
+                legal_name,
+                country,
+                mpn_id,
+                tenant_domain,
+                status: PartnerStatus::Active,
+                served_countries: serves,
+                users: vec![NewUser {
+                    email: email.to_string(),
+                    name: admin_name,
+                    roles: vec![Role::GlobalAdmin, Role::AdminAgent],
+                }],
+            };
+            let store = app::open_store(&config).await?;
+            store.create_partner(&partner, "cli", crate::clock::Timestamp::from_datetime(chrono::Utc::now())).await?;
+            print(json, &json!({ "id": partner.id, "kind": partner.kind, "legal_name": partner.legal_name }), || {
+                partner.id.to_string()
+            });
+            Ok(())
+        }
+        Command::Partners { kind, action: None } => {
             let kind =
                 kind.map(|k| k.parse::<crate::directory::PartnerKind>()).transpose().map_err(anyhow::Error::msg)?;
             let store = app::open_store(&config).await?;

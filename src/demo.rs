@@ -104,6 +104,8 @@ struct Runner {
     timeout: Duration,
     seen: Vec<String>,
     progress: ProgressBar,
+    /// The reseller the enrollment made active, for the provider invitation.
+    reseller: Option<uuid::Uuid>,
 }
 
 impl Runner {
@@ -250,6 +252,43 @@ impl Runner {
         self.click(report, &agreement, "Accetta il Contratto per i partner Microsoft", &[("confirm_0", "on")]).await?;
         self.mail(report, &contact, "attivo").await?;
         self.expect_state(id, "active").await?;
+        self.reseller = Some(id.as_uuid());
+        self.finish(report, id).await
+    }
+
+    /// An indirect provider serving Italy invites the reseller the enrollment made active.
+    async fn provider_invitation(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
+        use crate::directory::{NewPartner, NewUser, PartnerKind, PartnerStatus, Role};
+        let reseller = self.reseller.context("the enrollment did not make a reseller active")?;
+        let provider = NewPartner {
+            id: uuid::Uuid::new_v4(),
+            kind: PartnerKind::IndirectProvider,
+            legal_name: format!("Fabrikam Distribution {tag}"),
+            country: "IT".into(),
+            mpn_id: "7654321".into(),
+            tenant_domain: "fabrikam.example".into(),
+            status: PartnerStatus::Active,
+            served_countries: vec!["IT".into(), "SM".into()],
+            users: vec![NewUser {
+                email: format!("luca.{tag}@fabrikam.example"),
+                name: "Luca Verdi".into(),
+                roles: vec![Role::GlobalAdmin],
+            }],
+        };
+        self.engine.store().create_partner(&provider, "demo", self.engine.now()).await?;
+        let contact = format!("admin.{tag}@contoso.example");
+        let input = json!({
+            "provider": { "id": provider.id.to_string(), "name": provider.legal_name },
+            "reseller": { "id": reseller.to_string(), "name": "Contoso Italia S.r.l.", "email": contact, "locale": "it" }
+        });
+        let id = self.start("provider_invitation", input).await?;
+        let invitation = self.mail(report, &contact, "a collaborare").await?;
+        self.click(report, &invitation, "Autorizza il provider indiretto", &[("confirm_0", "on")]).await?;
+        self.expect_state(id, "authorized").await?;
+        self.mail(report, &contact, "provider indiretto").await?;
+        let related =
+            self.engine.store().relationships(reseller).await?.iter().any(|r| r.provider_id == Some(provider.id));
+        anyhow::ensure!(related, "the provider is not on the reseller's Indirect providers list");
         self.finish(report, id).await
     }
 
@@ -299,14 +338,16 @@ pub async fn run(mut config: Config, args: DemoArgs, json: bool) -> anyhow::Resu
         timeout,
         seen: Vec::new(),
         progress,
+        reseller: None,
     };
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let mut reports = Vec::new();
-    for workflow in ["example_signup", "enrollment"] {
+    for workflow in ["example_signup", "enrollment", "provider_invitation"] {
         let mut report = Report { workflow: workflow.into(), ..Report::default() };
         let result = match workflow {
             "example_signup" => runner.example_signup(&mut report, &tag).await,
-            _ => runner.enrollment(&mut report, &tag).await,
+            "enrollment" => runner.enrollment(&mut report, &tag).await,
+            _ => runner.provider_invitation(&mut report, &tag).await,
         };
         if let Err(err) = result {
             report.error = Some(format!("{err:#}"));

@@ -43,6 +43,8 @@ pub struct PartnerRecord {
     pub mpn_id: String,
     pub tenant_domain: String,
     pub status: PartnerStatus,
+    /// For an indirect provider: the countries (ISO codes) whose resellers it may serve.
+    pub served_countries: Json<Vec<String>>,
     pub enrollment_id: Option<uuid::Uuid>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -82,6 +84,36 @@ pub enum DirectoryChange {
         id: uuid::Uuid,
         status: PartnerStatus,
     },
+    /// The reseller authorised the provider: orders on behalf of its customers, admin access to
+    /// its work account.
+    RelateProvider {
+        reseller: uuid::Uuid,
+        provider: uuid::Uuid,
+    },
+}
+
+/// A partner added directly (indirect providers, which deal with Microsoft themselves).
+#[derive(Clone, Debug)]
+pub struct NewPartner {
+    pub id: uuid::Uuid,
+    pub kind: PartnerKind,
+    pub legal_name: String,
+    pub country: String,
+    pub mpn_id: String,
+    pub tenant_domain: String,
+    pub status: PartnerStatus,
+    pub served_countries: Vec<String>,
+    pub users: Vec<NewUser>,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct RelationshipRecord {
+    pub id: uuid::Uuid,
+    pub kind: String,
+    pub reseller_id: uuid::Uuid,
+    pub provider_id: Option<uuid::Uuid>,
+    pub admin_access: bool,
+    pub created_at: Timestamp,
 }
 
 impl DirectoryChange {
@@ -96,6 +128,9 @@ impl DirectoryChange {
             ),
             DirectoryChange::SetPartnerStatus { id, status } => {
                 ("partner_status", format!("partner:{id}"), serde_json::json!({ "status": status }))
+            }
+            DirectoryChange::RelateProvider { reseller, provider } => {
+                ("provider_authorized", format!("partner:{reseller}"), serde_json::json!({ "provider": provider }))
             }
         }
     }

@@ -161,6 +161,17 @@ impl Engine {
         }
         let context = input::validate(&definition.input, &definition.checks, &request.input, &self.rules)
             .map_err(EngineError::InvalidInput)?;
+        let mut refused = Vec::new();
+        for name in &definition.start_checks {
+            let check = self
+                .registry
+                .find_start_check(name)
+                .ok_or_else(|| EngineError::Definition(format!("start check `{name}` is not registered")))?;
+            refused.extend(check(context.clone(), self.store.clone()).await?);
+        }
+        if !refused.is_empty() {
+            return Err(EngineError::InvalidInput(refused));
+        }
         let now = self.clock.now();
         let decision = transition::start(&definition, context, &self.mail.parties, now)?;
         let id = InstanceId::generate();
@@ -202,6 +213,7 @@ impl Engine {
             }
             Err(CommitError::Store(err)) => Err(err.into()),
             Err(CommitError::Conflict | CommitError::TimerSettled | CommitError::LinkSettled) => Err(EngineError::Busy),
+            Err(CommitError::Refused(reason)) => Err(EngineError::GuardRefused { guard: "directory".into(), reason }),
         }
     }
 
@@ -316,6 +328,9 @@ impl Engine {
                 Err(CommitError::Conflict) => continue,
                 Err(CommitError::DuplicateKey) => return self.replay(id, &key, &print).await?.ok_or(EngineError::Busy),
                 Err(CommitError::TimerSettled | CommitError::LinkSettled) => return Err(EngineError::Busy),
+                Err(CommitError::Refused(reason)) => {
+                    return Err(EngineError::GuardRefused { guard: "directory".into(), reason })
+                }
                 Err(CommitError::Store(err)) => return Err(err.into()),
             }
         }
@@ -416,6 +431,9 @@ impl Engine {
                 Err(CommitError::LinkSettled) => {
                     return self.replay(id, &key, &print).await?.ok_or(EngineError::LinkUsed);
                 }
+                Err(CommitError::Refused(reason)) => {
+                    return Err(EngineError::GuardRefused { guard: "directory".into(), reason });
+                }
                 Err(CommitError::Store(err)) => return Err(err.into()),
             }
         }
@@ -446,7 +464,8 @@ impl Engine {
         })?;
         let guards = self.registry.guard_names();
         let effects = self.registry.effect_names();
-        let env = CheckEnv { guards: &guards, effects: &effects, template_exists: None };
+        let start_checks = self.registry.start_check_names();
+        let env = CheckEnv { guards: &guards, start_checks: &start_checks, effects: &effects, template_exists: None };
         let file = format!("{}.toml", record.workflow);
         let definition = parse_definition(&file, &record.source, &env).map_err(|problems| {
             let first = problems.first().map(ToString::to_string).unwrap_or_default();

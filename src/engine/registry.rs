@@ -28,17 +28,26 @@ pub type Guard = fn(&Call<'_>) -> Result<(), String>;
 /// Returns effects to apply with the transition, or `Err(reason)` to refuse it.
 pub type EffectFn = fn(&Call<'_>) -> Result<Vec<Effect>, String>;
 
-/// The named guards and effects a definition may reference.
+/// Checks an instance's (already validated) input against the directory before it starts;
+/// returns every refused field.
+pub type StartCheck =
+    fn(
+        Value,
+        std::sync::Arc<dyn crate::store::Store>,
+    ) -> futures::future::BoxFuture<'static, Result<Vec<crate::workflow::FieldError>, crate::store::StoreError>>;
+
+/// The named guards, effects and start checks a definition may reference.
 #[derive(Clone, Debug)]
 pub struct Registry {
     guards: BTreeMap<&'static str, Guard>,
     effects: BTreeMap<&'static str, EffectFn>,
+    start_checks: BTreeMap<&'static str, StartCheck>,
 }
 
 impl Registry {
     /// An empty registry.
     pub fn empty() -> Self {
-        Self { guards: BTreeMap::new(), effects: BTreeMap::new() }
+        Self { guards: BTreeMap::new(), effects: BTreeMap::new(), start_checks: BTreeMap::new() }
     }
 
     /// The guards and effects every workflow may use.
@@ -59,6 +68,19 @@ impl Registry {
     pub fn effect(&mut self, name: &'static str, effect: EffectFn) -> &mut Self {
         self.effects.insert(name, effect);
         self
+    }
+
+    pub fn start_check(&mut self, name: &'static str, check: StartCheck) -> &mut Self {
+        self.start_checks.insert(name, check);
+        self
+    }
+
+    pub fn find_start_check(&self, name: &str) -> Option<StartCheck> {
+        self.start_checks.get(name).copied()
+    }
+
+    pub fn start_check_names(&self) -> Vec<&'static str> {
+        self.start_checks.keys().copied().collect()
     }
 
     pub fn find_guard(&self, name: &str) -> Option<Guard> {

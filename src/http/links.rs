@@ -46,6 +46,10 @@ enum Page {
     NoLongerApplies {
         state: String,
     },
+    /// A rule refused the action (say, the relationship exists already).
+    Refused {
+        reason: String,
+    },
     Resent,
     Failure {
         status: StatusCode,
@@ -130,6 +134,7 @@ fn refused(err: EngineError, what: &str) -> Page {
         EngineError::EventNotAllowed { state, .. } | EngineError::InstanceFinished { state, .. } => {
             Page::NoLongerApplies { state }
         }
+        EngineError::GuardRefused { reason, .. } => Page::Refused { reason },
         err => {
             error!(error = %err, "{what}");
             let status =
@@ -203,6 +208,7 @@ fn render(engine: &Engine, page: Page, found: Option<&Found>) -> Response {
             (StatusCode::CONFLICT, json!({ "kind": "no_longer_applies", "state": state.replace('_', " ") }))
         }
         Page::Resent => (StatusCode::OK, json!({ "kind": "resent" })),
+        Page::Refused { reason } => (StatusCode::CONFLICT, json!({ "kind": "refused", "reason": reason })),
         Page::Failure { status } => (status, json!({ "kind": "failure" })),
     };
     if let Some(found) = found {

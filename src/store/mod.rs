@@ -78,6 +78,9 @@ pub enum CommitError {
     /// The link being used was already used or superseded.
     #[error("the link is no longer active")]
     LinkSettled,
+    /// The directory refused the change (a relationship that already exists).
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -178,6 +181,20 @@ pub trait Store: Send + Sync + 'static {
         &self,
         kind: Option<crate::directory::PartnerKind>,
     ) -> Result<Vec<crate::directory::PartnerRecord>, StoreError>;
+
+    async fn partner(&self, id: uuid::Uuid) -> Result<Option<crate::directory::PartnerRecord>, StoreError>;
+
+    /// Adds a partner with its users, and an audit row, in one transaction.
+    async fn create_partner(
+        &self,
+        partner: &crate::directory::NewPartner,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Active reseller-provider relationships of a partner (either side).
+    async fn relationships(&self, partner: uuid::Uuid)
+        -> Result<Vec<crate::directory::RelationshipRecord>, StoreError>;
 
     async fn partner_users(&self, partner: uuid::Uuid) -> Result<Vec<crate::directory::PartnerUserRecord>, StoreError>;
 

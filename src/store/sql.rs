@@ -156,7 +156,7 @@ macro_rules! impl_store {
             tx: &mut sqlx::Transaction<'static, $db>,
             change: &$crate::directory::DirectoryChange,
             h: &$crate::store::HistoryRecord,
-        ) -> Result<(), $crate::store::StoreError> {
+        ) -> Result<(), $crate::store::CommitError> {
             use $crate::directory::{DirectoryChange, PartnerStatus};
             match change {
                 DirectoryChange::CreatePartner { id, kind, legal_name, country, mpn_id, tenant_domain, users } => {
@@ -174,7 +174,8 @@ macro_rules! impl_store {
                     .bind(h.instance_id)
                     .bind(h.at)
                     .execute(&mut **tx)
-                    .await?;
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
                     for user in users {
                         sqlx::query::<$db>(
                             "INSERT INTO partner_users (partner_id, email, name, roles, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -185,7 +186,8 @@ macro_rules! impl_store {
                         .bind(sqlx::types::Json(&user.roles))
                         .bind(h.at)
                         .execute(&mut **tx)
-                        .await?;
+                        .await
+                        .map_err($crate::store::StoreError::from)?;
                     }
                 }
                 DirectoryChange::SetPartnerStatus { id, status } => {
@@ -194,7 +196,29 @@ macro_rules! impl_store {
                         .bind(h.at)
                         .bind(id)
                         .execute(&mut **tx)
-                        .await?;
+                        .await
+                        .map_err($crate::store::StoreError::from)?;
+                }
+                DirectoryChange::RelateProvider { reseller, provider } => {
+                    let inserted = sqlx::query::<$db>(
+                        "INSERT INTO relationships (id, kind, reseller_id, provider_id, admin_access, created_at) \
+                         VALUES ($1, 'reseller_provider', $2, $3, $4, $5)",
+                    )
+                    .bind(uuid::Uuid::new_v4())
+                    .bind(reseller)
+                    .bind(provider)
+                    .bind(true)
+                    .bind(h.at)
+                    .execute(&mut **tx)
+                    .await;
+                    match inserted {
+                        Err(err) if unique_violation(&err) => {
+                            return Err($crate::store::CommitError::Refused(
+                                "the reseller already has this indirect provider".into(),
+                            ))
+                        }
+                        other => other.map_err($crate::store::StoreError::from)?,
+                    };
                 }
             }
             let (action, subject, data) = change.audit();
@@ -207,7 +231,8 @@ macro_rules! impl_store {
                 .bind(Option::<String>::None)
                 .bind(sqlx::types::Json(data))
                 .execute(&mut **tx)
-                .await?;
+                .await
+                .map_err($crate::store::StoreError::from)?;
             Ok(())
         }
 
@@ -623,10 +648,85 @@ macro_rules! impl_store {
                 kind: Option<$crate::directory::PartnerKind>,
             ) -> Result<Vec<$crate::directory::PartnerRecord>, $crate::store::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(
-                    "SELECT id, kind, legal_name, country, mpn_id, tenant_domain, status, enrollment_id, created_at, updated_at \
-                     FROM partners WHERE ($1 IS NULL OR kind = $1) ORDER BY legal_name, id",
+                    "SELECT id, kind, legal_name, country, mpn_id, tenant_domain, status, served_countries, enrollment_id, \
+                     created_at, updated_at FROM partners WHERE ($1 IS NULL OR kind = $1) ORDER BY legal_name, id",
                 )
                 .bind(kind)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn partner(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<Option<$crate::directory::PartnerRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(
+                    "SELECT id, kind, legal_name, country, mpn_id, tenant_domain, status, served_countries, enrollment_id, \
+                     created_at, updated_at FROM partners WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn create_partner(
+                &self,
+                p: &$crate::directory::NewPartner,
+                actor: &str,
+                at: $crate::clock::Timestamp,
+            ) -> Result<(), $crate::store::StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query::<$db>(
+                    "INSERT INTO partners (id, kind, legal_name, country, mpn_id, tenant_domain, status, served_countries, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                )
+                .bind(p.id)
+                .bind(p.kind)
+                .bind(&p.legal_name)
+                .bind(&p.country)
+                .bind(&p.mpn_id)
+                .bind(&p.tenant_domain)
+                .bind(p.status)
+                .bind(sqlx::types::Json(&p.served_countries))
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                for user in &p.users {
+                    sqlx::query::<$db>(
+                        "INSERT INTO partner_users (partner_id, email, name, roles, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(p.id)
+                    .bind(&user.email)
+                    .bind(&user.name)
+                    .bind(sqlx::types::Json(&user.roles))
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let data = serde_json::json!({ "kind": p.kind, "legal_name": p.legal_name, "serves": p.served_countries });
+                sqlx::query::<$db>("INSERT INTO audit_log (id, at, actor, action, subject, reason, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(uuid::Uuid::new_v4())
+                    .bind(at)
+                    .bind(actor)
+                    .bind("partner_created")
+                    .bind(format!("partner:{}", p.id))
+                    .bind(Option::<String>::None)
+                    .bind(sqlx::types::Json(data))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn relationships(
+                &self,
+                partner: uuid::Uuid,
+            ) -> Result<Vec<$crate::directory::RelationshipRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(
+                    "SELECT id, kind, reseller_id, provider_id, admin_access, created_at FROM relationships \
+                     WHERE (reseller_id = $1 OR provider_id = $1) AND removed_at IS NULL ORDER BY created_at",
+                )
+                .bind(partner)
                 .fetch_all(&self.pool)
                 .await?)
             }

@@ -59,6 +59,8 @@ pub struct Definition {
     pub input: Vec<InputField>,
     /// Rules across input fields, checked at start with the fields.
     pub checks: Vec<input::SameValue>,
+    /// Directory checks run at start (registered by name), after the fields pass.
+    pub start_checks: Vec<String>,
     pub parties: BTreeMap<String, Party>,
     pub events: BTreeMap<EventName, EventKind>,
     pub links: BTreeMap<String, LinkAction>,

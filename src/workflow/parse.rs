@@ -44,6 +44,7 @@ pub type TemplateExists = dyn Fn(&str, &str) -> bool;
 /// What a definition is checked against besides itself.
 pub struct CheckEnv<'a> {
     pub guards: &'a [&'a str],
+    pub start_checks: &'a [&'a str],
     pub effects: &'a [&'a str],
     /// Whether `templates/email/<workflow>/<template>` exists; `None` skips the check (a stored
     /// snapshot is loaded without looking at today's templates).
@@ -74,6 +75,9 @@ struct RawWorkflow {
     /// Rules across input fields.
     #[serde(default)]
     checks: Vec<RawCheck>,
+    /// Checks against the directory at start, by name.
+    #[serde(default)]
+    start_checks: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -726,7 +730,18 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
         None => super::input::skeleton(&input),
     };
 
+    for name in &raw.start_checks {
+        if !env.start_checks.contains(&name.get_ref().as_str()) {
+            check.report(
+                name.span(),
+                format!("unknown start check `{}`", name.get_ref()),
+                format!("known start checks: {}", env.start_checks.join(", ")),
+            );
+        }
+    }
+
     Some(Definition {
+        start_checks: raw.start_checks.iter().map(|n| n.get_ref().clone()).collect(),
         checks,
         sample,
         name: name?,
@@ -748,7 +763,7 @@ mod tests {
     use super::*;
 
     const ENV: CheckEnv<'static> =
-        CheckEnv { guards: &["has_reason"], effects: &["record_data"], template_exists: None };
+        CheckEnv { guards: &["has_reason"], start_checks: &[], effects: &["record_data"], template_exists: None };
 
     const GOOD: &str = r#"
 name = "tiny"

@@ -258,6 +258,46 @@ fn the_demo_runs_every_shipped_workflow_on_the_embedded_defaults() {
     );
     assert_eq!(enrollment["links_clicked"], 3);
     assert_eq!(enrollment["emails"].as_array().unwrap().len(), 7);
+    let provider =
+        report["workflows"].as_array().unwrap().iter().find(|w| w["workflow"] == "provider_invitation").unwrap();
+    assert_eq!(provider["states"], serde_json::json!(["invited", "authorized"]));
     let eml = std::fs::read_dir(dir.path().join("data/mail")).unwrap().count();
-    assert_eq!(eml, 10, "every email the demo read was written as an .eml file");
+    assert_eq!(eml, 12, "every email the demo read was written as an .eml file");
+}
+
+#[test]
+fn providers_are_added_and_listed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let add = [
+        "partners",
+        "add-provider",
+        "--legal-name",
+        "Fabrikam Distribution",
+        "--country",
+        "it",
+        "--mpn-id",
+        "7654321",
+        "--tenant-domain",
+        "fabrikam.example",
+        "--serves",
+        "IT,sm",
+        "--admin-name",
+        "Luca Verdi",
+        "--admin-email",
+        "luca@fabrikam.example",
+    ];
+    let out = accord(dir.path(), &add);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = accord(dir.path(), &["--json", "partners", "--kind", "indirect_provider"]);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[0]["legal_name"], "Fabrikam Distribution");
+    assert_eq!(listed[0]["served_countries"], serde_json::json!(["IT", "SM"]));
+    assert_eq!(listed[0]["status"], "active");
+    assert_eq!(listed[0]["users"][0]["roles"], serde_json::json!(["global_admin", "admin_agent"]));
+
+    let mut bad = add;
+    bad[11] = "IT,Italy";
+    let out = accord(dir.path(), &bad);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("`Italy` is not an ISO 3166-1 alpha-2 country code"), "{}", text(&out.stderr));
 }

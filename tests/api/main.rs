@@ -9,6 +9,7 @@ mod email;
 mod enrollment;
 mod http;
 mod process;
+mod provider;
 mod sinks;
 mod timers;
 mod versioning;

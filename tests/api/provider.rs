@@ -1,0 +1,114 @@
+//! Indirect provider invitations: who may invite whom, authorising on the link page, and the
+//! relationship it records.
+
+use accord::clock::Clock;
+use accord::directory::{NewPartner, NewUser, PartnerKind, PartnerStatus, Role};
+use accord::engine::{EngineError, StartRequest};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::email::MailApp;
+use crate::helpers::{Backend, TestApp};
+
+async fn partner(t: &TestApp, kind: PartnerKind, status: PartnerStatus, country: &str, serves: &[&str]) -> uuid::Uuid {
+    let id = uuid::Uuid::new_v4();
+    let partner = NewPartner {
+        id,
+        kind,
+        legal_name: format!("{kind} {country}"),
+        country: country.into(),
+        mpn_id: "7654321".into(),
+        tenant_domain: "partner.example".into(),
+        status,
+        served_countries: serves.iter().map(|s| (*s).to_owned()).collect(),
+        users: vec![NewUser {
+            email: "admin@partner.example".into(),
+            name: "Admin".into(),
+            roles: vec![Role::GlobalAdmin],
+        }],
+    };
+    t.engine().store().create_partner(&partner, "test", t.clock.now()).await.unwrap();
+    id
+}
+
+fn invitation(provider: uuid::Uuid, reseller: uuid::Uuid) -> StartRequest {
+    let input = json!({
+        "provider": { "id": provider.to_string(), "name": "Fabrikam Distribution" },
+        "reseller": { "id": reseller.to_string(), "name": "Contoso Italia S.r.l.", "email": "admin@contoso.it", "locale": "it" }
+    });
+    StartRequest { workflow: "provider_invitation".into(), input, idempotency_key: None, actor: "provider".into() }
+}
+
+fn refused_codes(result: Result<accord::engine::Outcome, EngineError>) -> Vec<(String, &'static str)> {
+    match result {
+        Err(EngineError::InvalidInput(fields)) => fields.into_iter().map(|f| (f.field, f.code)).collect(),
+        other => panic!("the invitation was not refused: {other:?}"),
+    }
+}
+
+crate::on_each_store!(
+    only_an_active_provider_serving_the_resellers_country_may_invite,
+    the_reseller_authorizes_the_provider_on_the_link_page
+);
+
+async fn only_an_active_provider_serving_the_resellers_country_may_invite(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let reseller = partner(&t, PartnerKind::IndirectReseller, PartnerStatus::Active, "IT", &[]).await;
+    let pending = partner(&t, PartnerKind::IndirectReseller, PartnerStatus::PendingAgreement, "IT", &[]).await;
+    let french = partner(&t, PartnerKind::IndirectProvider, PartnerStatus::Active, "FR", &["FR", "BE"]).await;
+    let italian = partner(&t, PartnerKind::IndirectProvider, PartnerStatus::Active, "IT", &["IT", "SM"]).await;
+
+    let codes = refused_codes(t.engine().start(invitation(french, reseller)).await);
+    assert_eq!(codes, [("reseller.id".to_owned(), "country_not_served")]);
+    let codes = refused_codes(t.engine().start(invitation(italian, pending)).await);
+    assert_eq!(codes, [("reseller.id".to_owned(), "partner_not_active")]);
+    let codes = refused_codes(t.engine().start(invitation(reseller, italian)).await);
+    assert_eq!(codes, [("provider.id".to_owned(), "not_a_provider"), ("reseller.id".to_owned(), "not_a_reseller")]);
+    let codes = refused_codes(t.engine().start(invitation(uuid::Uuid::new_v4(), reseller)).await);
+    assert_eq!(codes, [("provider.id".to_owned(), "unknown_partner")]);
+    assert!(t.engine().start(invitation(italian, reseller)).await.is_ok());
+}
+
+async fn the_reseller_authorizes_the_provider_on_the_link_page(backend: Backend) {
+    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let reseller = partner(&m.t, PartnerKind::IndirectReseller, PartnerStatus::Active, "IT", &[]).await;
+    let provider = partner(&m.t, PartnerKind::IndirectProvider, PartnerStatus::Active, "IT", &["IT"]).await;
+    let id = m.t.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
+    // A second invitation started before either is accepted: the directory refuses the later one.
+    let twin = m.t.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
+    assert_eq!(m.dispatch().await, 2);
+    let first = m.next_mail().await;
+    let second = m.next_mail().await;
+    assert_eq!(first.subject, "Fabrikam Distribution invita Contoso Italia S.r.l. a collaborare");
+
+    let authorize = m.link_titled(&first, "Autorizza il provider indiretto").await;
+    let (_, page) = m.get(&authorize).await;
+    assert!(page.contains("accesso come amministratore"), "the page says what authorising means: {page}");
+    let (status, _) = m.post(&authorize, &[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the box must be ticked");
+    let (status, page) = m.post(&authorize, &[("confirm_0", "on")]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let relationships = m.t.engine().store().relationships(reseller).await.unwrap();
+    assert_eq!(relationships.len(), 1);
+    assert_eq!((relationships[0].provider_id, relationships[0].admin_access), (Some(provider), true));
+    assert_eq!(
+        m.t.engine().store().relationships(provider).await.unwrap().len(),
+        1,
+        "listed on the provider's side too"
+    );
+
+    let other = m.link_titled(&second, "Autorizza il provider indiretto").await;
+    let (status, page) = m.post(&other, &[("confirm_0", "on")]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(
+        page.contains("already an indirect provider") || page.contains("already has this indirect provider"),
+        "{page}"
+    );
+    // The mails may arrive in either order: one invitation is authorized, the other unchanged.
+    let mut states = [m.t.state(id).await, m.t.state(twin).await];
+    states.sort();
+    assert_eq!(states, ["authorized", "invited"], "nothing changed for the refused twin");
+
+    let codes = refused_codes(m.t.engine().start(invitation(provider, reseller)).await);
+    assert_eq!(codes, [("reseller.id".to_owned(), "already_related")]);
+}
