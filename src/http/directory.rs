@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::ApiQuery;
+use super::{ApiJson, ApiQuery};
 use crate::directory::PartnerKind;
 use crate::engine::Engine;
 use crate::store::Scope;
@@ -39,4 +39,78 @@ pub async fn partners(
         items.push(item);
     }
     Ok(Json(json!({ "items": items })).into_response())
+}
+
+/// An indirect provider to add.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProviderBody {
+    legal_name: String,
+    country: String,
+    mpn_id: String,
+    tenant_domain: String,
+    serves: Vec<String>,
+    admin: AdminBody,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminBody {
+    name: String,
+    email: String,
+}
+
+fn country(field: &str, text: &str) -> Result<String, ApiError> {
+    let upper = text.trim().to_ascii_uppercase();
+    isocountry::CountryCode::for_alpha2(&upper).map(|_| upper).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_country",
+            format!("`{text}` is not an ISO 3166-1 alpha-2 country code such as IT"),
+        )
+        .field(field)
+    })
+}
+
+/// Adds an indirect provider (admin keys only): providers deal with Microsoft directly, so they
+/// are added rather than enrolled.
+pub async fn add_provider(
+    State(engine): State<Engine>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewProviderBody>,
+) -> Result<Response, ApiError> {
+    use crate::directory::{NewPartner, NewUser, PartnerStatus, Role};
+    caller.require(&[])?;
+    let invalid = |field: &str, message: &str| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message).field(field)
+    };
+    if body.legal_name.trim().is_empty() {
+        return Err(invalid("legal_name", "legal_name is required"));
+    }
+    if body.mpn_id.is_empty() || !body.mpn_id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(invalid("mpn_id", "mpn_id must be digits"));
+    }
+    if body.serves.is_empty() {
+        return Err(invalid("serves", "serves needs at least one country, such as [\"IT\"]"));
+    }
+    let email: lettre::Address =
+        body.admin.email.parse().map_err(|_| invalid("admin.email", "admin.email is not an email address"))?;
+    let partner = NewPartner {
+        id: uuid::Uuid::new_v4(),
+        kind: PartnerKind::IndirectProvider,
+        legal_name: body.legal_name.trim().to_owned(),
+        country: country("country", &body.country)?,
+        mpn_id: body.mpn_id,
+        tenant_domain: body.tenant_domain,
+        status: PartnerStatus::Active,
+        served_countries: body.serves.iter().map(|c| country("serves", c)).collect::<Result<_, _>>()?,
+        users: vec![NewUser {
+            email: email.to_string(),
+            name: body.admin.name,
+            roles: vec![Role::GlobalAdmin, Role::AdminAgent],
+        }],
+    };
+    engine.store().create_partner(&partner, &caller.actor(), engine.now()).await?;
+    let created = engine.store().partner(partner.id).await?.ok_or_else(ApiError::internal)?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }

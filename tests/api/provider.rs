@@ -48,8 +48,36 @@ fn refused_codes(result: Result<accord::engine::Outcome, EngineError>) -> Vec<(S
 
 crate::on_each_store!(
     only_an_active_provider_serving_the_resellers_country_may_invite,
-    the_reseller_authorizes_the_provider_on_the_link_page
+    the_reseller_authorizes_the_provider_on_the_link_page,
+    an_admin_adds_providers_through_the_api,
 );
+
+async fn an_admin_adds_providers_through_the_api(backend: Backend) {
+    let Some(m) = MailApp::spawn(backend, false).await else { return };
+    let store = m.t.engine().store().clone();
+    let admin =
+        accord::keys::create(store.as_ref(), accord::store::Scope::Admin, "ops", m.t.clock.now()).await.unwrap().0;
+    let pipeline =
+        accord::keys::create(store.as_ref(), accord::store::Scope::Pipeline, "crm", m.t.clock.now()).await.unwrap().0;
+    let body = json!({ "legal_name": "Fabrikam Distribution", "country": "it", "mpn_id": "7654321", "tenant_domain": "fabrikam.example",
+                       "serves": ["IT", "sm"], "admin": { "name": "Luca Verdi", "email": "luca@fabrikam.example" } });
+    let url = format!("{}/api/v1/partners/providers", m.base);
+    let response = m.client.post(&url).bearer_auth(&pipeline).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "only admins add providers");
+    let response = m.client.post(&url).bearer_auth(&admin).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: serde_json::Value = response.json().await.unwrap();
+    assert_eq!((created["country"].as_str(), created["served_countries"].clone()), (Some("IT"), json!(["IT", "SM"])));
+    let mut bad = body.clone();
+    bad["serves"] = json!(["Italy"]);
+    let response = m.client.post(&url).bearer_auth(&admin).json(&bad).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (error["error"]["code"].as_str(), error["error"]["field"].as_str()),
+        (Some("invalid_country"), Some("serves"))
+    );
+}
 
 async fn only_an_active_provider_serving_the_resellers_country_may_invite(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else { return };
