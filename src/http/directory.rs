@@ -114,3 +114,35 @@ pub async fn add_provider(
     let created = engine.store().partner(partner.id).await?.ok_or_else(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
+
+/// The reseller removes its provider's administrator access to its work account; the
+/// partnership stays (the provider still orders for the reseller's customers).
+pub async fn remove_admin_access(
+    State(engine): State<Engine>,
+    caller: Caller,
+    axum::extract::Path((reseller, provider)): axum::extract::Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Pipeline])?;
+    let id = |field: &str, text: &str| {
+        uuid::Uuid::parse_str(text).map_err(|_| {
+            ApiError::new(StatusCode::NOT_FOUND, "unknown_partner", format!("`{text}` is not a partner id"))
+                .field(field)
+        })
+    };
+    let (reseller, provider) = (id("reseller", &reseller)?, id("provider", &provider)?);
+    match engine.store().remove_provider_admin_access(reseller, provider, &caller.actor(), engine.now()).await? {
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_relationship",
+            format!("partner {provider} is not an indirect provider of {reseller}"),
+        )),
+        Some(false) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_removed",
+            "the provider's administrator access was already removed",
+        )),
+        Some(true) => {
+            Ok(Json(json!({ "reseller": reseller, "provider": provider, "admin_access": false })).into_response())
+        }
+    }
+}

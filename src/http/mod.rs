@@ -40,6 +40,10 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/v1/instances/{id}/events", post(instances::event))
         .route("/api/v1/partners", get(directory::partners))
         .route("/api/v1/partners/providers", post(directory::add_provider))
+        .route(
+            "/api/v1/partners/{reseller}/providers/{provider}/remove-admin-access",
+            post(directory::remove_admin_access),
+        )
         .route("/api/v1/emails", get(emails::list))
         .route("/api/v1/emails/{id}", get(emails::show).patch(emails::edit))
         .route("/api/v1/emails/{id}/release", post(emails::release))

@@ -196,6 +196,16 @@ pub trait Store: Send + Sync + 'static {
     async fn relationships(&self, partner: uuid::Uuid)
         -> Result<Vec<crate::directory::RelationshipRecord>, StoreError>;
 
+    /// The reseller removes its provider's administrator access to its work account; the
+    /// relationship stays. `None`: no such relationship; `Some(false)`: already removed.
+    async fn remove_provider_admin_access(
+        &self,
+        reseller: uuid::Uuid,
+        provider: uuid::Uuid,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<Option<bool>, StoreError>;
+
     async fn partner_users(&self, partner: uuid::Uuid) -> Result<Vec<crate::directory::PartnerUserRecord>, StoreError>;
 
     async fn link(&self, hash: &str) -> Result<Option<LinkRecord>, StoreError>;

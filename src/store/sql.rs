@@ -731,6 +731,49 @@ macro_rules! impl_store {
                 .await?)
             }
 
+            async fn remove_provider_admin_access(
+                &self,
+                reseller: uuid::Uuid,
+                provider: uuid::Uuid,
+                actor: &str,
+                at: $crate::clock::Timestamp,
+            ) -> Result<Option<bool>, $crate::store::StoreError> {
+                let mut tx = self.begin_write().await?;
+                let row: Option<(bool,)> = sqlx::query_as::<$db, _>(
+                    "SELECT admin_access FROM relationships WHERE reseller_id = $1 AND provider_id = $2 \
+                     AND kind = 'reseller_provider' AND removed_at IS NULL",
+                )
+                .bind(reseller)
+                .bind(provider)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((admin_access,)) = row else { return Ok(None) };
+                if !admin_access {
+                    return Ok(Some(false));
+                }
+                sqlx::query::<$db>(
+                    "UPDATE relationships SET admin_access = $1 WHERE reseller_id = $2 AND provider_id = $3 \
+                     AND kind = 'reseller_provider' AND removed_at IS NULL",
+                )
+                .bind(false)
+                .bind(reseller)
+                .bind(provider)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query::<$db>("INSERT INTO audit_log (id, at, actor, action, subject, reason, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(uuid::Uuid::new_v4())
+                    .bind(at)
+                    .bind(actor)
+                    .bind("provider_admin_access_removed")
+                    .bind(format!("partner:{reseller}"))
+                    .bind(Option::<String>::None)
+                    .bind(sqlx::types::Json(serde_json::json!({ "provider": provider })))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(true))
+            }
+
             async fn partner_users(
                 &self,
                 partner: uuid::Uuid,

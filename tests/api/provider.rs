@@ -139,4 +139,27 @@ async fn the_reseller_authorizes_the_provider_on_the_link_page(backend: Backend)
 
     let codes = refused_codes(m.t.engine().start(invitation(provider, reseller)).await);
     assert_eq!(codes, [("reseller.id".to_owned(), "already_related")]);
+
+    // The reseller later removes the provider's admin access; the relationship stays.
+    let key = accord::keys::create(
+        m.t.engine().store().as_ref(),
+        accord::store::Scope::Pipeline,
+        "reseller",
+        m.t.clock.now(),
+    )
+    .await
+    .unwrap()
+    .0;
+    let url = format!("{}/api/v1/partners/{reseller}/providers/{provider}/remove-admin-access", m.base);
+    let response = m.client.post(&url).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let relationships = m.t.engine().store().relationships(reseller).await.unwrap();
+    assert_eq!(relationships.len(), 1, "the partnership stays");
+    assert!(!relationships[0].admin_access);
+    let again = m.client.post(&url).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let unrelated =
+        format!("{}/api/v1/partners/{reseller}/providers/{}/remove-admin-access", m.base, uuid::Uuid::new_v4());
+    let missing = m.client.post(&unrelated).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
