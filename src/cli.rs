@@ -368,10 +368,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         } => {
             use crate::directory::{NewPartner, NewUser, PartnerKind, PartnerStatus, Role};
             let country_code = |c: &str| {
-                let upper = c.trim().to_ascii_uppercase();
-                isocountry::CountryCode::for_alpha2(&upper)
-                    .map(|_| upper)
-                    .map_err(|_| anyhow::anyhow!("`{c}` is not an ISO 3166-1 alpha-2 country code such as IT"))
+                crate::workflow::input::parse_country(c)
+                    .ok_or_else(|| anyhow::anyhow!("`{c}` is not an ISO 3166-1 alpha-2 country code such as IT"))
             };
             let country = country_code(&country)?;
             let serves = serves.iter().map(|c| country_code(c)).collect::<anyhow::Result<Vec<_>>>()?;

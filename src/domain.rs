@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::directory::{DirectoryChange, NewUser, PartnerKind, PartnerStatus, Role};
+use crate::directory::{DirectoryChange, NewPartner, NewUser, PartnerKind, PartnerStatus, Role};
 use crate::engine::registry::{Call, Registry};
 use crate::engine::Effect;
 use crate::store::{Store, StoreError};
@@ -147,19 +147,21 @@ fn text(context: &Value, path: &str) -> Result<String, String> {
 /// admin-agent group (needed to finish setting up the account and add users).
 fn create_reseller(call: &Call<'_>) -> Result<Vec<Effect>, String> {
     let context = call.context;
-    Ok(vec![Effect::Directory(DirectoryChange::CreatePartner {
+    Ok(vec![Effect::Directory(DirectoryChange::CreatePartner(NewPartner {
         id: call.instance_id,
         kind: PartnerKind::IndirectReseller,
         legal_name: text(context, "company.legal_name")?,
         country: text(context, "company.address.country")?,
         mpn_id: text(context, "mpn.id")?,
         tenant_domain: text(context, "tenant.domain")?,
+        status: PartnerStatus::PendingAgreement,
+        served_countries: Vec::new(),
         users: vec![NewUser {
             email: text(context, "global_admin.email")?,
             name: text(context, "global_admin.name")?,
             roles: vec![Role::GlobalAdmin, Role::AdminAgent],
         }],
-    })])
+    }))])
 }
 
 /// Once the global admin accepts the Microsoft Partner Agreement.

@@ -71,15 +71,8 @@ pub struct NewUser {
 /// A change to the directory, as data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DirectoryChange {
-    CreatePartner {
-        id: uuid::Uuid,
-        kind: PartnerKind,
-        legal_name: String,
-        country: String,
-        mpn_id: String,
-        tenant_domain: String,
-        users: Vec<NewUser>,
-    },
+    /// A new partner with its users (an approved enrollment, or a provider added directly).
+    CreatePartner(NewPartner),
     SetPartnerStatus {
         id: uuid::Uuid,
         status: PartnerStatus,
@@ -90,10 +83,15 @@ pub enum DirectoryChange {
         reseller: uuid::Uuid,
         provider: uuid::Uuid,
     },
+    /// The reseller took back its provider's administrator access; the relationship stays.
+    RemoveProviderAdminAccess {
+        reseller: uuid::Uuid,
+        provider: uuid::Uuid,
+    },
 }
 
-/// A partner added directly (indirect providers, which deal with Microsoft themselves).
-#[derive(Clone, Debug)]
+/// A partner to add, with its users.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewPartner {
     pub id: uuid::Uuid,
     pub kind: PartnerKind,
@@ -120,11 +118,11 @@ impl DirectoryChange {
     /// What the audit log says about it.
     pub fn audit(&self) -> (&'static str, String, Value) {
         match self {
-            DirectoryChange::CreatePartner { id, kind, legal_name, users, .. } => (
+            DirectoryChange::CreatePartner(p) => (
                 "partner_created",
-                format!("partner:{id}"),
-                serde_json::json!({ "kind": kind, "legal_name": legal_name,
-                    "users": users.iter().map(|u| serde_json::json!({ "email": u.email, "roles": u.roles })).collect::<Vec<_>>() }),
+                format!("partner:{}", p.id),
+                serde_json::json!({ "kind": p.kind, "legal_name": p.legal_name, "serves": p.served_countries,
+                    "users": p.users.iter().map(|u| serde_json::json!({ "email": u.email, "roles": u.roles })).collect::<Vec<_>>() }),
             ),
             DirectoryChange::SetPartnerStatus { id, status } => {
                 ("partner_status", format!("partner:{id}"), serde_json::json!({ "status": status }))
@@ -132,6 +130,11 @@ impl DirectoryChange {
             DirectoryChange::RelateProvider { reseller, provider } => {
                 ("provider_authorized", format!("partner:{reseller}"), serde_json::json!({ "provider": provider }))
             }
+            DirectoryChange::RemoveProviderAdminAccess { reseller, provider } => (
+                "provider_admin_access_removed",
+                format!("partner:{reseller}"),
+                serde_json::json!({ "provider": provider }),
+            ),
         }
     }
 }

@@ -61,8 +61,7 @@ pub struct AdminBody {
 }
 
 fn country(field: &str, text: &str) -> Result<String, ApiError> {
-    let upper = text.trim().to_ascii_uppercase();
-    isocountry::CountryCode::for_alpha2(&upper).map(|_| upper).map_err(|_| {
+    crate::workflow::input::parse_country(text).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_country",

@@ -128,7 +128,7 @@ macro_rules! impl_store {
                     .map_err($crate::store::StoreError::from)?;
             }
             for change in &step.directory {
-                write_directory(tx, change, h).await?;
+                write_directory(&mut **tx, change, &h.actor, h.at, Some(h.instance_id)).await?;
             }
             for link in &step.links {
                 sqlx::query::<$db>(
@@ -152,50 +152,24 @@ macro_rules! impl_store {
             Ok(())
         }
 
+        /// A directory change and its audit row. `instance` is the transition's instance, which an
+        /// enrollment's partner records as its origin.
         async fn write_directory(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            conn: &mut <$db as sqlx::Database>::Connection,
             change: &$crate::directory::DirectoryChange,
-            h: &$crate::store::HistoryRecord,
+            actor: &str,
+            at: $crate::clock::Timestamp,
+            instance: Option<$crate::ids::InstanceId>,
         ) -> Result<(), $crate::store::CommitError> {
-            use $crate::directory::{DirectoryChange, PartnerStatus};
+            use $crate::directory::DirectoryChange;
             match change {
-                DirectoryChange::CreatePartner { id, kind, legal_name, country, mpn_id, tenant_domain, users } => {
-                    sqlx::query::<$db>(
-                        "INSERT INTO partners (id, kind, legal_name, country, mpn_id, tenant_domain, status, enrollment_id, \
-                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-                    )
-                    .bind(id)
-                    .bind(kind)
-                    .bind(legal_name)
-                    .bind(country)
-                    .bind(mpn_id)
-                    .bind(tenant_domain)
-                    .bind(PartnerStatus::PendingAgreement)
-                    .bind(h.instance_id)
-                    .bind(h.at)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err($crate::store::StoreError::from)?;
-                    for user in users {
-                        sqlx::query::<$db>(
-                            "INSERT INTO partner_users (partner_id, email, name, roles, created_at) VALUES ($1, $2, $3, $4, $5)",
-                        )
-                        .bind(id)
-                        .bind(&user.email)
-                        .bind(&user.name)
-                        .bind(sqlx::types::Json(&user.roles))
-                        .bind(h.at)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err($crate::store::StoreError::from)?;
-                    }
-                }
+                DirectoryChange::CreatePartner(partner) => insert_partner(&mut *conn, partner, instance, at).await?,
                 DirectoryChange::SetPartnerStatus { id, status } => {
                     sqlx::query::<$db>("UPDATE partners SET status = $1, updated_at = $2 WHERE id = $3")
                         .bind(status)
-                        .bind(h.at)
+                        .bind(at)
                         .bind(id)
-                        .execute(&mut **tx)
+                        .execute(&mut *conn)
                         .await
                         .map_err($crate::store::StoreError::from)?;
                 }
@@ -208,8 +182,8 @@ macro_rules! impl_store {
                     .bind(reseller)
                     .bind(provider)
                     .bind(true)
-                    .bind(h.at)
-                    .execute(&mut **tx)
+                    .bind(at)
+                    .execute(&mut *conn)
                     .await;
                     match inserted {
                         Err(err) if unique_violation(&err) => {
@@ -220,19 +194,77 @@ macro_rules! impl_store {
                         other => other.map_err($crate::store::StoreError::from)?,
                     };
                 }
+                DirectoryChange::RemoveProviderAdminAccess { reseller, provider } => {
+                    sqlx::query::<$db>(
+                        "UPDATE relationships SET admin_access = $1 WHERE reseller_id = $2 AND provider_id = $3 \
+                         AND kind = 'reseller_provider' AND removed_at IS NULL",
+                    )
+                    .bind(false)
+                    .bind(reseller)
+                    .bind(provider)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+                }
             }
+            insert_audit(&mut *conn, change, actor, at).await?;
+            Ok(())
+        }
+
+        /// A partner row and its users.
+        async fn insert_partner(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            p: &$crate::directory::NewPartner,
+            enrollment: Option<$crate::ids::InstanceId>,
+            at: $crate::clock::Timestamp,
+        ) -> Result<(), $crate::store::StoreError> {
+            sqlx::query::<$db>(
+                "INSERT INTO partners (id, kind, legal_name, country, mpn_id, tenant_domain, status, served_countries, \
+                 enrollment_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+            )
+            .bind(p.id)
+            .bind(p.kind)
+            .bind(&p.legal_name)
+            .bind(&p.country)
+            .bind(&p.mpn_id)
+            .bind(&p.tenant_domain)
+            .bind(p.status)
+            .bind(sqlx::types::Json(&p.served_countries))
+            .bind(enrollment)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+            for user in &p.users {
+                sqlx::query::<$db>("INSERT INTO partner_users (partner_id, email, name, roles, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(p.id)
+                    .bind(&user.email)
+                    .bind(&user.name)
+                    .bind(sqlx::types::Json(&user.roles))
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        /// The audit row of a directory change.
+        async fn insert_audit(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            change: &$crate::directory::DirectoryChange,
+            actor: &str,
+            at: $crate::clock::Timestamp,
+        ) -> Result<(), $crate::store::StoreError> {
             let (action, subject, data) = change.audit();
             sqlx::query::<$db>("INSERT INTO audit_log (id, at, actor, action, subject, reason, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(uuid::Uuid::new_v4())
-                .bind(h.at)
-                .bind(&h.actor)
+                .bind(at)
+                .bind(actor)
                 .bind(action)
                 .bind(subject)
                 .bind(Option::<String>::None)
                 .bind(sqlx::types::Json(data))
-                .execute(&mut **tx)
-                .await
-                .map_err($crate::store::StoreError::from)?;
+                .execute(&mut *conn)
+                .await?;
             Ok(())
         }
 
@@ -676,44 +708,8 @@ macro_rules! impl_store {
                 at: $crate::clock::Timestamp,
             ) -> Result<(), $crate::store::StoreError> {
                 let mut tx = self.begin_write().await?;
-                sqlx::query::<$db>(
-                    "INSERT INTO partners (id, kind, legal_name, country, mpn_id, tenant_domain, status, served_countries, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-                )
-                .bind(p.id)
-                .bind(p.kind)
-                .bind(&p.legal_name)
-                .bind(&p.country)
-                .bind(&p.mpn_id)
-                .bind(&p.tenant_domain)
-                .bind(p.status)
-                .bind(sqlx::types::Json(&p.served_countries))
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-                for user in &p.users {
-                    sqlx::query::<$db>(
-                        "INSERT INTO partner_users (partner_id, email, name, roles, created_at) VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(p.id)
-                    .bind(&user.email)
-                    .bind(&user.name)
-                    .bind(sqlx::types::Json(&user.roles))
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                let data = serde_json::json!({ "kind": p.kind, "legal_name": p.legal_name, "serves": p.served_countries });
-                sqlx::query::<$db>("INSERT INTO audit_log (id, at, actor, action, subject, reason, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(uuid::Uuid::new_v4())
-                    .bind(at)
-                    .bind(actor)
-                    .bind("partner_created")
-                    .bind(format!("partner:{}", p.id))
-                    .bind(Option::<String>::None)
-                    .bind(sqlx::types::Json(data))
-                    .execute(&mut *tx)
-                    .await?;
+                insert_partner(&mut *tx, p, None, at).await?;
+                insert_audit(&mut *tx, &$crate::directory::DirectoryChange::CreatePartner(p.clone()), actor, at).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -751,25 +747,12 @@ macro_rules! impl_store {
                 if !admin_access {
                     return Ok(Some(false));
                 }
-                sqlx::query::<$db>(
-                    "UPDATE relationships SET admin_access = $1 WHERE reseller_id = $2 AND provider_id = $3 \
-                     AND kind = 'reseller_provider' AND removed_at IS NULL",
-                )
-                .bind(false)
-                .bind(reseller)
-                .bind(provider)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query::<$db>("INSERT INTO audit_log (id, at, actor, action, subject, reason, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(uuid::Uuid::new_v4())
-                    .bind(at)
-                    .bind(actor)
-                    .bind("provider_admin_access_removed")
-                    .bind(format!("partner:{reseller}"))
-                    .bind(Option::<String>::None)
-                    .bind(sqlx::types::Json(serde_json::json!({ "provider": provider })))
-                    .execute(&mut *tx)
-                    .await?;
+                let change = $crate::directory::DirectoryChange::RemoveProviderAdminAccess { reseller, provider };
+                match write_directory(&mut *tx, &change, actor, at, None).await {
+                    Ok(()) => {}
+                    Err($crate::store::CommitError::Store(err)) => return Err(err),
+                    Err(other) => return Err($crate::store::StoreError::Corrupt(other.to_string())),
+                }
                 tx.commit().await?;
                 Ok(Some(true))
             }

@@ -234,17 +234,13 @@ fn check_value(field: &InputField, value: &Value, rules: &InputRules) -> Result<
             }
             email
         }
-        FieldType::Country => {
-            let upper = text.to_ascii_uppercase();
-            if upper.len() != 2 || isocountry::CountryCode::for_alpha2(&upper).is_err() {
-                return Err(FieldError::new(
-                    path,
-                    "invalid_country",
-                    format!("`{path}` must be an ISO 3166-1 alpha-2 country code such as IT or US, not `{text}`"),
-                ));
-            }
-            upper
-        }
+        FieldType::Country => parse_country(text).ok_or_else(|| {
+            FieldError::new(
+                path,
+                "invalid_country",
+                format!("`{path}` must be an ISO 3166-1 alpha-2 country code such as IT or US, not `{text}`"),
+            )
+        })?,
         FieldType::Locale => parse_locale(text).ok_or_else(|| {
             FieldError::new(
                 path,
@@ -286,6 +282,12 @@ fn parse_email(path: &str, text: &str) -> Result<String, FieldError> {
         )
     })?;
     Ok(format!("{}@{}", address.user(), address.domain().to_ascii_lowercase()))
+}
+
+/// An ISO 3166-1 alpha-2 code, upper-cased (`it` becomes `IT`), if `text` is one.
+pub fn parse_country(text: &str) -> Option<String> {
+    let upper = text.trim().to_ascii_uppercase();
+    (upper.len() == 2 && isocountry::CountryCode::for_alpha2(&upper).is_ok()).then_some(upper)
 }
 
 /// `language[-REGION]` with a two- or three-letter language and a two-letter or three-digit
