@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::directory::{DirectoryChange, NewPartner, NewUser, PartnerKind, PartnerStatus, Role};
+use crate::directory::{
+    Cloud, CustomerRelationshipKind, DirectoryChange, NewCustomer, NewCustomerRelationship, NewPartner, NewUser,
+    PartnerKind, PartnerRecord, PartnerStatus, Role,
+};
 use crate::engine::registry::{Call, Registry};
 use crate::engine::Effect;
 use crate::store::{Store, StoreError};
@@ -15,7 +18,16 @@ pub fn register(registry: &mut Registry) {
     registry.effect("create_reseller", create_reseller);
     registry.effect("activate_partner", activate_partner);
     registry.effect("relate_provider", relate_provider);
+    registry.effect("accept_customer_invitation", accept_customer_invitation);
+    registry.effect("accept_customer_agreement", accept_customer_agreement);
     registry.start_check("provider_may_invite", |input, store| Box::pin(provider_may_invite(input, store)));
+    registry.start_check("reseller_may_invite_customer", |input, store| {
+        Box::pin(reseller_may_invite_customer(input, store))
+    });
+    registry.start_check("reseller_and_provider_may_invite_customer", |input, store| {
+        Box::pin(reseller_and_provider_may_invite_customer(input, store))
+    });
+    registry.start_check("customer_needs_agreement", |input, store| Box::pin(customer_needs_agreement(input, store)));
 }
 
 fn refused(field: &str, code: &'static str, message: String) -> FieldError {
@@ -33,70 +45,55 @@ fn partner_id(input: &Value, path: &str) -> Result<uuid::Uuid, FieldError> {
     })
 }
 
+/// The partner at `path` if it is an active partner of `kind`; otherwise says why not.
+async fn active_partner(
+    input: &Value,
+    path: &str,
+    kind: PartnerKind,
+    store: &dyn Store,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<PartnerRecord>, StoreError> {
+    let id = match partner_id(input, path) {
+        Ok(id) => id,
+        Err(err) => {
+            errors.push(err);
+            return Ok(None);
+        }
+    };
+    let (what, code) = match kind {
+        PartnerKind::IndirectProvider => ("an indirect provider", "not_a_provider"),
+        PartnerKind::IndirectReseller => ("an indirect reseller", "not_a_reseller"),
+    };
+    match store.partner(id).await? {
+        Some(p) if p.kind != kind => {
+            errors.push(refused(path, code, format!("{} is not {what}", p.legal_name)));
+            Ok(None)
+        }
+        Some(p) if p.status != PartnerStatus::Active => {
+            let message = match kind {
+                PartnerKind::IndirectReseller => format!(
+                    "the reseller {} is not active yet: its enrollment must be approved and the agreement accepted",
+                    p.legal_name
+                ),
+                PartnerKind::IndirectProvider => format!("the provider {} is not active", p.legal_name),
+            };
+            errors.push(refused(path, "partner_not_active", message));
+            Ok(None)
+        }
+        Some(p) => Ok(Some(p)),
+        None => {
+            errors.push(refused(path, "unknown_partner", format!("no partner with id {id}")));
+            Ok(None)
+        }
+    }
+}
+
 /// An active indirect provider may invite an active indirect reseller whose legal country it
 /// serves, unless they are related already.
 async fn provider_may_invite(input: Value, store: Arc<dyn Store>) -> Result<Vec<FieldError>, StoreError> {
     let mut errors = Vec::new();
-    let provider = match partner_id(&input, "provider.id") {
-        Ok(id) => match store.partner(id).await? {
-            Some(p) if p.kind != PartnerKind::IndirectProvider => {
-                errors.push(refused(
-                    "provider.id",
-                    "not_a_provider",
-                    format!("{} is not an indirect provider", p.legal_name),
-                ));
-                None
-            }
-            Some(p) if p.status != PartnerStatus::Active => {
-                errors.push(refused(
-                    "provider.id",
-                    "partner_not_active",
-                    format!("the provider {} is not active", p.legal_name),
-                ));
-                None
-            }
-            Some(p) => Some(p),
-            None => {
-                errors.push(refused("provider.id", "unknown_partner", format!("no partner with id {id}")));
-                None
-            }
-        },
-        Err(err) => {
-            errors.push(err);
-            None
-        }
-    };
-    let reseller = match partner_id(&input, "reseller.id") {
-        Ok(id) => {
-            match store.partner(id).await? {
-                Some(r) if r.kind != PartnerKind::IndirectReseller => {
-                    errors.push(refused(
-                        "reseller.id",
-                        "not_a_reseller",
-                        format!("{} is not an indirect reseller", r.legal_name),
-                    ));
-                    None
-                }
-                Some(r) if r.status != PartnerStatus::Active => {
-                    errors.push(refused(
-                    "reseller.id",
-                    "partner_not_active",
-                    format!("the reseller {} is not active yet: its enrollment must be approved and the agreement accepted", r.legal_name),
-                ));
-                    None
-                }
-                Some(r) => Some(r),
-                None => {
-                    errors.push(refused("reseller.id", "unknown_partner", format!("no partner with id {id}")));
-                    None
-                }
-            }
-        }
-        Err(err) => {
-            errors.push(err);
-            None
-        }
-    };
+    let provider = active_partner(&input, "provider.id", PartnerKind::IndirectProvider, &*store, &mut errors).await?;
+    let reseller = active_partner(&input, "reseller.id", PartnerKind::IndirectReseller, &*store, &mut errors).await?;
     if let (Some(provider), Some(reseller)) = (provider, reseller) {
         if !provider.served_countries.0.iter().any(|c| c == &reseller.country) {
             errors.push(refused(
@@ -123,6 +120,153 @@ async fn provider_may_invite(input: Value, store: Arc<dyn Store>) -> Result<Vec<
     Ok(errors)
 }
 
+/// A customer invitation: sent for an active reseller by one of its global admins or admin
+/// agents, with delegated admin privileges wherever the customer's cloud requires them.
+async fn reseller_may_invite_customer(input: Value, store: Arc<dyn Store>) -> Result<Vec<FieldError>, StoreError> {
+    let mut errors = Vec::new();
+    check_customer_request(&input, &*store, &mut errors).await?;
+    Ok(errors)
+}
+
+/// A dual invitation also needs the reseller's authorised indirect provider.
+async fn reseller_and_provider_may_invite_customer(
+    input: Value,
+    store: Arc<dyn Store>,
+) -> Result<Vec<FieldError>, StoreError> {
+    let mut errors = Vec::new();
+    let reseller = check_customer_request(&input, &*store, &mut errors).await?;
+    let provider = active_partner(&input, "provider.id", PartnerKind::IndirectProvider, &*store, &mut errors).await?;
+    if let (Some(reseller), Some(provider)) = (reseller, provider) {
+        let authorised = store.relationships(reseller.id).await?;
+        if !authorised.iter().any(|r| r.provider_id == Some(provider.id)) {
+            let others: Vec<String> = authorised.iter().filter_map(|r| r.provider_id).map(|p| p.to_string()).collect();
+            let hint = if others.is_empty() {
+                format!("{} has no authorised indirect provider yet", reseller.legal_name)
+            } else {
+                format!("its authorised providers are: {}", others.join(", "))
+            };
+            errors.push(refused(
+                "provider.id",
+                "no_provider_relationship",
+                format!(
+                    "{} has not authorised {} as its indirect provider ({hint}); the provider must first invite \
+                     it (workflow provider_invitation) and the reseller authorise it",
+                    reseller.legal_name, provider.legal_name
+                ),
+            ));
+        }
+    }
+    Ok(errors)
+}
+
+/// The checks single and dual invitations share; returns the reseller when it may invite.
+async fn check_customer_request(
+    input: &Value,
+    store: &dyn Store,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<PartnerRecord>, StoreError> {
+    let reseller = active_partner(input, "reseller.id", PartnerKind::IndirectReseller, store, errors).await?;
+    if let Some(reseller) = &reseller {
+        let sender = text(input, "sender.email").unwrap_or_default();
+        let users = store.partner_users(reseller.id).await?;
+        match users.iter().find(|u| u.email.eq_ignore_ascii_case(&sender)) {
+            None => errors.push(refused(
+                "sender.email",
+                "unknown_user",
+                format!("{sender} is not a user of {}; `accord partners` lists its users", reseller.legal_name),
+            )),
+            Some(user) if !user.roles.0.iter().any(|r| matches!(r, Role::GlobalAdmin | Role::AdminAgent)) => {
+                let roles: Vec<&str> = user.roles.0.iter().map(Role::as_str).collect();
+                errors.push(refused(
+                    "sender.email",
+                    "role_not_allowed",
+                    format!(
+                        "only a global admin or an admin agent of {} may invite customers; {sender} is: {}",
+                        reseller.legal_name,
+                        if roles.is_empty() { "no role".to_owned() } else { roles.join(", ") }
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let cloud = match input.pointer("/customer/cloud").and_then(Value::as_str) {
+        None => Some(Cloud::Public),
+        Some(text) => match text.parse::<Cloud>() {
+            Ok(cloud) => Some(cloud),
+            Err(_) => {
+                let names: Vec<&str> = Cloud::ALL.iter().map(Cloud::as_str).collect();
+                errors.push(refused(
+                    "customer.cloud",
+                    "invalid_cloud",
+                    format!("`customer.cloud` must be one of {}, not `{text}`", names.join(", ")),
+                ));
+                None
+            }
+        },
+    };
+    let dap = input.get("dap").and_then(Value::as_bool).unwrap_or(false);
+    if let Some(cloud) = cloud.filter(|c| c.requires_dap() && !dap) {
+        let name = match cloud {
+            Cloud::UsGovernment => "Microsoft Cloud for US Government",
+            _ => "Microsoft Cloud Germany",
+        };
+        errors.push(refused(
+            "dap",
+            "dap_required",
+            format!(
+                "in the {name} a reseller relationship cannot be requested without delegated admin privileges: \
+                 send \"dap\": true"
+            ),
+        ));
+    }
+    Ok(reseller)
+}
+
+/// An agreement-acceptance request: the customer has a relationship with the partner and has not
+/// accepted the customer agreement.
+async fn customer_needs_agreement(input: Value, store: Arc<dyn Store>) -> Result<Vec<FieldError>, StoreError> {
+    let mut errors = Vec::new();
+    let customer = match uuid::Uuid::parse_str(&text(&input, "customer.id").unwrap_or_default()) {
+        Err(_) => {
+            errors.push(refused(
+                "customer.id",
+                "invalid_customer_id",
+                "`customer.id` must be a customer id (a UUID); `accord customers` lists them".into(),
+            ));
+            return Ok(errors);
+        }
+        Ok(id) => match store.customer(id).await? {
+            None => {
+                errors.push(refused("customer.id", "unknown_customer", format!("no customer with id {id}")));
+                return Ok(errors);
+            }
+            Some(customer) => customer,
+        },
+    };
+    if let Some(at) = customer.agreement_accepted_at {
+        errors.push(refused(
+            "customer.id",
+            "agreement_already_accepted",
+            format!("{} accepted the customer agreement already (at {at})", customer.name),
+        ));
+    }
+    let partner = text(&input, "partner.id").unwrap_or_default();
+    let related = store
+        .customer_partners(customer.id)
+        .await?
+        .iter()
+        .any(|p| p.removed_at.is_none() && p.partner_id.to_string() == partner.trim());
+    if !related {
+        errors.push(refused(
+            "partner.id",
+            "not_related",
+            format!("{partner} has no relationship with {}; invite the customer instead", customer.name),
+        ));
+    }
+    Ok(errors)
+}
+
 /// The reseller authorised the provider.
 fn relate_provider(call: &Call<'_>) -> Result<Vec<Effect>, String> {
     let id = |path: &str| {
@@ -140,7 +284,7 @@ fn text(context: &Value, path: &str) -> Result<String, String> {
         .try_fold(context, |value, key| value.get(key))
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| format!("the enrollment has no `{path}`"))
+        .ok_or_else(|| format!("the instance has no `{path}`"))
 }
 
 /// On approval: the partner record, pending the agreement, with the global admin in the
@@ -169,5 +313,56 @@ fn activate_partner(call: &Call<'_>) -> Result<Vec<Effect>, String> {
     Ok(vec![Effect::Directory(DirectoryChange::SetPartnerStatus {
         id: call.instance_id,
         status: PartnerStatus::Active,
+    })])
+}
+
+/// The customer accepted a (single or dual) invitation: reseller relationships with the reseller
+/// (with delegated admin privileges if asked for) and, in a dual invitation, the provider; and
+/// the customer agreement. Written in the transition's transaction: all of it or none.
+fn accept_customer_invitation(call: &Call<'_>) -> Result<Vec<Effect>, String> {
+    let context = call.context;
+    let id = |path: &str| {
+        text(context, path).and_then(|t| uuid::Uuid::parse_str(&t).map_err(|_| format!("`{path}` is not an id")))
+    };
+    let dap = context.get("dap").and_then(Value::as_bool).unwrap_or(false);
+    let mut relationships = vec![NewCustomerRelationship {
+        partner: id("reseller.id")?,
+        kind: CustomerRelationshipKind::reseller(dap),
+        dap,
+    }];
+    if context.pointer("/provider/id").is_some() {
+        relationships.push(NewCustomerRelationship {
+            partner: id("provider.id")?,
+            kind: CustomerRelationshipKind::Reseller,
+            dap: false,
+        });
+    }
+    let cloud = match context.pointer("/customer/cloud").and_then(Value::as_str) {
+        Some(text) => text.parse::<Cloud>()?,
+        None => Cloud::Public,
+    };
+    let email = text(context, "customer.email")?;
+    Ok(vec![Effect::Directory(DirectoryChange::AcceptInvitation {
+        customer: NewCustomer {
+            id: call.instance_id,
+            name: text(context, "customer.name")?,
+            domain: text(context, "customer.domain")?,
+            country: text(context, "customer.country")?,
+            cloud,
+            admin_name: text(context, "customer.contact").unwrap_or_else(|_| email.clone()),
+            admin_email: email.clone(),
+            locale: text(context, "customer.locale").ok(),
+        },
+        relationships,
+        accepted_by: email,
+    })])
+}
+
+/// The customer accepted the customer agreement.
+fn accept_customer_agreement(call: &Call<'_>) -> Result<Vec<Effect>, String> {
+    let customer = text(call.context, "customer.id")?;
+    Ok(vec![Effect::Directory(DirectoryChange::AcceptCustomerAgreement {
+        customer: uuid::Uuid::parse_str(&customer).map_err(|_| "`customer.id` is not an id".to_owned())?,
+        accepted_by: text(call.context, "customer.email")?,
     })])
 }

@@ -1,5 +1,5 @@
 //! The partner directory: partners (indirect resellers and providers), their users and roles,
-//! and the audit log. Workflows change it through effects, written in the transition's own
+//! customers and their relationships with partners, and the audit log. Workflows change it through effects, written in the transition's own
 //! transaction.
 
 use serde::Serialize;
@@ -8,6 +8,8 @@ use sqlx::types::Json;
 
 use crate::clock::Timestamp;
 use crate::text_enum;
+
+pub mod commands;
 
 text_enum! {
     pub enum PartnerKind {
@@ -31,6 +33,76 @@ text_enum! {
         UserAdmin => "user_admin",
         AdminAgent => "admin_agent",
         SalesAgent => "sales_agent",
+    }
+}
+
+text_enum! {
+    /// The Microsoft cloud a customer's tenant lives in.
+    pub enum Cloud {
+        Public => "public",
+        UsGovernment => "us_government",
+        Germany => "germany",
+    }
+}
+
+impl Cloud {
+    /// In the US Government and Germany clouds a partner cannot ask for a relationship without
+    /// delegated admin privileges (seed 003).
+    pub fn requires_dap(self) -> bool {
+        matches!(self, Cloud::UsGovernment | Cloud::Germany)
+    }
+}
+
+text_enum! {
+    /// What a customer lets a partner be (seed 004, "Manage partner relationships").
+    pub enum CustomerRelationshipKind {
+        /// Sells products to the customer.
+        Reseller => "reseller",
+        /// Manages products and services as a global admin of the customer's tenant.
+        DelegatedAdmin => "delegated_admin",
+        ResellerDelegatedAdmin => "reseller_delegated_admin",
+        /// Resets passwords and handles support incidents.
+        Advisor => "advisor",
+        /// A user account assigned in the customer's tenant.
+        Partner => "partner",
+        /// Sees purchases made with other MPSA partners.
+        Mpsa => "mpsa",
+        /// Uploads device ids for Autopilot.
+        PcOem => "pc_oem",
+        /// Builds and manages the customer's line-of-business apps.
+        LineOfBusiness => "line_of_business",
+    }
+}
+
+impl CustomerRelationshipKind {
+    /// Whether the customer may end the relationship itself; for every other type it must ask
+    /// the partner to.
+    pub fn customer_may_delete(self) -> bool {
+        matches!(self, Self::DelegatedAdmin | Self::Advisor)
+    }
+
+    /// Whether the type comes with delegated admin privileges.
+    pub fn grants_dap(self) -> bool {
+        matches!(self, Self::DelegatedAdmin | Self::ResellerDelegatedAdmin)
+    }
+
+    /// The type after a customer accepts a reseller request (`self` is the type the partner
+    /// already has): a reseller request keeps delegated administration the partner already had.
+    pub fn merge(self, requested: Self) -> Self {
+        if requested.grants_dap() || self.grants_dap() {
+            Self::ResellerDelegatedAdmin
+        } else {
+            requested
+        }
+    }
+
+    /// The type a reseller request asks for.
+    pub fn reseller(dap: bool) -> Self {
+        if dap {
+            Self::ResellerDelegatedAdmin
+        } else {
+            Self::Reseller
+        }
     }
 }
 
@@ -88,6 +160,112 @@ pub enum DirectoryChange {
         reseller: uuid::Uuid,
         provider: uuid::Uuid,
     },
+    /// A customer the partners already work with, added directly (no agreement signed yet).
+    AddCustomer {
+        customer: NewCustomer,
+        relationships: Vec<NewCustomerRelationship>,
+    },
+    /// The customer accepted an invitation: the customer (found by tenant domain, or added), its
+    /// relationships with every inviting partner, and the customer agreement, all at once.
+    AcceptInvitation {
+        customer: NewCustomer,
+        relationships: Vec<NewCustomerRelationship>,
+        accepted_by: String,
+    },
+    /// The customer accepted the customer agreement for a relationship that existed without it.
+    AcceptCustomerAgreement {
+        customer: uuid::Uuid,
+        accepted_by: String,
+    },
+    /// The partner ended its relationship with the customer; delegated admin privileges stay as
+    /// they are and no notice is sent.
+    RemoveCustomerRelationship {
+        partner: uuid::Uuid,
+        customer: uuid::Uuid,
+        reason: String,
+    },
+    /// The customer removed the partner's delegated admin privileges; the relationship stays.
+    RemoveAdminRoles {
+        customer: uuid::Uuid,
+        partner: uuid::Uuid,
+    },
+    /// The customer ended a delegated admin or advisor relationship.
+    DeleteCustomerRelationship {
+        customer: uuid::Uuid,
+        partner: uuid::Uuid,
+    },
+}
+
+/// A customer to add or find, as an invitation or import describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCustomer {
+    /// Used when the customer is new; an existing customer with the same domain keeps its id.
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub domain: String,
+    pub country: String,
+    pub cloud: Cloud,
+    pub admin_name: String,
+    pub admin_email: String,
+    pub locale: Option<String>,
+}
+
+/// A relationship a customer grants a partner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NewCustomerRelationship {
+    pub partner: uuid::Uuid,
+    pub kind: CustomerRelationshipKind,
+    pub dap: bool,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct CustomerRecord {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub domain: String,
+    pub country: String,
+    pub cloud: Cloud,
+    pub admin_name: String,
+    pub admin_email: String,
+    pub locale: Option<String>,
+    pub agreement_accepted_at: Option<Timestamp>,
+    pub agreement_accepted_by: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A customer on a partner's Customers list.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct PartnerCustomer {
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub customer: CustomerRecord,
+    pub relationship: CustomerRelationshipKind,
+    pub dap: bool,
+    pub related_at: Timestamp,
+}
+
+/// A partner as its customer sees it. A removed relationship still shows while its delegated
+/// admin privileges remain.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct CustomerPartner {
+    pub partner_id: uuid::Uuid,
+    pub legal_name: String,
+    pub relationship: CustomerRelationshipKind,
+    pub dap: bool,
+    pub related_at: Timestamp,
+    pub removed_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct AuditRecord {
+    pub id: uuid::Uuid,
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub reason: Option<String>,
+    pub data: Json<Value>,
 }
 
 /// A partner to add, with its users.
@@ -114,9 +292,27 @@ pub struct RelationshipRecord {
     pub created_at: Timestamp,
 }
 
+/// What the audit log keeps of a directory change.
+pub struct AuditEntry {
+    pub action: &'static str,
+    pub subject: String,
+    pub reason: Option<String>,
+    pub data: Value,
+}
+
 impl DirectoryChange {
     /// What the audit log says about it.
-    pub fn audit(&self) -> (&'static str, String, Value) {
+    pub fn audit(&self) -> AuditEntry {
+        let (action, subject, data) = self.describe();
+        let reason = match self {
+            DirectoryChange::RemoveCustomerRelationship { reason, .. } => Some(reason.clone()),
+            _ => None,
+        };
+        AuditEntry { action, subject, reason, data }
+    }
+
+    fn describe(&self) -> (&'static str, String, Value) {
+        use serde_json::json;
         match self {
             DirectoryChange::CreatePartner(p) => (
                 "partner_created",
@@ -135,6 +331,30 @@ impl DirectoryChange {
                 format!("partner:{reseller}"),
                 serde_json::json!({ "provider": provider }),
             ),
+            DirectoryChange::AddCustomer { customer, relationships } => (
+                "customer_added",
+                format!("customer:{}", customer.id),
+                json!({ "name": customer.name, "domain": customer.domain, "relationships": relationships }),
+            ),
+            DirectoryChange::AcceptInvitation { customer, relationships, accepted_by } => (
+                "invitation_accepted",
+                format!("customer:{}", customer.domain),
+                json!({ "name": customer.name, "relationships": relationships, "accepted_by": accepted_by }),
+            ),
+            DirectoryChange::AcceptCustomerAgreement { customer, accepted_by } => {
+                ("customer_agreement_accepted", format!("customer:{customer}"), json!({ "accepted_by": accepted_by }))
+            }
+            DirectoryChange::RemoveCustomerRelationship { partner, customer, .. } => (
+                "customer_relationship_removed",
+                format!("customer:{customer}"),
+                json!({ "partner": partner, "attested": true, "notice_sent": false }),
+            ),
+            DirectoryChange::RemoveAdminRoles { customer, partner } => {
+                ("admin_roles_removed", format!("customer:{customer}"), json!({ "partner": partner }))
+            }
+            DirectoryChange::DeleteCustomerRelationship { customer, partner } => {
+                ("customer_relationship_deleted", format!("customer:{customer}"), json!({ "partner": partner }))
+            }
         }
     }
 }

@@ -234,12 +234,13 @@ impl Engine {
         self.apply_inner(id, request, None, None).await
     }
 
-    /// A recipient acts on a link: its event, with the link used up in the same transaction.
+    /// A recipient acts on a link: the event of its action (or of an alternative its page
+    /// offers), with the link used up in the same transaction.
     /// Acting twice returns the first outcome.
     #[instrument(skip_all, fields(instance.id = %link.instance_id, action = %link.action))]
-    pub async fn apply_link(&self, link: &LinkRecord, data: Value) -> Result<Outcome, EngineError> {
+    pub async fn apply_link(&self, link: &LinkRecord, event: EventName, data: Value) -> Result<Outcome, EngineError> {
         let request = EventRequest {
-            event: link.event.to_string(),
+            event: event.to_string(),
             data,
             idempotency_key: Some(format!("link:{}", link.hash)),
             origin: Origin::Link,

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::{ApiJson, ApiQuery};
+use crate::directory::commands::{self, AddCustomer, RemoveCustomer};
 use crate::directory::PartnerKind;
 use crate::engine::Engine;
 use crate::store::Scope;
@@ -144,4 +145,255 @@ pub async fn remove_admin_access(
             Ok(Json(json!({ "reseller": reseller, "provider": provider, "admin_access": false })).into_response())
         }
     }
+}
+
+fn path_id(field: &'static str, text: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(text).map_err(|_| {
+        ApiError::new(StatusCode::NOT_FOUND, "unknown_id", format!("`{text}` is not an id (a UUID)")).field(field)
+    })
+}
+
+/// A reseller's Indirect providers.
+pub async fn providers_of(
+    State(engine): State<Engine>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
+    let items =
+        commands::related_partners(engine.store().as_ref(), path_id("partner", &id)?, PartnerKind::IndirectProvider)
+            .await?;
+    Ok(Json(json!({ "items": items })).into_response())
+}
+
+/// A provider's Indirect resellers.
+pub async fn resellers_of(
+    State(engine): State<Engine>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
+    let items =
+        commands::related_partners(engine.store().as_ref(), path_id("partner", &id)?, PartnerKind::IndirectReseller)
+            .await?;
+    Ok(Json(json!({ "items": items })).into_response())
+}
+
+/// A partner's Customers, with the relationship type and DAP.
+pub async fn customers_of(
+    State(engine): State<Engine>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
+    let items = commands::customers_of(engine.store().as_ref(), path_id("partner", &id)?, None).await?;
+    Ok(Json(json!({ "items": items })).into_response())
+}
+
+/// The customers a reseller shares with one of its indirect providers.
+pub async fn shared_customers(
+    State(engine): State<Engine>,
+    caller: Caller,
+    axum::extract::Path((reseller, provider)): axum::extract::Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
+    let (reseller, provider) = (path_id("reseller", &reseller)?, path_id("provider", &provider)?);
+    let items = commands::customers_of(engine.store().as_ref(), reseller, Some(provider)).await?;
+    Ok(Json(json!({ "items": items })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveCustomerBody {
+    /// The partner's user removing it (a global admin or admin agent).
+    by: String,
+    reason: String,
+    #[serde(default)]
+    attest: bool,
+}
+
+/// The partner ends its relationship with a customer (attestation required; DAP unchanged; no
+/// email).
+pub async fn remove_customer(
+    State(engine): State<Engine>,
+    caller: Caller,
+    axum::extract::Path((partner, customer)): axum::extract::Path<(String, String)>,
+    ApiJson(body): ApiJson<RemoveCustomerBody>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Pipeline])?;
+    let command = RemoveCustomer {
+        partner: path_id("partner", &partner)?,
+        customer: path_id("customer", &customer)?,
+        by: body.by,
+        reason: body.reason,
+        attest: body.attest,
+    };
+    commands::remove_customer_relationship(engine.store().as_ref(), &command, &caller.actor(), engine.now()).await?;
+    Ok(Json(json!({ "partner": command.partner, "customer": command.customer, "removed": true, "notice_sent": false }))
+        .into_response())
+}
+
+/// Every customer.
+pub async fn customers(State(engine): State<Engine>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
+    Ok(Json(json!({ "items": engine.store().customers().await? })).into_response())
+}
+
+/// One customer with its partners.
+pub async fn customer(
+    State(engine): State<Engine>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
+    Ok(Json(commands::customer_view(engine.store().as_ref(), path_id("customer", &id)?).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomerBody {
+    name: String,
+    domain: String,
+    country: String,
+    #[serde(default = "public_cloud")]
+    cloud: String,
+    admin: AdminBody,
+    locale: Option<String>,
+    relationships: Vec<RelationshipBody>,
+}
+
+fn public_cloud() -> String {
+    "public".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelationshipBody {
+    partner: uuid::Uuid,
+    kind: String,
+    dap: Option<bool>,
+}
+
+/// Adds a customer the partners already work with (admin keys only).
+pub async fn add_customer(
+    State(engine): State<Engine>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewCustomerBody>,
+) -> Result<Response, ApiError> {
+    caller.require(&[])?;
+    let add = AddCustomer {
+        name: body.name,
+        domain: body.domain,
+        country: body.country,
+        cloud: body.cloud,
+        admin_name: body.admin.name,
+        admin_email: body.admin.email,
+        locale: body.locale,
+        relationships: body.relationships.into_iter().map(|r| (r.partner, r.kind, r.dap)).collect(),
+    };
+    let created = commands::add_customer(engine.store().as_ref(), &add, &caller.actor(), engine.now()).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerActionBody {
+    /// Who at the customer acts (their admin's email), kept in the audit log.
+    by: Option<String>,
+}
+
+/// The body is optional: empty means no `by`.
+fn optional_body(body: &[u8]) -> Result<CustomerActionBody, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(CustomerActionBody::default());
+    }
+    serde_json::from_slice(body).map_err(|err| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("the request body is not the expected JSON: {err}"),
+        )
+    })
+}
+
+fn customer_actor(caller: &Caller, body: &CustomerActionBody) -> String {
+    match &body.by {
+        Some(by) if !by.trim().is_empty() => format!("{} ({})", by.trim(), caller.actor()),
+        _ => caller.actor(),
+    }
+}
+
+/// The customer removes a partner's admin roles; the relationship stays.
+pub async fn remove_admin_roles(
+    State(engine): State<Engine>,
+    caller: Caller,
+    axum::extract::Path((customer, partner)): axum::extract::Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Pipeline])?;
+    let body = optional_body(&body)?;
+    let (customer, partner) = (path_id("customer", &customer)?, path_id("partner", &partner)?);
+    let store = engine.store().as_ref();
+    commands::remove_admin_roles(store, customer, partner, &customer_actor(&caller, &body), engine.now()).await?;
+    Ok(Json(commands::customer_view(store, customer).await?).into_response())
+}
+
+/// The customer deletes a delegated admin or advisor relationship.
+pub async fn delete_relationship(
+    State(engine): State<Engine>,
+    caller: Caller,
+    axum::extract::Path((customer, partner)): axum::extract::Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Pipeline])?;
+    let body = optional_body(&body)?;
+    let (customer, partner) = (path_id("customer", &customer)?, path_id("partner", &partner)?);
+    let store = engine.store().as_ref();
+    commands::delete_customer_relationship(store, customer, partner, &customer_actor(&caller, &body), engine.now())
+        .await?;
+    Ok(Json(commands::customer_view(store, customer).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementRequestBody {
+    partner: uuid::Uuid,
+}
+
+/// Mails the customer a link to accept the customer agreement (a `customer_agreement`
+/// instance, its input taken from the directory).
+pub async fn request_agreement(
+    State(engine): State<Engine>,
+    caller: Caller,
+    axum::extract::Path(customer): axum::extract::Path<String>,
+    ApiJson(body): ApiJson<AgreementRequestBody>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Pipeline])?;
+    let input =
+        commands::agreement_request(engine.store().as_ref(), path_id("customer", &customer)?, body.partner).await?;
+    let outcome = engine
+        .start(crate::engine::StartRequest {
+            workflow: "customer_agreement".into(),
+            input,
+            idempotency_key: None,
+            actor: caller.actor(),
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(outcome.instance)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    subject: String,
+}
+
+/// The audit log of one partner or customer (`subject=partner:<id>` or `customer:<id>`).
+pub async fn audit(
+    State(engine): State<Engine>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Reviewer])?;
+    Ok(Json(json!({ "items": engine.store().audit_log(&query.subject).await? })).into_response())
 }

@@ -94,6 +94,24 @@ impl From<EngineError> for ApiError {
     }
 }
 
+impl From<crate::directory::commands::CommandError> for ApiError {
+    fn from(err: crate::directory::commands::CommandError) -> Self {
+        use crate::directory::commands::CommandError;
+        let (status, code, field) = match &err {
+            CommandError::NotFound { code, field, .. } => (StatusCode::NOT_FOUND, *code, *field),
+            CommandError::Invalid { code, field, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code, *field),
+            CommandError::Refused { code, field, .. } => (StatusCode::CONFLICT, *code, *field),
+            CommandError::Store(store) => return store_error(store),
+        };
+        let error = ApiError::new(status, code, err.to_string());
+        if field.is_empty() {
+            error
+        } else {
+            error.field(field)
+        }
+    }
+}
+
 impl ApiError {
     pub fn from_store(err: &StoreError) -> Self {
         store_error(err)

@@ -17,12 +17,15 @@ use crate::mail::render::fallback_chain;
 use crate::store::{LinkRecord, LinkStatus};
 use crate::workflow::LinkAction;
 
-/// A link, its action, and the recipient's locale.
+/// A link, its action, the other actions its page offers, and the recipient's locale.
 struct Found {
     token: String,
     link: LinkRecord,
     action: LinkAction,
+    alternatives: Vec<(String, LinkAction)>,
     locale: Option<String>,
+    workflow: String,
+    context: Value,
 }
 
 /// Longest text accepted in a link page's text box.
@@ -79,8 +82,17 @@ pub async fn act(
         return render(&engine, page, Some(&found));
     }
     let chain = fallback_chain(found.locale.as_deref());
-    let mut missing: Vec<String> = found
-        .action
+    // The page's other buttons ("Cancel invitation") post `choice` with their action's name.
+    let (event, action) = match form.get("choice").map(String::as_str) {
+        None | Some("") => (found.link.event.clone(), &found.action),
+        Some(choice) => match found.alternatives.iter().find(|(name, _)| name == choice) {
+            Some((_, action)) => (action.event.clone(), action),
+            None => {
+                return render(&engine, Page::Form { missing: Vec::new(), values: HashMap::new() }, Some(&found));
+            }
+        },
+    };
+    let mut missing: Vec<String> = action
         .confirm
         .get(&chain)
         .into_iter()
@@ -90,7 +102,7 @@ pub async fn act(
         .collect();
     let mut data = serde_json::Map::new();
     let mut values = HashMap::new();
-    for field in &found.action.fields {
+    for field in &action.fields {
         let value = form.get(&field.name).map(|v| v.trim()).unwrap_or_default();
         let value: String = value.chars().take(MAX_FIELD_CHARS).collect();
         if field.required && value.is_empty() {
@@ -102,7 +114,7 @@ pub async fn act(
     if !missing.is_empty() {
         return render(&engine, Page::Form { missing, values }, Some(&found));
     }
-    let page = match engine.apply_link(&found.link, Value::Object(data)).await {
+    let page = match engine.apply_link(&found.link, event, Value::Object(data)).await {
         Ok(outcome) => Page::Done { state: outcome.instance.state.to_string(), again: outcome.replayed },
         Err(EngineError::LinkUsed) => Page::Superseded,
         Err(err) => refused(err, "acting on a link failed"),
@@ -168,7 +180,20 @@ async fn find(engine: &Engine, token: &str) -> Result<Found, Response> {
         return Err(render(engine, Page::Unknown, None));
     };
     let locale = definition.party_locale(&link.party, &instance.context).map(str::to_owned);
-    Ok(Found { token: token.to_owned(), link, action, locale })
+    let alternatives = action
+        .alternatives
+        .iter()
+        .filter_map(|name| Some((name.clone(), definition.links.get(name)?.clone())))
+        .collect();
+    Ok(Found {
+        token: token.to_owned(),
+        link,
+        action,
+        alternatives,
+        locale,
+        workflow: instance.workflow.to_string(),
+        context: instance.context.0,
+    })
 }
 
 /// The page for a link that can no longer act, if it cannot. A used link shows the outcome its
@@ -230,6 +255,25 @@ fn render(engine: &Engine, page: Page, found: Option<&Found>) -> Response {
             values.entry(field.name.clone()).or_insert_with(|| json!(""));
         }
         context["values"] = Value::Object(values);
+        let alternatives: Vec<Value> = found
+            .alternatives
+            .iter()
+            .map(|(name, action)| json!({ "name": name, "button": action.button.get(&chain) }))
+            .collect();
+        context["alternatives"] = json!(alternatives);
+        // What is asked, in the workflow's words: `pages/<workflow>/<action>.html.tera`, rendered
+        // with the instance's data (the partner's name, the privileges requested).
+        let details = format!("{}/{}", found.workflow, found.link.action);
+        if matches!(context["kind"].as_str(), Some("form")) && engine.renderer().has_page(&details) {
+            match engine.renderer().render_localized_page(&details, found.locale.as_deref(), &found.context) {
+                Ok(html) => context["details"] = json!(html),
+                Err(err) => {
+                    error!(error = %err, "rendering a link page's details failed");
+                    return (StatusCode::INTERNAL_SERVER_ERROR, Html("Something went wrong on our side.".to_owned()))
+                        .into_response();
+                }
+            }
+        }
     }
     let locale = found.and_then(|f| f.locale.as_deref());
     match engine.renderer().render_localized_page("link", locale, &context) {

@@ -44,6 +44,20 @@ pub fn router(engine: Engine) -> Router {
             "/api/v1/partners/{reseller}/providers/{provider}/remove-admin-access",
             post(directory::remove_admin_access),
         )
+        .route("/api/v1/partners/{id}/providers", get(directory::providers_of))
+        .route("/api/v1/partners/{id}/resellers", get(directory::resellers_of))
+        .route("/api/v1/partners/{id}/customers", get(directory::customers_of))
+        .route("/api/v1/partners/{reseller}/providers/{provider}/customers", get(directory::shared_customers))
+        .route("/api/v1/partners/{partner}/customers/{customer}/remove", post(directory::remove_customer))
+        .route("/api/v1/customers", get(directory::customers).post(directory::add_customer))
+        .route("/api/v1/customers/{id}", get(directory::customer))
+        .route("/api/v1/customers/{id}/agreement-requests", post(directory::request_agreement))
+        .route(
+            "/api/v1/customers/{customer}/partners/{partner}/remove-admin-roles",
+            post(directory::remove_admin_roles),
+        )
+        .route("/api/v1/customers/{customer}/partners/{partner}/delete", post(directory::delete_relationship))
+        .route("/api/v1/audit", get(directory::audit))
         .route("/api/v1/emails", get(emails::list))
         .route("/api/v1/emails/{id}", get(emails::show).patch(emails::edit))
         .route("/api/v1/emails/{id}/release", post(emails::release))

@@ -1,5 +1,6 @@
 //! `accord check` for templates: every email of every definition is rendered in every locale it
-//! has, with the sample input declared beside the workflow, and links filled in.
+//! has, with the sample input declared beside the workflow, and links filled in; so is every link
+//! page's details part (`pages/<workflow>/<action>`).
 
 use serde_json::{json, Value};
 
@@ -70,6 +71,30 @@ pub fn check_templates(definition: &Definition, renderer: &Renderer, file: &str,
                     format!("email `{}` ({shown}) does not render with the sample input: {err}", email.template),
                     "declare the variable under [[input]], give it in [sample], or fix the template".into(),
                 ),
+            }
+        }
+    }
+    for action in definition.links.keys() {
+        let page = format!("{}/{action}", definition.name);
+        if !renderer.has_page(&page) {
+            continue;
+        }
+        let line = source.lines().position(|l| l.contains(&format!("[links.{action}]"))).map_or(1, |i| i + 1);
+        let mut locales: Vec<Option<String>> = vec![None];
+        locales.extend(renderer.page_locales(&page).into_iter().map(Some));
+        for locale in locales {
+            let name = match &locale {
+                Some(locale) => format!("pages/{page}.{locale}.html.tera"),
+                None => format!("pages/{page}.html.tera"),
+            };
+            if let Err(err) = renderer.render_page(&name, &definition.sample) {
+                problems.push(Diagnostic {
+                    file: file.to_owned(),
+                    line,
+                    column: 1,
+                    message: format!("the page of link `{action}` does not render with the sample input: {err}"),
+                    hint: format!("fix templates/{name}, or give the variable in [sample]"),
+                });
             }
         }
     }

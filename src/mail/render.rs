@@ -73,6 +73,22 @@ impl Renderer {
         self.tera.get_template_names().any(|n| n == name)
     }
 
+    /// Whether page `pages/<page>` exists (in the default locale at least).
+    pub fn has_page(&self, page: &str) -> bool {
+        self.has(&format!("pages/{page}.html.tera"))
+    }
+
+    /// The locales (besides the default) that page `pages/<page>` has a version in.
+    pub fn page_locales(&self, page: &str) -> BTreeSet<String> {
+        let prefix = format!("pages/{page}.");
+        self.tera
+            .get_template_names()
+            .filter_map(|name| name.strip_prefix(&prefix)?.strip_suffix(".html.tera"))
+            .filter(|locale| !locale.is_empty() && !locale.contains('.'))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The locales (besides the default) that message `message` of `workflow` has a version in.
     pub fn locales_of(&self, workflow: &str, message: &str) -> BTreeSet<String> {
         let prefix = format!("email/{workflow}/{message}.");

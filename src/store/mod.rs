@@ -206,6 +206,36 @@ pub trait Store: Send + Sync + 'static {
         at: Timestamp,
     ) -> Result<Option<bool>, StoreError>;
 
+    /// Applies a directory command (with its audit row) in one transaction; `Refused` when the
+    /// directory no longer allows it.
+    async fn change_directory(
+        &self,
+        change: &crate::directory::DirectoryChange,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<(), CommitError>;
+
+    async fn customer(&self, id: uuid::Uuid) -> Result<Option<crate::directory::CustomerRecord>, StoreError>;
+
+    async fn customers(&self) -> Result<Vec<crate::directory::CustomerRecord>, StoreError>;
+
+    /// A partner's Customers list (active relationships); with `shared_with`, only customers
+    /// that partner also has.
+    async fn partner_customers(
+        &self,
+        partner: uuid::Uuid,
+        shared_with: Option<uuid::Uuid>,
+    ) -> Result<Vec<crate::directory::PartnerCustomer>, StoreError>;
+
+    /// A customer's partners, with removed relationships whose admin privileges remain.
+    async fn customer_partners(
+        &self,
+        customer: uuid::Uuid,
+    ) -> Result<Vec<crate::directory::CustomerPartner>, StoreError>;
+
+    /// The audit rows about one subject (`partner:{id}`, `customer:{id}`), oldest first.
+    async fn audit_log(&self, subject: &str) -> Result<Vec<crate::directory::AuditRecord>, StoreError>;
+
     async fn partner_users(&self, partner: uuid::Uuid) -> Result<Vec<crate::directory::PartnerUserRecord>, StoreError>;
 
     async fn link(&self, hash: &str) -> Result<Option<LinkRecord>, StoreError>;

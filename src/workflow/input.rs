@@ -26,6 +26,10 @@ pub enum FieldType {
     Phone,
     /// A string of ASCII digits (identifiers such as an MPN id).
     Digits,
+    /// JSON `true` or `false`.
+    Boolean,
+    /// An internet domain name such as `contoso.onmicrosoft.com`, normalised to lower case.
+    Domain,
 }
 
 impl FieldType {
@@ -37,6 +41,8 @@ impl FieldType {
         ("locale", FieldType::Locale),
         ("phone", FieldType::Phone),
         ("digits", FieldType::Digits),
+        ("boolean", FieldType::Boolean),
+        ("domain", FieldType::Domain),
     ];
 
     pub fn names() -> String {
@@ -210,6 +216,12 @@ fn unknown_fields(value: &Value, prefix: &str, fields: &[InputField], errors: &m
 
 fn check_value(field: &InputField, value: &Value, rules: &InputRules) -> Result<Value, FieldError> {
     let path = field.path.as_str();
+    if field.ty == FieldType::Boolean {
+        return match value {
+            Value::Bool(_) => Ok(value.clone()),
+            _ => Err(FieldError::new(path, "not_a_boolean", format!("`{path}` must be true or false"))),
+        };
+    }
     let Some(text) = value.as_str() else {
         return Err(FieldError::new(path, "not_a_string", format!("`{path}` must be a string")));
     };
@@ -233,6 +245,24 @@ fn check_value(field: &InputField, value: &Value, rules: &InputRules) -> Result<
                 ));
             }
             email
+        }
+        FieldType::Domain => {
+            let domain = text.trim_end_matches('.').to_ascii_lowercase();
+            let labels_ok = domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+            if !labels_ok || !domain.contains('.') {
+                return Err(FieldError::new(
+                    path,
+                    "invalid_domain",
+                    format!("`{path}` must be a domain name such as contoso.onmicrosoft.com, not `{text}`"),
+                ));
+            }
+            domain
         }
         FieldType::Country => parse_country(text).ok_or_else(|| {
             FieldError::new(
@@ -269,6 +299,7 @@ fn check_value(field: &InputField, value: &Value, rules: &InputRules) -> Result<
             }
             text.to_owned()
         }
+        FieldType::Boolean => unreachable!("booleans are checked before text"),
     };
     Ok(Value::String(clean))
 }

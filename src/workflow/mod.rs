@@ -140,6 +140,9 @@ pub struct LinkAction {
     pub supersede: bool,
     /// Text the recipient types on the page (an answer to a question); sent as the event's data.
     pub fields: Vec<LinkField>,
+    /// Other link actions (of the same recipient) the page also offers as buttons, such as
+    /// "Cancel invitation" beside "Accept & authorize"; the link is used by whichever is chosen.
+    pub alternatives: Vec<String>,
 }
 
 /// A text box on a link page.

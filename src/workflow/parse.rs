@@ -128,6 +128,8 @@ struct RawLink {
     supersede: bool,
     #[serde(default)]
     fields: Vec<LinkField>,
+    #[serde(default)]
+    alternatives: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -447,6 +449,27 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
             );
         }
         let expires = check.duration(&link.expires);
+        for other in &link.alternatives {
+            match raw.links.iter().find(|(name, _)| name.get_ref() == other.get_ref()) {
+                None => check.report(
+                    other.span(),
+                    format!("link `{}`: unknown alternative `{}`", link_name.get_ref(), other.get_ref()),
+                    "name another link action of this workflow, such as `cancel`",
+                ),
+                Some((_, alt)) if alt.party.get_ref() != link.party.get_ref() => check.report(
+                    other.span(),
+                    format!(
+                        "link `{}`: alternative `{}` is for party `{}`, not `{}`",
+                        link_name.get_ref(),
+                        other.get_ref(),
+                        alt.party.get_ref(),
+                        link.party.get_ref()
+                    ),
+                    "a page may only offer actions meant for the same recipient",
+                ),
+                Some(_) => {}
+            }
+        }
         for field in &link.fields {
             if WorkflowName::parse(&field.name).is_err() || field.name.starts_with("confirm_") {
                 check.report(
@@ -467,6 +490,7 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
                     resend: link.resend,
                     supersede: link.supersede,
                     fields: link.fields.clone(),
+                    alternatives: link.alternatives.iter().map(|a| a.get_ref().clone()).collect(),
                     event,
                     party: link.party.get_ref().clone(),
                     expires,

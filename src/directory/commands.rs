@@ -1,0 +1,409 @@
+//! The directory's queries and relationship commands, shared by the API and the CLI: each checks
+//! what it is asked, says precisely why it refuses, and writes through one store transaction
+//! with its audit row.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::{
+    Cloud, CustomerPartner, CustomerRecord, CustomerRelationshipKind, DirectoryChange, NewCustomer,
+    NewCustomerRelationship, PartnerCustomer, PartnerKind, PartnerRecord, Role,
+};
+use crate::clock::Timestamp;
+use crate::store::{CommitError, Store, StoreError};
+
+/// Why a directory command was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// Something named does not exist.
+    #[error("{message}")]
+    NotFound { code: &'static str, field: &'static str, message: String },
+    /// The request is malformed or incomplete.
+    #[error("{message}")]
+    Invalid { code: &'static str, field: &'static str, message: String },
+    /// The directory's rules do not allow it now.
+    #[error("{message}")]
+    Refused { code: &'static str, field: &'static str, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<CommitError> for CommandError {
+    fn from(err: CommitError) -> Self {
+        match err {
+            CommitError::Store(err) => CommandError::Store(err),
+            // Someone changed the directory between our check and the write.
+            other => CommandError::Refused { code: "changed_meanwhile", field: "", message: other.to_string() },
+        }
+    }
+}
+
+fn not_found(code: &'static str, field: &'static str, message: String) -> CommandError {
+    CommandError::NotFound { code, field, message }
+}
+
+/// A partner on another partner's Indirect providers or Indirect resellers list.
+#[derive(Debug, Serialize)]
+pub struct RelatedPartner {
+    #[serde(flatten)]
+    pub partner: PartnerRecord,
+    /// Whether the provider keeps administrator access to the reseller's work account.
+    pub admin_access: bool,
+    pub related_at: Timestamp,
+}
+
+pub async fn partner(store: &dyn Store, id: uuid::Uuid, field: &'static str) -> Result<PartnerRecord, CommandError> {
+    store.partner(id).await?.ok_or_else(|| {
+        not_found("unknown_partner", field, format!("no partner with id {id}; `accord partners` lists them"))
+    })
+}
+
+pub async fn customer(store: &dyn Store, id: uuid::Uuid) -> Result<CustomerRecord, CommandError> {
+    store.customer(id).await?.ok_or_else(|| {
+        not_found("unknown_customer", "customer", format!("no customer with id {id}; `accord customers` lists them"))
+    })
+}
+
+/// A reseller's Indirect providers, or a provider's Indirect resellers.
+pub async fn related_partners(
+    store: &dyn Store,
+    id: uuid::Uuid,
+    want: PartnerKind,
+) -> Result<Vec<RelatedPartner>, CommandError> {
+    let me = partner(store, id, "partner").await?;
+    let expected = match want {
+        PartnerKind::IndirectProvider => PartnerKind::IndirectReseller,
+        PartnerKind::IndirectReseller => PartnerKind::IndirectProvider,
+    };
+    if me.kind != expected {
+        return Err(CommandError::Invalid {
+            code: "wrong_partner_kind",
+            field: "partner",
+            message: format!(
+                "{} is an {}: only an {expected} has {}",
+                me.legal_name,
+                me.kind,
+                if want == PartnerKind::IndirectProvider { "indirect providers" } else { "indirect resellers" }
+            ),
+        });
+    }
+    let mut out = Vec::new();
+    for r in store.relationships(id).await? {
+        let other = if want == PartnerKind::IndirectProvider { r.provider_id } else { Some(r.reseller_id) };
+        if let Some(partner) = match other {
+            Some(other) => store.partner(other).await?,
+            None => None,
+        } {
+            out.push(RelatedPartner { partner, admin_access: r.admin_access, related_at: r.created_at });
+        }
+    }
+    Ok(out)
+}
+
+/// A partner's Customers list; with `provider`, the customers a reseller shares with that
+/// indirect provider (which must be one of its providers).
+pub async fn customers_of(
+    store: &dyn Store,
+    id: uuid::Uuid,
+    provider: Option<uuid::Uuid>,
+) -> Result<Vec<PartnerCustomer>, CommandError> {
+    let me = partner(store, id, "partner").await?;
+    if let Some(provider) = provider {
+        let other = partner(store, provider, "provider").await?;
+        if !store.relationships(id).await?.iter().any(|r| r.provider_id == Some(provider) && r.reseller_id == id) {
+            return Err(not_found(
+                "unknown_relationship",
+                "provider",
+                format!("{} is not an indirect provider of {}", other.legal_name, me.legal_name),
+            ));
+        }
+    }
+    Ok(store.partner_customers(id, provider).await?)
+}
+
+/// A customer and the partners it works with.
+pub async fn customer_view(store: &dyn Store, id: uuid::Uuid) -> Result<Value, CommandError> {
+    let customer = customer(store, id).await?;
+    let partners: Vec<CustomerPartner> = store.customer_partners(id).await?;
+    let mut view = json!(customer);
+    view["partners"] = json!(partners);
+    Ok(view)
+}
+
+/// A reseller ends its relationship with a customer. The caller attests that the decision was
+/// made in good faith, for a legitimate business purpose and as its agreement with the customer
+/// allows; delegated admin privileges stay as they are, and no notice is sent to the customer.
+pub struct RemoveCustomer {
+    pub partner: uuid::Uuid,
+    pub customer: uuid::Uuid,
+    /// A user of the partner with the global admin or admin agent role.
+    pub by: String,
+    pub reason: String,
+    pub attest: bool,
+}
+
+/// What the partner attests to when removing a customer relationship.
+pub const ATTESTATION: &str = "the decision to end the relationship was made in good faith, for a legitimate business \
+     purpose and in accordance with the agreement with the customer; any notice of termination the agreement requires \
+     is given separately, since none is sent from here";
+
+pub async fn remove_customer_relationship(
+    store: &dyn Store,
+    command: &RemoveCustomer,
+    caller: &str,
+    at: Timestamp,
+) -> Result<(), CommandError> {
+    if !command.attest {
+        return Err(CommandError::Invalid {
+            code: "attestation_required",
+            field: "attest",
+            message: format!(
+                "removing a customer relationship needs your attestation that {ATTESTATION}: send attest = true"
+            ),
+        });
+    }
+    if command.reason.trim().is_empty() {
+        return Err(CommandError::Invalid {
+            code: "reason_required",
+            field: "reason",
+            message: "say why the relationship ends; the reason is kept in the audit log".into(),
+        });
+    }
+    let partner = partner(store, command.partner, "partner").await?;
+    let customer = customer(store, command.customer).await?;
+    let users = store.partner_users(partner.id).await?;
+    let allowed = users.iter().any(|u| {
+        u.email.eq_ignore_ascii_case(command.by.trim())
+            && u.roles.0.iter().any(|r| matches!(r, Role::GlobalAdmin | Role::AdminAgent))
+    });
+    if !allowed {
+        return Err(CommandError::Refused {
+            code: "role_not_allowed",
+            field: "by",
+            message: format!(
+                "only a global admin or an admin agent of {} may remove a customer relationship; {} is not one",
+                partner.legal_name, command.by
+            ),
+        });
+    }
+    let active = store.partner_customers(partner.id, None).await?.iter().any(|c| c.customer.id == customer.id);
+    if !active {
+        return Err(not_found(
+            "unknown_relationship",
+            "customer",
+            format!("{} has no relationship with {}", partner.legal_name, customer.name),
+        ));
+    }
+    let change = DirectoryChange::RemoveCustomerRelationship {
+        partner: partner.id,
+        customer: customer.id,
+        reason: command.reason.trim().to_owned(),
+    };
+    store.change_directory(&change, &format!("{} ({caller})", command.by.trim()), at).await?;
+    Ok(())
+}
+
+/// The relationship a customer has with a partner, active or with admin roles left.
+async fn customer_relationship(
+    store: &dyn Store,
+    customer: &CustomerRecord,
+    partner: uuid::Uuid,
+) -> Result<(PartnerRecord, Vec<CustomerPartner>), CommandError> {
+    let partner = self::partner(store, partner, "partner").await?;
+    let rows: Vec<CustomerPartner> =
+        store.customer_partners(customer.id).await?.into_iter().filter(|p| p.partner_id == partner.id).collect();
+    if rows.is_empty() {
+        return Err(not_found(
+            "unknown_relationship",
+            "partner",
+            format!("{} has no relationship with {}", customer.name, partner.legal_name),
+        ));
+    }
+    Ok((partner, rows))
+}
+
+/// The customer removes a partner's admin roles (delegated admin privileges); the relationship
+/// stays, so the partner can still, say, resell.
+pub async fn remove_admin_roles(
+    store: &dyn Store,
+    customer_id: uuid::Uuid,
+    partner_id: uuid::Uuid,
+    actor: &str,
+    at: Timestamp,
+) -> Result<(), CommandError> {
+    let customer = customer(store, customer_id).await?;
+    let (partner, rows) = customer_relationship(store, &customer, partner_id).await?;
+    if !rows.iter().any(|r| r.dap) {
+        return Err(CommandError::Refused {
+            code: "no_admin_roles",
+            field: "partner",
+            message: format!("{} holds no admin roles for {}; nothing to remove", partner.legal_name, customer.name),
+        });
+    }
+    store
+        .change_directory(&DirectoryChange::RemoveAdminRoles { customer: customer.id, partner: partner.id }, actor, at)
+        .await?;
+    Ok(())
+}
+
+/// The customer ends a relationship itself: allowed for delegated admin and advisor partners;
+/// any other partner must be asked to end it.
+pub async fn delete_customer_relationship(
+    store: &dyn Store,
+    customer_id: uuid::Uuid,
+    partner_id: uuid::Uuid,
+    actor: &str,
+    at: Timestamp,
+) -> Result<(), CommandError> {
+    let customer = customer(store, customer_id).await?;
+    let (partner, rows) = customer_relationship(store, &customer, partner_id).await?;
+    let Some(active) = rows.iter().find(|r| r.removed_at.is_none()) else {
+        return Err(not_found(
+            "unknown_relationship",
+            "partner",
+            format!("{} has no active relationship with {}", customer.name, partner.legal_name),
+        ));
+    };
+    if !active.relationship.customer_may_delete() {
+        return Err(CommandError::Refused {
+            code: "ask_partner",
+            field: "partner",
+            message: format!(
+                "{} is your {} partner: only delegated admin and advisor relationships can be deleted from your side. \
+                 Ask {} to end the relationship.",
+                partner.legal_name,
+                kind_label(active.relationship),
+                partner.legal_name
+            ),
+        });
+    }
+    let change = DirectoryChange::DeleteCustomerRelationship { customer: customer.id, partner: partner.id };
+    store.change_directory(&change, actor, at).await?;
+    Ok(())
+}
+
+/// The relationship type in words.
+pub fn kind_label(kind: CustomerRelationshipKind) -> &'static str {
+    match kind {
+        CustomerRelationshipKind::Reseller => "reseller",
+        CustomerRelationshipKind::DelegatedAdmin => "delegated administrator",
+        CustomerRelationshipKind::ResellerDelegatedAdmin => "reseller and delegated administrator",
+        CustomerRelationshipKind::Advisor => "advisor",
+        CustomerRelationshipKind::Partner => "partner",
+        CustomerRelationshipKind::Mpsa => "MPSA",
+        CustomerRelationshipKind::PcOem => "PC OEM",
+        CustomerRelationshipKind::LineOfBusiness => "line-of-business",
+    }
+}
+
+/// A customer the partners already work with (from another portal), added by an admin. The
+/// customer agreement is not signed yet: `request-agreement` asks for it.
+pub struct AddCustomer {
+    pub name: String,
+    pub domain: String,
+    pub country: String,
+    pub cloud: String,
+    pub admin_name: String,
+    pub admin_email: String,
+    pub locale: Option<String>,
+    pub relationships: Vec<(uuid::Uuid, String, Option<bool>)>,
+}
+
+pub async fn add_customer(
+    store: &dyn Store,
+    add: &AddCustomer,
+    actor: &str,
+    at: Timestamp,
+) -> Result<CustomerRecord, CommandError> {
+    use crate::workflow::input::{parse_country, parse_locale};
+    let invalid = |code, field, message: String| CommandError::Invalid { code, field, message };
+    if add.name.trim().is_empty() {
+        return Err(invalid("required", "name", "the customer's name is required".into()));
+    }
+    let domain = add.domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    if !domain.contains('.') || domain.chars().any(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '.')) {
+        return Err(invalid(
+            "invalid_domain",
+            "domain",
+            format!("`{}` is not a domain name such as contoso.onmicrosoft.com", add.domain),
+        ));
+    }
+    let country = parse_country(&add.country).ok_or_else(|| {
+        invalid("invalid_country", "country", format!("`{}` is not an ISO 3166-1 alpha-2 code such as IT", add.country))
+    })?;
+    let cloud: Cloud = add.cloud.parse().map_err(|message| invalid("invalid_cloud", "cloud", message))?;
+    let email: lettre::Address = add.admin_email.trim().parse().map_err(|_| {
+        invalid("invalid_email", "admin.email", format!("`{}` is not an email address", add.admin_email))
+    })?;
+    let locale = match &add.locale {
+        None => None,
+        Some(text) => Some(parse_locale(text).ok_or_else(|| {
+            invalid("invalid_locale", "locale", format!("`{text}` is not a language tag such as it or it-CH"))
+        })?),
+    };
+    if add.relationships.is_empty() {
+        return Err(invalid(
+            "required",
+            "relationships",
+            "name at least one partner the customer works with, and the relationship's type".into(),
+        ));
+    }
+    let mut relationships = Vec::new();
+    for (partner_id, kind, dap) in &add.relationships {
+        partner(store, *partner_id, "relationships.partner").await?;
+        let kind: CustomerRelationshipKind =
+            kind.parse().map_err(|message| invalid("invalid_relationship", "relationships.kind", message))?;
+        if relationships.iter().any(|r: &NewCustomerRelationship| r.partner == *partner_id) {
+            return Err(invalid(
+                "duplicate_partner",
+                "relationships.partner",
+                format!("partner {partner_id} is named twice; a customer has one relationship per partner"),
+            ));
+        }
+        relationships.push(NewCustomerRelationship {
+            partner: *partner_id,
+            kind,
+            dap: dap.unwrap_or(kind.grants_dap()),
+        });
+    }
+    let customer = NewCustomer {
+        id: uuid::Uuid::new_v4(),
+        name: add.name.trim().to_owned(),
+        domain,
+        country,
+        cloud,
+        admin_name: add.admin_name.trim().to_owned(),
+        admin_email: email.to_string(),
+        locale,
+    };
+    let id = customer.id;
+    match store.change_directory(&DirectoryChange::AddCustomer { customer, relationships }, actor, at).await {
+        Err(CommitError::Refused(message)) => {
+            return Err(CommandError::Refused { code: "customer_exists", field: "domain", message })
+        }
+        other => other?,
+    }
+    self::customer(store, id).await
+}
+
+/// The input of a `customer_agreement` instance for a customer and one of its partners, from
+/// the directory.
+pub async fn agreement_request(
+    store: &dyn Store,
+    customer_id: uuid::Uuid,
+    partner_id: uuid::Uuid,
+) -> Result<Value, CommandError> {
+    let customer = customer(store, customer_id).await?;
+    let partner = partner(store, partner_id, "partner").await?;
+    let mut input = json!({
+        "customer": { "id": customer.id, "name": customer.name, "contact": customer.admin_name, "email": customer.admin_email },
+        "partner": { "id": partner.id, "name": partner.legal_name },
+    });
+    if let Some(locale) = customer.locale {
+        input["customer"]["locale"] = json!(locale);
+    }
+    if customer.admin_name.is_empty() {
+        input["customer"].as_object_mut().map(|c| c.remove("contact"));
+    }
+    Ok(input)
+}
