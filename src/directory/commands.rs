@@ -28,6 +28,18 @@ pub enum CommandError {
     Store(#[from] StoreError),
 }
 
+impl CommandError {
+    /// The stable code of the refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CommandError::NotFound { code, .. }
+            | CommandError::Invalid { code, .. }
+            | CommandError::Refused { code, .. } => code,
+            CommandError::Store(_) => "storage",
+        }
+    }
+}
+
 impl From<CommitError> for CommandError {
     fn from(err: CommitError) -> Self {
         match err {

@@ -108,7 +108,8 @@ fn start_show_event_and_graph_work_from_the_command_line() {
     let out = accord(dir.path(), &["start", "no_such", "--input", input.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("unknown workflow `no_such`; known workflows: customer_agreement, customer_invitation"),
+        text(&out.stderr)
+            .contains("unknown workflow `no_such`; known workflows: customer_agreement, customer_invitation"),
         "{}",
         text(&out.stderr)
     );

@@ -5,6 +5,7 @@ mod helpers;
 
 mod cli;
 mod conformance;
+mod customer;
 mod email;
 mod enrollment;
 mod http;

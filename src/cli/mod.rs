@@ -21,6 +21,8 @@ use crate::store::{ListFilter, Origin, Scope};
 use crate::telemetry;
 use crate::workflow::to_dot;
 
+mod directory;
+
 /// Accord runs onboarding workflows that happen by email: state machines written as TOML in
 /// workflows/, stored in SQLite (default) or PostgreSQL, moved on by links, decisions, signals
 /// and timers.
@@ -115,13 +117,25 @@ enum Command {
         #[command(subcommand)]
         action: EmailsCommand,
     },
-    /// List partners (indirect resellers and providers) with their users and roles; add providers
+    /// Partners: list them with their users and roles, add providers, see a partner's indirect
+    /// providers, indirect resellers and customers, remove relationships
     Partners {
         /// Only this kind: indirect_reseller or indirect_provider
         #[arg(long)]
         kind: Option<String>,
         #[command(subcommand)]
-        action: Option<PartnersCommand>,
+        action: Option<directory::PartnersCommand>,
+    },
+    /// Customers: list, show (with their partners), add, remove a partner's admin roles, delete a
+    /// relationship, ask for the customer agreement
+    Customers {
+        #[command(subcommand)]
+        action: Option<directory::CustomersCommand>,
+    },
+    /// Show the audit log of a partner or customer (partner:<id> or customer:<id>)
+    Audit {
+        /// `partner:<id>` or `customer:<id>`
+        subject: String,
     },
     /// Manage API keys
     Keys {
@@ -170,34 +184,6 @@ enum EmailsCommand {
 }
 
 #[derive(Debug, Subcommand)]
-enum PartnersCommand {
-    /// Add an indirect provider (providers deal with Microsoft directly; resellers enroll)
-    ///
-    /// Example: accord partners add-provider --legal-name "Fabrikam Distribution" --country IT
-    ///   --mpn-id 7654321 --tenant-domain fabrikam.example --serves IT,SM,VA
-    ///   --admin-name "Luca Verdi" --admin-email luca@fabrikam.example
-    AddProvider {
-        #[arg(long)]
-        legal_name: String,
-        /// Legal country (ISO 3166-1 alpha-2)
-        #[arg(long)]
-        country: String,
-        #[arg(long)]
-        mpn_id: String,
-        #[arg(long)]
-        tenant_domain: String,
-        /// Countries whose resellers it may serve, comma-separated ISO codes
-        #[arg(long, value_delimiter = ',')]
-        serves: Vec<String>,
-        /// Its global admin (also an admin agent)
-        #[arg(long)]
-        admin_name: String,
-        #[arg(long)]
-        admin_email: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
 enum KeysCommand {
     /// Create an API key and print it once (only its hash is stored)
     Create {
@@ -231,6 +217,7 @@ fn report_error(err: &anyhow::Error, json: bool) {
         .downcast_ref::<EngineError>()
         .map(EngineError::code)
         .or_else(|| err.downcast_ref::<DraftError>().map(DraftError::code))
+        .or_else(|| err.downcast_ref::<crate::directory::commands::CommandError>().map(|e| e.code()))
         .unwrap_or("error");
     if json {
         let mut body = json!({ "error": { "code": code, "message": format!("{err:#}") } });
@@ -353,102 +340,9 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => crate::bench::run(config, args, json).await,
         Command::Demo(args) => crate::demo::run(config, args, json).await,
         Command::Emails { action } => emails(config, action, json).await,
-        Command::Partners {
-            action:
-                Some(PartnersCommand::AddProvider {
-                    legal_name,
-                    country,
-                    mpn_id,
-                    tenant_domain,
-                    serves,
-                    admin_name,
-                    admin_email,
-                }),
-            ..
-        } => {
-            use crate::directory::{NewPartner, NewUser, PartnerKind, PartnerStatus, Role};
-            let country_code = |c: &str| {
-                crate::workflow::input::parse_country(c)
-                    .ok_or_else(|| anyhow::anyhow!("`{c}` is not an ISO 3166-1 alpha-2 country code such as IT"))
-            };
-            let country = country_code(&country)?;
-            let serves = serves.iter().map(|c| country_code(c)).collect::<anyhow::Result<Vec<_>>>()?;
-            anyhow::ensure!(!serves.is_empty(), "--serves needs at least one country, such as --serves IT,SM");
-            anyhow::ensure!(
-                !mpn_id.is_empty() && mpn_id.chars().all(|c| c.is_ascii_digit()),
-                "--mpn-id must be digits"
-            );
-            let email: lettre::Address = admin_email
-                .parse()
-                .map_err(|_| anyhow::anyhow!("--admin-email `{admin_email}` is not an email address"))?;
-            let partner = NewPartner {
-                id: uuid::Uuid::new_v4(),
-                kind: PartnerKind::IndirectProvider,
-                legal_name,
-                country,
-                mpn_id,
-                tenant_domain,
-                status: PartnerStatus::Active,
-                served_countries: serves,
-                users: vec![NewUser {
-                    email: email.to_string(),
-                    name: admin_name,
-                    roles: vec![Role::GlobalAdmin, Role::AdminAgent],
-                }],
-            };
-            let store = app::open_store(&config).await?;
-            store.create_partner(&partner, "cli", crate::clock::Timestamp::from_datetime(chrono::Utc::now())).await?;
-            print(json, &json!({ "id": partner.id, "kind": partner.kind, "legal_name": partner.legal_name }), || {
-                partner.id.to_string()
-            });
-            Ok(())
-        }
-        Command::Partners { kind, action: None } => {
-            let kind =
-                kind.map(|k| k.parse::<crate::directory::PartnerKind>()).transpose().map_err(anyhow::Error::msg)?;
-            let store = app::open_store(&config).await?;
-            let mut items = Vec::new();
-            for partner in store.partners(kind).await? {
-                let users = store.partner_users(partner.id).await?;
-                items.push((partner, users));
-            }
-            let value: Vec<Value> = items
-                .iter()
-                .map(|(partner, users)| {
-                    let mut item = json!(partner);
-                    item["users"] = json!(users);
-                    item
-                })
-                .collect();
-            print(json, &value, || {
-                items
-                    .iter()
-                    .map(|(p, users)| {
-                        let users: Vec<String> = users
-                            .iter()
-                            .map(|u| {
-                                format!(
-                                    "{} ({})",
-                                    u.email,
-                                    u.roles.0.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
-                                )
-                            })
-                            .collect();
-                        format!(
-                            "{}\t{}\t{}\t{}\t{}\t{}",
-                            p.id,
-                            p.kind,
-                            p.status,
-                            p.country,
-                            p.legal_name,
-                            users.join("; ")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            });
-            Ok(())
-        }
+        Command::Partners { kind, action } => directory::partners(config, kind, action, json).await,
+        Command::Customers { action } => directory::customers(config, action, json).await,
+        Command::Audit { subject } => directory::audit(config, subject, json).await,
     }
 }
 
@@ -597,7 +491,7 @@ fn check(mut config: Config, workflows: Option<PathBuf>, json: bool) -> anyhow::
     }
 }
 
-fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
+pub(crate) fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
     if json {
         println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
     } else {

@@ -1,0 +1,411 @@
+//! `accord partners`, `accord customers` and `accord audit`: the directory from the command
+//! line, through the same commands as the API.
+
+use clap::Subcommand;
+use serde_json::{json, Value};
+
+use super::print;
+use crate::app::{self, App};
+use crate::clock::Timestamp;
+use crate::config::Config;
+use crate::directory::commands::{self, AddCustomer, RemoveCustomer};
+use crate::directory::{PartnerKind, PartnerUserRecord};
+use crate::engine::StartRequest;
+
+#[derive(Debug, Subcommand)]
+pub enum PartnersCommand {
+    /// Add an indirect provider (providers deal with Microsoft directly; resellers enroll)
+    ///
+    /// Example: accord partners add-provider --legal-name "Fabrikam Distribution" --country IT
+    ///   --mpn-id 7654321 --tenant-domain fabrikam.example --serves IT,SM,VA
+    ///   --admin-name "Luca Verdi" --admin-email luca@fabrikam.example
+    AddProvider {
+        #[arg(long)]
+        legal_name: String,
+        /// Legal country (ISO 3166-1 alpha-2)
+        #[arg(long)]
+        country: String,
+        #[arg(long)]
+        mpn_id: String,
+        #[arg(long)]
+        tenant_domain: String,
+        /// Countries whose resellers it may serve, comma-separated ISO codes
+        #[arg(long, value_delimiter = ',')]
+        serves: Vec<String>,
+        /// Its global admin (also an admin agent)
+        #[arg(long)]
+        admin_name: String,
+        #[arg(long)]
+        admin_email: String,
+    },
+    /// A reseller's Indirect providers (with whether each keeps admin access)
+    Providers { reseller: uuid::Uuid },
+    /// A provider's Indirect resellers
+    Resellers { provider: uuid::Uuid },
+    /// A partner's Customers, with the relationship type and delegated admin privileges (DAP)
+    ///
+    /// With --provider: the customers a reseller shares with that indirect provider.
+    Customers {
+        partner: uuid::Uuid,
+        #[arg(long)]
+        provider: Option<uuid::Uuid>,
+    },
+    /// A reseller removes its indirect provider's admin access to its work account; the
+    /// relationship stays
+    RemoveAdminAccess { reseller: uuid::Uuid, provider: uuid::Uuid },
+    /// A partner ends its relationship with a customer. Delegated admin privileges stay as they
+    /// are and no notice is sent: give the customer any notice your agreement requires
+    ///
+    /// Example: accord partners remove-customer PARTNER CUSTOMER --by admin@contoso.it
+    ///   --reason "contract ended" --attest
+    RemoveCustomer {
+        partner: uuid::Uuid,
+        customer: uuid::Uuid,
+        /// The partner's user removing it: a global admin or admin agent
+        #[arg(long)]
+        by: String,
+        /// Why; kept in the audit log
+        #[arg(long)]
+        reason: String,
+        /// Attest that the decision was made in good faith, for a legitimate business purpose and
+        /// as the agreement with the customer allows
+        #[arg(long)]
+        attest: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// Show a customer, its partners, their relationship types and admin roles
+    Show { customer: uuid::Uuid },
+    /// Add a customer the partners already work with (its agreement is not signed yet)
+    ///
+    /// Example: accord customers add --name "Northwind Traders" --domain northwind.onmicrosoft.com
+    ///   --country IT --admin-name "Giulia Bianchi" --admin-email giulia@northwind.example
+    ///   --relationship PARTNER_ID=advisor
+    Add {
+        #[arg(long)]
+        name: String,
+        /// The tenant domain (one customer per tenant)
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        country: String,
+        /// public, us_government or germany
+        #[arg(long, default_value = "public")]
+        cloud: String,
+        #[arg(long)]
+        admin_name: String,
+        #[arg(long)]
+        admin_email: String,
+        /// The customer admin's language, such as it
+        #[arg(long)]
+        locale: Option<String>,
+        /// PARTNER_ID=TYPE[:dap|:no-dap], repeatable. Types: reseller, delegated_admin,
+        /// reseller_delegated_admin, advisor, partner, mpsa, pc_oem, line_of_business
+        #[arg(long = "relationship", value_name = "PARTNER=TYPE")]
+        relationships: Vec<String>,
+    },
+    /// The customer removes a partner's admin roles (delegated admin privileges); the
+    /// relationship stays
+    RemoveAdminRoles {
+        customer: uuid::Uuid,
+        partner: uuid::Uuid,
+        /// Who at the customer does it (kept in the audit log)
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// The customer ends a delegated admin or advisor relationship (others: ask the partner)
+    DeleteRelationship {
+        customer: uuid::Uuid,
+        partner: uuid::Uuid,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Email the customer's admin a link to accept the customer agreement
+    RequestAgreement {
+        customer: uuid::Uuid,
+        /// The partner the customer works with
+        #[arg(long)]
+        partner: uuid::Uuid,
+    },
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_datetime(chrono::Utc::now())
+}
+
+fn actor(by: &Option<String>) -> String {
+    match by {
+        Some(by) => format!("{by} (cli)"),
+        None => "cli".into(),
+    }
+}
+
+pub async fn partners(
+    config: Config,
+    kind: Option<String>,
+    action: Option<PartnersCommand>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let store = app::open_store(&config).await?;
+    let store = store.as_ref();
+    match action {
+        None => {
+            let kind = kind.map(|k| k.parse::<PartnerKind>()).transpose().map_err(anyhow::Error::msg)?;
+            let mut items = Vec::new();
+            for partner in store.partners(kind).await? {
+                let users = store.partner_users(partner.id).await?;
+                items.push((partner, users));
+            }
+            let value: Vec<Value> = items
+                .iter()
+                .map(|(partner, users)| {
+                    let mut item = json!(partner);
+                    item["users"] = json!(users);
+                    item
+                })
+                .collect();
+            print(json, &value, || {
+                items
+                    .iter()
+                    .map(|(p, users)| {
+                        format!(
+                            "{}\t{}\t{}\t{}\t{}\t{}",
+                            p.id,
+                            p.kind,
+                            p.status,
+                            p.country,
+                            p.legal_name,
+                            users_line(users)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Some(PartnersCommand::AddProvider {
+            legal_name,
+            country,
+            mpn_id,
+            tenant_domain,
+            serves,
+            admin_name,
+            admin_email,
+        }) => {
+            use crate::directory::{NewPartner, NewUser, PartnerStatus, Role};
+            let country_code = |c: &str| {
+                crate::workflow::input::parse_country(c)
+                    .ok_or_else(|| anyhow::anyhow!("`{c}` is not an ISO 3166-1 alpha-2 country code such as IT"))
+            };
+            let country = country_code(&country)?;
+            let serves = serves.iter().map(|c| country_code(c)).collect::<anyhow::Result<Vec<_>>>()?;
+            anyhow::ensure!(!serves.is_empty(), "--serves needs at least one country, such as --serves IT,SM");
+            anyhow::ensure!(
+                !mpn_id.is_empty() && mpn_id.chars().all(|c| c.is_ascii_digit()),
+                "--mpn-id must be digits"
+            );
+            let email: lettre::Address = admin_email
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--admin-email `{admin_email}` is not an email address"))?;
+            let partner = NewPartner {
+                id: uuid::Uuid::new_v4(),
+                kind: PartnerKind::IndirectProvider,
+                legal_name,
+                country,
+                mpn_id,
+                tenant_domain,
+                status: PartnerStatus::Active,
+                served_countries: serves,
+                users: vec![NewUser {
+                    email: email.to_string(),
+                    name: admin_name,
+                    roles: vec![Role::GlobalAdmin, Role::AdminAgent],
+                }],
+            };
+            store.create_partner(&partner, "cli", now()).await?;
+            print(json, &json!({ "id": partner.id, "kind": partner.kind, "legal_name": partner.legal_name }), || {
+                partner.id.to_string()
+            });
+        }
+        Some(PartnersCommand::Providers { reseller }) => {
+            let items = commands::related_partners(store, reseller, PartnerKind::IndirectProvider).await?;
+            print(json, &items, || {
+                lines(items.iter().map(|r| {
+                    let access = if r.admin_access { "admin access" } else { "no admin access" };
+                    format!("{}\t{}\t{}\t{access}", r.partner.id, r.partner.legal_name, r.partner.country)
+                }))
+            });
+        }
+        Some(PartnersCommand::Resellers { provider }) => {
+            let items = commands::related_partners(store, provider, PartnerKind::IndirectReseller).await?;
+            print(json, &items, || {
+                lines(
+                    items.iter().map(|r| format!("{}\t{}\t{}", r.partner.id, r.partner.legal_name, r.partner.country)),
+                )
+            });
+        }
+        Some(PartnersCommand::Customers { partner, provider }) => {
+            let items = commands::customers_of(store, partner, provider).await?;
+            print(json, &items, || {
+                lines(items.iter().map(|c| {
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        c.customer.id,
+                        c.customer.name,
+                        c.customer.domain,
+                        commands::kind_label(c.relationship),
+                        if c.dap { "DAP" } else { "no DAP" }
+                    )
+                }))
+            });
+        }
+        Some(PartnersCommand::RemoveAdminAccess { reseller, provider }) => {
+            match store.remove_provider_admin_access(reseller, provider, "cli", now()).await? {
+                None => anyhow::bail!("partner {provider} is not an indirect provider of {reseller}"),
+                Some(false) => anyhow::bail!("the provider's administrator access was already removed"),
+                Some(true) => {
+                    print(json, &json!({ "reseller": reseller, "provider": provider, "admin_access": false }), || {
+                        "admin access removed; the provider relationship stays".into()
+                    })
+                }
+            }
+        }
+        Some(PartnersCommand::RemoveCustomer { partner, customer, by, reason, attest }) => {
+            let command = RemoveCustomer { partner, customer, by, reason, attest };
+            commands::remove_customer_relationship(store, &command, "cli", now()).await?;
+            print(
+                json,
+                &json!({ "partner": partner, "customer": customer, "removed": true, "notice_sent": false }),
+                || {
+                    "relationship removed; delegated admin privileges are unchanged and no notice was sent to the customer"
+                    .into()
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn customers(config: Config, action: Option<CustomersCommand>, json: bool) -> anyhow::Result<()> {
+    // The engine too: requesting the agreement starts a workflow.
+    let app = App::build(config).await?;
+    let store = app.engine.store().as_ref();
+    match action {
+        None => {
+            let items = store.customers().await?;
+            print(json, &items, || {
+                lines(items.iter().map(|c| {
+                    let agreement =
+                        if c.agreement_accepted_at.is_some() { "agreement accepted" } else { "no agreement" };
+                    format!("{}\t{}\t{}\t{}\t{agreement}", c.id, c.name, c.domain, c.cloud)
+                }))
+            });
+        }
+        Some(CustomersCommand::Show { customer }) => show_customer(store, customer, json).await?,
+        Some(CustomersCommand::Add {
+            name,
+            domain,
+            country,
+            cloud,
+            admin_name,
+            admin_email,
+            locale,
+            relationships,
+        }) => {
+            let relationships = relationships.iter().map(|r| parse_relationship(r)).collect::<anyhow::Result<_>>()?;
+            let add = AddCustomer { name, domain, country, cloud, admin_name, admin_email, locale, relationships };
+            let created = commands::add_customer(store, &add, "cli", now()).await?;
+            print(json, &created, || created.id.to_string());
+        }
+        Some(CustomersCommand::RemoveAdminRoles { customer, partner, by }) => {
+            commands::remove_admin_roles(store, customer, partner, &actor(&by), now()).await?;
+            show_customer(store, customer, json).await?;
+        }
+        Some(CustomersCommand::DeleteRelationship { customer, partner, by }) => {
+            commands::delete_customer_relationship(store, customer, partner, &actor(&by), now()).await?;
+            show_customer(store, customer, json).await?;
+        }
+        Some(CustomersCommand::RequestAgreement { customer, partner }) => {
+            let input = commands::agreement_request(store, customer, partner).await?;
+            let request = StartRequest {
+                workflow: "customer_agreement".into(),
+                input,
+                idempotency_key: None,
+                actor: "cli".into(),
+            };
+            let outcome = app.engine.start(request).await?;
+            print(json, &outcome.instance, || format!("{}\t{}", outcome.instance.id, outcome.instance.state));
+        }
+    }
+    Ok(())
+}
+
+pub async fn audit(config: Config, subject: String, json: bool) -> anyhow::Result<()> {
+    let store = app::open_store(&config).await?;
+    let items = store.audit_log(&subject).await?;
+    print(json, &items, || {
+        lines(items.iter().map(|a| {
+            let reason = a.reason.as_deref().map(|r| format!("\treason: {r}")).unwrap_or_default();
+            format!("{}\t{}\t{}{reason}\t{}", a.at, a.actor, a.action, a.data.0)
+        }))
+    });
+    Ok(())
+}
+
+async fn show_customer(store: &dyn crate::store::Store, customer: uuid::Uuid, json: bool) -> anyhow::Result<()> {
+    let view = commands::customer_view(store, customer).await?;
+    let partners = store.customer_partners(customer).await?;
+    print(json, &view, || {
+        let mut text = format!(
+            "customer  {}\nname      {}\ndomain    {} ({} cloud)\nadmin     {} <{}>\nagreement {}\n",
+            view["id"].as_str().unwrap_or_default(),
+            view["name"].as_str().unwrap_or_default(),
+            view["domain"].as_str().unwrap_or_default(),
+            view["cloud"].as_str().unwrap_or_default(),
+            view["admin_name"].as_str().unwrap_or_default(),
+            view["admin_email"].as_str().unwrap_or_default(),
+            if view["agreement_accepted_at"].is_null() { "not accepted" } else { "accepted" },
+        );
+        for p in &partners {
+            let roles = if p.dap { "admin roles" } else { "no admin roles" };
+            let removed = if p.removed_at.is_some() { " (relationship removed)" } else { "" };
+            text.push_str(&format!(
+                "partner   {}\t{}\t{}\t{roles}{removed}\n",
+                p.partner_id,
+                p.legal_name,
+                commands::kind_label(p.relationship)
+            ));
+        }
+        text.trim_end().to_owned()
+    });
+    Ok(())
+}
+
+/// `PARTNER_ID=TYPE[:dap|:no-dap]`.
+fn parse_relationship(text: &str) -> anyhow::Result<(uuid::Uuid, String, Option<bool>)> {
+    let (partner, rest) = text
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("--relationship `{text}`: write PARTNER_ID=TYPE, such as ID=advisor"))?;
+    let partner = uuid::Uuid::parse_str(partner.trim())
+        .map_err(|_| anyhow::anyhow!("--relationship `{text}`: `{partner}` is not a partner id"))?;
+    let (kind, dap) = match rest.split_once(':') {
+        None => (rest, None),
+        Some((kind, "dap")) => (kind, Some(true)),
+        Some((kind, "no-dap")) => (kind, Some(false)),
+        Some((_, other)) => anyhow::bail!("--relationship `{text}`: `{other}` must be dap or no-dap"),
+    };
+    Ok((partner, kind.trim().to_owned(), dap))
+}
+
+fn users_line(users: &[PartnerUserRecord]) -> String {
+    users
+        .iter()
+        .map(|u| format!("{} ({})", u.email, u.roles.0.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn lines(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join("\n")
+}
