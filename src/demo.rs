@@ -92,6 +92,8 @@ struct Report {
     emails: Vec<String>,
     links_clicked: usize,
     refusals_checked: usize,
+    /// What a directory command did (for the relationship commands, which are not workflows).
+    steps: Vec<String>,
     error: Option<String>,
 }
 
@@ -106,6 +108,12 @@ struct Runner {
     progress: ProgressBar,
     /// The reseller the enrollment made active, for the provider invitation.
     reseller: Option<uuid::Uuid>,
+    /// The reseller's global admin (who may invite customers).
+    reseller_admin: String,
+    /// The provider the reseller authorised, for the dual invitation.
+    provider: Option<uuid::Uuid>,
+    /// The customer added for the agreement, for the relationship commands.
+    customer: Option<uuid::Uuid>,
 }
 
 impl Runner {
@@ -253,6 +261,7 @@ impl Runner {
         self.mail(report, &contact, "attivo").await?;
         self.expect_state(id, "active").await?;
         self.reseller = Some(id.as_uuid());
+        self.reseller_admin = admin;
         self.finish(report, id).await
     }
 
@@ -289,7 +298,176 @@ impl Runner {
         let related =
             self.engine.store().relationships(reseller).await?.iter().any(|r| r.provider_id == Some(provider.id));
         anyhow::ensure!(related, "the provider is not on the reseller's Indirect providers list");
+        self.provider = Some(provider.id);
         self.finish(report, id).await
+    }
+
+    /// Expects `request` to be refused at start on `field`.
+    async fn expect_refused(
+        &self,
+        report: &mut Report,
+        workflow: &str,
+        input: Value,
+        field: &str,
+    ) -> anyhow::Result<()> {
+        let request = StartRequest { workflow: workflow.into(), input, idempotency_key: None, actor: "demo".into() };
+        match self.engine.start(request).await {
+            Err(EngineError::InvalidInput(fields)) if fields.iter().any(|f| f.field == field) => {
+                report.refusals_checked += 1;
+                Ok(())
+            }
+            other => anyhow::bail!("{workflow} should have been refused on `{field}`: {other:?}"),
+        }
+    }
+
+    /// Releases the instance's draft, after checking that an edit dropping its link is refused.
+    async fn release_draft(&mut self, report: &mut Report, id: InstanceId) -> anyhow::Result<()> {
+        use crate::mail::drafts::{self, DraftEdit, DraftError};
+        let draft = self
+            .engine
+            .store()
+            .emails(id)
+            .await?
+            .into_iter()
+            .find(|e| e.status == EmailStatus::Draft)
+            .context("the invitation was not held as a draft")?;
+        let edit = DraftEdit { text: Some("Please call us to connect.".into()), ..DraftEdit::default() };
+        match drafts::edit(&self.engine, draft.id, edit).await {
+            Err(DraftError::LinkChanged { .. }) => report.refusals_checked += 1,
+            other => anyhow::bail!("a draft edit dropping the link should be refused: {other:?}"),
+        }
+        drafts::release(&self.engine, draft.id).await?;
+        self.progress.inc(1);
+        Ok(())
+    }
+
+    fn customer_input(&self, reseller: uuid::Uuid, domain: &str, contact: &str, dap: bool) -> Value {
+        json!({
+            "reseller": { "id": reseller.to_string(), "name": "Contoso Italia S.r.l." },
+            "sender": { "email": self.reseller_admin },
+            "customer": { "name": "Northwind Traders", "domain": domain, "country": "IT", "cloud": "public",
+                          "contact": "Giulia Bianchi", "email": contact, "locale": "en" },
+            "dap": dap,
+        })
+    }
+
+    /// The reseller invites a customer with delegated admin privileges; the customer accepts.
+    async fn customer_invitation(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
+        let reseller = self.reseller.context("the enrollment did not make a reseller active")?;
+        let contact = format!("giulia.{tag}@northwind.example");
+        let domain = format!("northwind-{tag}.example");
+        let mut by_stranger = self.customer_input(reseller, &domain, &contact, true);
+        by_stranger["sender"]["email"] = json!(format!("someone.{tag}@contoso.example"));
+        self.expect_refused(report, "customer_invitation", by_stranger, "sender.email").await?;
+        let mut germany = self.customer_input(reseller, &domain, &contact, false);
+        germany["customer"]["cloud"] = json!("germany");
+        self.expect_refused(report, "customer_invitation", germany, "dap").await?;
+
+        let id = self.start("customer_invitation", self.customer_input(reseller, &domain, &contact, true)).await?;
+        self.release_draft(report, id).await?;
+        let invitation = self.mail(report, &contact, "Cloud Solution Provider").await?;
+        self.click(report, &invitation, "Accept agreement &amp; authorize partner", &[("confirm_0", "on")]).await?;
+        self.expect_state(id, "accepted").await?;
+        let listed = self.engine.store().partner_customers(reseller, None).await?;
+        anyhow::ensure!(
+            listed.iter().any(|c| c.customer.domain == domain && c.dap),
+            "the customer is not on the reseller's Customers list with DAP"
+        );
+        self.finish(report, id).await
+    }
+
+    /// The reseller and its provider invite a customer together; acceptance relates both.
+    async fn dual_customer_invitation(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
+        let reseller = self.reseller.context("the enrollment did not make a reseller active")?;
+        let provider = self.provider.context("the provider invitation did not relate a provider")?;
+        let contact = format!("it.{tag}@adatum.example");
+        let domain = format!("adatum-{tag}.example");
+        let mut input = self.customer_input(reseller, &domain, &contact, false);
+        input["provider"] = json!({ "id": uuid::Uuid::new_v4().to_string(), "name": "Unknown" });
+        self.expect_refused(report, "dual_customer_invitation", input.clone(), "provider.id").await?;
+        input["provider"] = json!({ "id": provider.to_string(), "name": format!("Fabrikam Distribution {tag}") });
+        let id = self.start("dual_customer_invitation", input).await?;
+        self.release_draft(report, id).await?;
+        let invitation = self.mail(report, &contact, "Cloud Solution Providers").await?;
+        self.click(report, &invitation, "Accept agreement &amp; authorize partner", &[("confirm_0", "on")]).await?;
+        self.expect_state(id, "accepted").await?;
+        let shared = self.engine.store().partner_customers(reseller, Some(provider)).await?;
+        anyhow::ensure!(
+            shared.iter().any(|c| c.customer.domain == domain),
+            "the customer is not among the customers the reseller shares with its provider"
+        );
+        self.finish(report, id).await
+    }
+
+    /// A customer added from another portal accepts the customer agreement by link.
+    async fn customer_agreement(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
+        use crate::directory::commands::{self, AddCustomer};
+        let reseller = self.reseller.context("the enrollment did not make a reseller active")?;
+        let provider = self.provider.context("the provider invitation did not relate a provider")?;
+        let contact = format!("admin.{tag}@tailspin.example");
+        let add = AddCustomer {
+            name: "Tailspin Toys".into(),
+            domain: format!("tailspin-{tag}.example"),
+            country: "IT".into(),
+            cloud: "public".into(),
+            admin_name: "Paolo Neri".into(),
+            admin_email: contact.clone(),
+            locale: Some("it".into()),
+            relationships: vec![
+                (reseller, "reseller_delegated_admin".into(), None),
+                (provider, "advisor".into(), None),
+            ],
+        };
+        let customer = commands::add_customer(self.engine.store().as_ref(), &add, "demo", self.engine.now()).await?;
+        self.customer = Some(customer.id);
+        let input = commands::agreement_request(self.engine.store().as_ref(), customer.id, reseller).await?;
+        let id = self.start("customer_agreement", input).await?;
+        let request = self.mail(report, &contact, "Contratto del cliente Microsoft").await?;
+        self.click(report, &request, "Accetta il Contratto del cliente Microsoft", &[("confirm_0", "on")]).await?;
+        self.expect_state(id, "accepted").await?;
+        self.finish(report, id).await
+    }
+
+    /// The relationship commands on both sides, with their refusals.
+    async fn relationship_commands(&mut self, report: &mut Report) -> anyhow::Result<()> {
+        use crate::directory::commands::{self, CommandError, RemoveCustomer};
+        let store = self.engine.store().clone();
+        let store = store.as_ref();
+        let now = self.engine.now();
+        let reseller = self.reseller.context("the enrollment did not make a reseller active")?;
+        let provider = self.provider.context("the provider invitation did not relate a provider")?;
+        let customer = self.customer.context("the agreement step added no customer")?;
+        match commands::delete_customer_relationship(store, customer, reseller, "demo:customer", now).await {
+            Err(CommandError::Refused { code: "ask_partner", .. }) => report.refusals_checked += 1,
+            other => anyhow::bail!("a customer must not delete a reseller relationship: {other:?}"),
+        }
+        commands::delete_customer_relationship(store, customer, provider, "demo:customer", now).await?;
+        report.steps.push("the customer deleted its advisor relationship".into());
+        commands::remove_admin_roles(store, customer, reseller, "demo:customer", now).await?;
+        report.steps.push("the customer removed the reseller's admin roles; the relationship stays".into());
+        let mut remove = RemoveCustomer {
+            partner: reseller,
+            customer,
+            by: self.reseller_admin.clone(),
+            reason: "the customer moved to another partner".into(),
+            attest: false,
+        };
+        match commands::remove_customer_relationship(store, &remove, "demo", now).await {
+            Err(CommandError::Invalid { code: "attestation_required", .. }) => report.refusals_checked += 1,
+            other => anyhow::bail!("removing a customer without attestation must be refused: {other:?}"),
+        }
+        remove.attest = true;
+        commands::remove_customer_relationship(store, &remove, "demo", now).await?;
+        report.steps.push("the reseller removed the customer relationship, with attestation; no notice sent".into());
+        commands::remove_admin_access(store, reseller, provider, "demo", now).await?;
+        report.steps.push("the reseller removed its provider's admin access; the partnership stays".into());
+        let audit = store.audit_log(&format!("customer:{customer}")).await?;
+        anyhow::ensure!(
+            audit.iter().any(|a| a.action == "customer_relationship_removed" && a.reason.is_some()),
+            "the removal has no audit row with its reason"
+        );
+        self.progress.inc(1);
+        Ok(())
     }
 
     async fn start(&self, workflow: &str, input: Value) -> anyhow::Result<InstanceId> {
@@ -323,7 +501,7 @@ pub async fn run(mut config: Config, args: DemoArgs, json: bool) -> anyhow::Resu
     let progress = if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         ProgressBar::hidden()
     } else {
-        let bar = ProgressBar::new(30);
+        let bar = ProgressBar::new(60);
         bar.set_style(
             ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -339,15 +517,30 @@ pub async fn run(mut config: Config, args: DemoArgs, json: bool) -> anyhow::Resu
         seen: Vec::new(),
         progress,
         reseller: None,
+        reseller_admin: String::new(),
+        provider: None,
+        customer: None,
     };
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let mut reports = Vec::new();
-    for workflow in ["example_signup", "enrollment", "provider_invitation"] {
+    for workflow in [
+        "example_signup",
+        "enrollment",
+        "provider_invitation",
+        "customer_invitation",
+        "dual_customer_invitation",
+        "customer_agreement",
+        "relationship_commands",
+    ] {
         let mut report = Report { workflow: workflow.into(), ..Report::default() };
         let result = match workflow {
             "example_signup" => runner.example_signup(&mut report, &tag).await,
             "enrollment" => runner.enrollment(&mut report, &tag).await,
-            _ => runner.provider_invitation(&mut report, &tag).await,
+            "provider_invitation" => runner.provider_invitation(&mut report, &tag).await,
+            "customer_invitation" => runner.customer_invitation(&mut report, &tag).await,
+            "dual_customer_invitation" => runner.dual_customer_invitation(&mut report, &tag).await,
+            "customer_agreement" => runner.customer_agreement(&mut report, &tag).await,
+            _ => runner.relationship_commands(&mut report).await,
         };
         if let Err(err) = result {
             report.error = Some(format!("{err:#}"));
@@ -365,7 +558,12 @@ pub async fn run(mut config: Config, args: DemoArgs, json: bool) -> anyhow::Resu
         for r in &reports {
             let outcome = if r.error.is_some() { "FAILED" } else { "ok" };
             println!("{} {outcome}", r.workflow);
-            println!("  states: {}", r.states.join(" -> "));
+            if !r.states.is_empty() {
+                println!("  states: {}", r.states.join(" -> "));
+            }
+            for step in &r.steps {
+                println!("  {step}");
+            }
             println!("  emails received: {}", r.emails.len());
             for email in &r.emails {
                 println!("    {email}");

@@ -261,15 +261,10 @@ pub async fn partners(
             });
         }
         Some(PartnersCommand::RemoveAdminAccess { reseller, provider }) => {
-            match store.remove_provider_admin_access(reseller, provider, "cli", now()).await? {
-                None => anyhow::bail!("partner {provider} is not an indirect provider of {reseller}"),
-                Some(false) => anyhow::bail!("the provider's administrator access was already removed"),
-                Some(true) => {
-                    print(json, &json!({ "reseller": reseller, "provider": provider, "admin_access": false }), || {
-                        "admin access removed; the provider relationship stays".into()
-                    })
-                }
-            }
+            commands::remove_admin_access(store, reseller, provider, "cli", now()).await?;
+            print(json, &json!({ "reseller": reseller, "provider": provider, "admin_access": false }), || {
+                "admin access removed; the provider relationship stays".into()
+            });
         }
         Some(PartnersCommand::RemoveCustomer { partner, customer, by, reason, attest }) => {
             let command = RemoveCustomer { partner, customer, by, reason, attest };

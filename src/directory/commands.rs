@@ -133,6 +133,30 @@ pub async fn customers_of(
     Ok(store.partner_customers(id, provider).await?)
 }
 
+/// The reseller removes its provider's administrator access to its work account; the
+/// partnership stays (the provider still orders for the reseller's customers).
+pub async fn remove_admin_access(
+    store: &dyn Store,
+    reseller: uuid::Uuid,
+    provider: uuid::Uuid,
+    actor: &str,
+    at: Timestamp,
+) -> Result<(), CommandError> {
+    match store.remove_provider_admin_access(reseller, provider, actor, at).await? {
+        None => Err(not_found(
+            "unknown_relationship",
+            "provider",
+            format!("partner {provider} is not an indirect provider of {reseller}"),
+        )),
+        Some(false) => Err(CommandError::Refused {
+            code: "already_removed",
+            field: "provider",
+            message: "the provider's administrator access was already removed".into(),
+        }),
+        Some(true) => Ok(()),
+    }
+}
+
 /// A customer and the partners it works with.
 pub async fn customer_view(store: &dyn Store, id: uuid::Uuid) -> Result<Value, CommandError> {
     let customer = customer(store, id).await?;

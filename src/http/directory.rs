@@ -130,21 +130,8 @@ pub async fn remove_admin_access(
         })
     };
     let (reseller, provider) = (id("reseller", &reseller)?, id("provider", &provider)?);
-    match engine.store().remove_provider_admin_access(reseller, provider, &caller.actor(), engine.now()).await? {
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_relationship",
-            format!("partner {provider} is not an indirect provider of {reseller}"),
-        )),
-        Some(false) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_removed",
-            "the provider's administrator access was already removed",
-        )),
-        Some(true) => {
-            Ok(Json(json!({ "reseller": reseller, "provider": provider, "admin_access": false })).into_response())
-        }
-    }
+    commands::remove_admin_access(engine.store().as_ref(), reseller, provider, &caller.actor(), engine.now()).await?;
+    Ok(Json(json!({ "reseller": reseller, "provider": provider, "admin_access": false })).into_response())
 }
 
 fn path_id(field: &'static str, text: &str) -> Result<uuid::Uuid, ApiError> {

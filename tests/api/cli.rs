@@ -262,8 +262,15 @@ fn the_demo_runs_every_shipped_workflow_on_the_embedded_defaults() {
     let provider =
         report["workflows"].as_array().unwrap().iter().find(|w| w["workflow"] == "provider_invitation").unwrap();
     assert_eq!(provider["states"], serde_json::json!(["invited", "authorized"]));
+    for customer_flow in ["customer_invitation", "dual_customer_invitation"] {
+        let run = report["workflows"].as_array().unwrap().iter().find(|w| w["workflow"] == customer_flow).unwrap();
+        assert_eq!(run["states"], serde_json::json!(["invited", "accepted"]), "{customer_flow}");
+    }
+    let commands =
+        report["workflows"].as_array().unwrap().iter().find(|w| w["workflow"] == "relationship_commands").unwrap();
+    assert_eq!(commands["steps"].as_array().unwrap().len(), 4, "{commands}");
     let eml = std::fs::read_dir(dir.path().join("data/mail")).unwrap().count();
-    assert_eq!(eml, 12, "every email the demo read was written as an .eml file");
+    assert_eq!(eml, 15, "every email the demo read was written as an .eml file");
 }
 
 #[test]
@@ -301,4 +308,96 @@ fn providers_are_added_and_listed_from_the_command_line() {
     let out = accord(dir.path(), &bad);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("`Italy` is not an ISO 3166-1 alpha-2 country code"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn customers_and_their_relationships_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let provider = |name: &str, email: &str| {
+        let add = [
+            "partners",
+            "add-provider",
+            "--legal-name",
+            name,
+            "--country",
+            "IT",
+            "--mpn-id",
+            "7654321",
+            "--tenant-domain",
+            "fabrikam.example",
+            "--serves",
+            "IT",
+            "--admin-name",
+            "Luca Verdi",
+            "--admin-email",
+            email,
+        ];
+        let out = accord(dir.path(), &add);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    };
+    let advisor = provider("Adatum Advisors", "luca@adatum.example");
+    let reseller = provider("Fabrikam Distribution", "luca@fabrikam.example");
+    let out = accord(
+        dir.path(),
+        &[
+            "customers",
+            "add",
+            "--name",
+            "Northwind Traders",
+            "--domain",
+            "northwind.example",
+            "--country",
+            "IT",
+            "--admin-name",
+            "Giulia Bianchi",
+            "--admin-email",
+            "giulia@northwind.example",
+            "--relationship",
+            &format!("{advisor}=advisor"),
+            "--relationship",
+            &format!("{reseller}=reseller:dap"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let customer = text(&out.stdout).trim().to_owned();
+
+    let out = accord(dir.path(), &["customers", "delete-relationship", &customer, &reseller]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("Ask Fabrikam Distribution to end the relationship"), "{}", text(&out.stderr));
+    let out = accord(dir.path(), &["--json", "customers", "delete-relationship", &customer, &reseller]);
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["error"]["code"], "ask_partner");
+    let out = accord(
+        dir.path(),
+        &["customers", "delete-relationship", &customer, &advisor, "--by", "giulia@northwind.example"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("Adatum"), "{}", text(&out.stdout));
+
+    let out = accord(dir.path(), &["partners", "customers", &reseller]);
+    let listed = text(&out.stdout);
+    assert!(listed.contains("Northwind Traders") && listed.contains("reseller\tDAP"), "{listed}");
+    let remove = [
+        "partners",
+        "remove-customer",
+        &reseller,
+        &customer,
+        "--by",
+        "luca@fabrikam.example",
+        "--reason",
+        "contract ended",
+    ];
+    let out = accord(dir.path(), &remove);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("attest"), "{}", text(&out.stderr));
+    let out = accord(dir.path(), &[&remove[..], &["--attest"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("no notice was sent"), "{}", text(&out.stdout));
+    let out = accord(dir.path(), &["partners", "customers", &reseller]);
+    assert_eq!(text(&out.stdout).trim(), "", "the customer left the list");
+    let out = accord(dir.path(), &["audit", &format!("customer:{customer}")]);
+    let audit = text(&out.stdout);
+    assert!(audit.contains("customer_relationship_removed\treason: contract ended"), "{audit}");
+    assert!(audit.contains("luca@fabrikam.example (cli)"), "{audit}");
 }
