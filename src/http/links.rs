@@ -26,6 +26,18 @@ struct Found {
     locale: Option<String>,
     workflow: String,
     context: Value,
+    definition: std::sync::Arc<crate::workflow::Definition>,
+}
+
+impl Found {
+    /// The state as the recipient reads it: its label in their locale, else its name.
+    fn state_label(&self, state: &str, chain: &[Option<String>]) -> String {
+        state
+            .parse::<crate::workflow::StateName>()
+            .ok()
+            .and_then(|name| self.definition.state(&name)?.label.as_ref().map(|label| label.get(chain)))
+            .unwrap_or_else(|| state.replace('_', " "))
+    }
 }
 
 /// Longest text accepted in a link page's text box.
@@ -193,6 +205,7 @@ async fn find(engine: &Engine, token: &str) -> Result<Found, Response> {
         locale,
         workflow: instance.workflow.to_string(),
         context: instance.context.0,
+        definition,
     })
 }
 
@@ -224,13 +237,15 @@ fn render(engine: &Engine, page: Page, found: Option<&Found>) -> Response {
             json!({ "kind": "form", "missing": missing, "values": values }),
         ),
         Page::Done { state, again } => {
-            (StatusCode::OK, json!({ "kind": "done", "state": state.replace('_', " "), "again": again }))
+            let state = found.map_or_else(|| state.replace('_', " "), |f| f.state_label(&state, &chain));
+            (StatusCode::OK, json!({ "kind": "done", "state": state, "again": again }))
         }
         Page::Expired => (StatusCode::GONE, json!({ "kind": "expired", "resend": resend })),
         Page::Superseded => (StatusCode::GONE, json!({ "kind": "superseded", "resend": resend })),
         Page::Unknown => (StatusCode::NOT_FOUND, json!({ "kind": "unknown" })),
         Page::NoLongerApplies { state } => {
-            (StatusCode::CONFLICT, json!({ "kind": "no_longer_applies", "state": state.replace('_', " ") }))
+            let state = found.map_or_else(|| state.replace('_', " "), |f| f.state_label(&state, &chain));
+            (StatusCode::CONFLICT, json!({ "kind": "no_longer_applies", "state": state }))
         }
         Page::Resent => (StatusCode::OK, json!({ "kind": "resent" })),
         Page::Refused { reason } => (StatusCode::CONFLICT, json!({ "kind": "refused", "reason": reason })),

@@ -189,6 +189,8 @@ pub struct State {
     pub name: StateName,
     pub is_final: bool,
     pub description: Option<String>,
+    /// How pages name the state to recipients, per locale ("accettata"); else its name.
+    pub label: Option<Localized<String>>,
     /// Emails sent on entering the state.
     pub emails: Vec<EmailSpec>,
     /// Timers armed on entering the state and cancelled on leaving it.

@@ -138,6 +138,7 @@ struct RawState {
     #[serde(default, rename = "final")]
     is_final: bool,
     description: Option<String>,
+    label: Option<Localized<String>>,
     #[serde(default)]
     emails: Vec<RawEmail>,
     #[serde(default)]
@@ -679,6 +680,7 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
                 name: state_name,
                 is_final: state.is_final,
                 description: state.description.clone(),
+                label: state.label.clone(),
                 emails: entry_emails,
                 timers,
                 transitions,

@@ -214,6 +214,7 @@ async fn the_customer_accepts_a_released_draft_with_delegated_admin(backend: Bac
     assert!(api.get(&format!("/api/v1/partners/{reseller}/customers")).await["items"].as_array().unwrap().is_empty());
     let (status, page) = m.post(&accept, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("accettata"), "the outcome is named in the customer's language: {page}");
     assert_eq!(m.t.state(id).await, "accepted");
 
     let customers = api.get(&format!("/api/v1/partners/{reseller}/customers")).await;
