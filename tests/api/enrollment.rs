@@ -52,6 +52,8 @@ crate::on_each_store!(
     an_approved_enrollment_is_active_once_the_global_admin_accepts_the_agreement,
     a_rejection_carries_its_reason_and_an_overdue_review_reaches_the_reviewers,
     this_wasnt_me_closes_the_enrollment,
+    verification_is_reminded_and_then_expires,
+    the_reviewer_asks_for_information_and_the_contact_answers_on_the_page,
 );
 
 async fn every_refused_field_is_reported_at_once(backend: Backend) {
@@ -184,4 +186,57 @@ async fn this_wasnt_me_closes_the_enrollment(backend: Backend) {
     m.t.clock.advance(Duration::from_secs(30 * 86_400));
     assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 0, "no reminder or expiry after it is closed");
     assert_eq!(m.dispatch().await, 0, "and no more mail");
+}
+
+async fn verification_is_reminded_and_then_expires(backend: Backend) {
+    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let id = m.t.engine().start(start(enrollment_input())).await.unwrap().instance.id;
+    let first = deliver(&mut m, 1).await.pop().unwrap();
+    let old_link = m.link_titled(&first, "Conferma il tuo indirizzo email").await;
+
+    m.t.clock.advance(Duration::from_secs(2 * 86_400 + 1));
+    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 1);
+    let reminder = deliver(&mut m, 1).await.pop().unwrap();
+    assert_eq!(reminder.subject, "Promemoria: conferma il tuo indirizzo email per Contoso Italia S.r.l.");
+    let (status, _) = m.get(&old_link).await;
+    assert_eq!(status, StatusCode::GONE, "the reminder's link replaces the first one");
+    assert_eq!(m.t.state(id).await, "awaiting_verification");
+
+    m.t.clock.advance(Duration::from_secs(5 * 86_400));
+    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 1);
+    assert_eq!(m.t.state(id).await, "expired");
+    let expired = deliver(&mut m, 1).await.pop().unwrap();
+    assert_eq!(expired.subject, "Contoso Italia S.r.l.: la registrazione è scaduta", "the contact is told");
+    let new_link = m.link_titled(&reminder, "Conferma il tuo indirizzo email").await;
+    let (status, page) = m.post(&new_link, &[("confirm_0", "on"), ("confirm_1", "on")]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "an expired verification cannot be confirmed: {page}");
+    assert!(page.contains("scaduta"), "the page says the enrollment expired: {page}");
+    assert_eq!(m.t.state(id).await, "expired");
+}
+
+async fn the_reviewer_asks_for_information_and_the_contact_answers_on_the_page(backend: Backend) {
+    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let id = m.t.engine().start(start(enrollment_input())).await.unwrap().instance.id;
+    m.t.send(id, "verify", Value::Null).await.unwrap();
+    deliver(&mut m, 2).await;
+    let err = m.t.engine().apply(id, reviewer("request_info", json!({}))).await.unwrap_err();
+    assert_eq!(err.code(), "guard_refused", "a request needs a message");
+    let question = "Please send the VAT number of the company.";
+    m.t.engine().apply(id, reviewer("request_info", json!({ "message": question }))).await.unwrap();
+    let mail = deliver(&mut m, 1).await.pop().unwrap();
+    assert_eq!(mail.subject, "Contoso Italia S.r.l.: il revisore ha bisogno di altre informazioni");
+    assert!(mail.text.contains(question), "the contact reads the question: {}", mail.text);
+    let answer = m.link_titled(&mail, "Rispondi al revisore").await;
+    let (status, page) = m.post(&answer, &[("answer", "   ")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an empty answer is refused on the page: {page}");
+    assert!(page.contains("La tua risposta"), "{page}");
+    let (status, page) = m.post(&answer, &[("answer", "IT01234567890")]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("in revisione"), "the page says where the enrollment is now: {page}");
+    assert_eq!(m.t.state(id).await, "in_review");
+    let back = deliver(&mut m, 1).await.pop().unwrap();
+    assert_eq!(back.subject, "Contoso Italia S.r.l.: stiamo esaminando la tua registrazione");
+    let view = m.t.engine().view(id).await.unwrap();
+    let context = serde_json::to_value(&view).unwrap();
+    assert!(context.to_string().contains("IT01234567890"), "the reviewers can read the answer: {context}");
 }

@@ -50,6 +50,7 @@ crate::on_each_store!(
     only_an_active_provider_serving_the_resellers_country_may_invite,
     the_reseller_authorizes_the_provider_on_the_link_page,
     an_admin_adds_providers_through_the_api,
+    the_reseller_may_decline_or_let_the_invitation_expire,
 );
 
 async fn an_admin_adds_providers_through_the_api(backend: Backend) {
@@ -162,4 +163,36 @@ async fn the_reseller_authorizes_the_provider_on_the_link_page(backend: Backend)
         format!("{}/api/v1/partners/{reseller}/providers/{}/remove-admin-access", m.base, uuid::Uuid::new_v4());
     let missing = m.client.post(&unrelated).bearer_auth(&key).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+async fn the_reseller_may_decline_or_let_the_invitation_expire(backend: Backend) {
+    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let reseller = partner(&m.t, PartnerKind::IndirectReseller, PartnerStatus::Active, "IT", &[]).await;
+    let provider = partner(&m.t, PartnerKind::IndirectProvider, PartnerStatus::Active, "IT", &["IT"]).await;
+    let declined = m.t.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
+    assert_eq!(m.dispatch().await, 1);
+    let mail = m.next_mail().await;
+    let decline = m.link_titled(&mail, "Rifiuta l&#x27;invito").await;
+    let (status, page) = m.post(&decline, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("rifiutata"), "{page}");
+    assert_eq!(m.t.state(declined).await, "declined");
+    assert!(m.t.engine().store().relationships(reseller).await.unwrap().is_empty());
+
+    // Declined, it may be asked again; this time nobody answers.
+    let ignored = m.t.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
+    assert_eq!(m.dispatch().await, 1);
+    let first = m.next_mail().await;
+    m.t.clock.advance(std::time::Duration::from_secs(7 * 86_400 + 1));
+    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 1);
+    assert_eq!(m.dispatch().await, 1, "a reminder");
+    let reminder = m.next_mail().await;
+    assert_eq!(reminder.subject, first.subject);
+    m.t.clock.advance(std::time::Duration::from_secs(23 * 86_400));
+    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 1);
+    assert_eq!(m.t.state(ignored).await, "expired");
+    let authorize = m.link_titled(&reminder, "Autorizza il provider indiretto").await;
+    let (status, _) = m.post(&authorize, &[("confirm_0", "on")]).await;
+    assert_ne!(status, StatusCode::OK, "an expired invitation cannot be authorised");
+    assert!(m.t.engine().store().relationships(reseller).await.unwrap().is_empty());
 }
