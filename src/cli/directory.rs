@@ -8,7 +8,7 @@ use super::print;
 use crate::app::{self, App};
 use crate::clock::Timestamp;
 use crate::config::Config;
-use crate::directory::commands::{self, AddCustomer, RemoveCustomer};
+use crate::directory::commands::{self, AddCustomer, AddUser, RemoveCustomer};
 use crate::directory::{PartnerKind, PartnerUserRecord};
 use crate::engine::StartRequest;
 
@@ -37,6 +37,23 @@ pub enum PartnersCommand {
         admin_name: String,
         #[arg(long)]
         admin_email: String,
+    },
+    /// Add a user with roles to a partner's account (by one of its admin agents or user admins)
+    ///
+    /// Example: accord partners add-user PARTNER --by admin@contoso.it --name "Sara Neri"
+    ///   --email sara@contoso.it --roles sales_agent
+    AddUser {
+        partner: uuid::Uuid,
+        /// The partner's admin agent or user admin adding the user
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// Comma-separated: global_admin, user_admin, admin_agent, sales_agent
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
     },
     /// A reseller's Indirect providers (with whether each keeps admin access)
     Providers { reseller: uuid::Uuid },
@@ -227,6 +244,11 @@ pub async fn partners(
             print(json, &json!({ "id": partner.id, "kind": partner.kind, "legal_name": partner.legal_name }), || {
                 partner.id.to_string()
             });
+        }
+        Some(PartnersCommand::AddUser { partner, by, name, email, roles }) => {
+            let add = AddUser { partner, by, name, email, roles };
+            let users = commands::add_user(store, &add, "cli", now()).await?;
+            print(json, &users, || users_line(&users));
         }
         Some(PartnersCommand::Providers { reseller }) => {
             let items = commands::related_partners(store, reseller, PartnerKind::IndirectProvider).await?;

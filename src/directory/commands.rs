@@ -157,6 +157,74 @@ pub async fn remove_admin_access(
     }
 }
 
+/// A user to add to a partner's account.
+pub struct AddUser {
+    pub partner: uuid::Uuid,
+    /// Who adds it: a user of the partner with the admin agent or user admin role.
+    pub by: String,
+    pub name: String,
+    pub email: String,
+    pub roles: Vec<String>,
+}
+
+/// Adds a user with roles to a partner's account (seed 000: setting up the account, adding
+/// users, needs admin agent permissions; user admins manage users too).
+pub async fn add_user(
+    store: &dyn Store,
+    add: &AddUser,
+    caller: &str,
+    at: Timestamp,
+) -> Result<Vec<super::PartnerUserRecord>, CommandError> {
+    let partner = partner(store, add.partner, "partner").await?;
+    let invalid = |code, field, message: String| CommandError::Invalid { code, field, message };
+    let users = store.partner_users(partner.id).await?;
+    let allowed = users.iter().any(|u| {
+        u.email.eq_ignore_ascii_case(add.by.trim())
+            && u.roles.0.iter().any(|r| matches!(r, Role::AdminAgent | Role::UserAdmin))
+    });
+    if !allowed {
+        return Err(CommandError::Refused {
+            code: "role_not_allowed",
+            field: "by",
+            message: format!(
+                "only an admin agent or a user admin of {} may add users; {} is not one (`accord partners` lists its users)",
+                partner.legal_name, add.by
+            ),
+        });
+    }
+    if add.name.trim().is_empty() {
+        return Err(invalid("required", "name", "the user's name is required".into()));
+    }
+    let email: lettre::Address = add
+        .email
+        .trim()
+        .parse()
+        .map_err(|_| invalid("invalid_email", "email", format!("`{}` is not an email address", add.email)))?;
+    if add.roles.is_empty() {
+        let names: Vec<&str> = Role::ALL.iter().map(Role::as_str).collect();
+        return Err(invalid("required", "roles", format!("give at least one role: {}", names.join(", "))));
+    }
+    let roles = add
+        .roles
+        .iter()
+        .map(|r| r.trim().parse::<Role>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|message| invalid("invalid_role", "roles", message))?;
+    let user = super::NewUser {
+        email: format!("{}@{}", email.user(), email.domain().to_ascii_lowercase()),
+        name: add.name.trim().to_owned(),
+        roles,
+    };
+    let change = DirectoryChange::AddUser { partner: partner.id, user };
+    match store.change_directory(&change, &format!("{} ({caller})", add.by.trim()), at).await {
+        Err(CommitError::Refused(message)) => {
+            return Err(CommandError::Refused { code: "user_exists", field: "email", message })
+        }
+        other => other?,
+    }
+    Ok(store.partner_users(partner.id).await?)
+}
+
 /// A customer and the partners it works with.
 pub async fn customer_view(store: &dyn Store, id: uuid::Uuid) -> Result<Value, CommandError> {
     let customer = customer(store, id).await?;

@@ -160,6 +160,11 @@ pub enum DirectoryChange {
         reseller: uuid::Uuid,
         provider: uuid::Uuid,
     },
+    /// A user joins a partner's account with roles.
+    AddUser {
+        partner: uuid::Uuid,
+        user: NewUser,
+    },
     /// A customer the partners already work with, added directly (no agreement signed yet).
     AddCustomer {
         customer: NewCustomer,
@@ -330,6 +335,11 @@ impl DirectoryChange {
                 "provider_admin_access_removed",
                 format!("partner:{reseller}"),
                 serde_json::json!({ "provider": provider }),
+            ),
+            DirectoryChange::AddUser { partner, user } => (
+                "user_added",
+                format!("partner:{partner}"),
+                json!({ "email": user.email, "name": user.name, "roles": user.roles }),
             ),
             DirectoryChange::AddCustomer { customer, relationships } => (
                 "customer_added",

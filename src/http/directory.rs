@@ -10,7 +10,7 @@ use serde_json::json;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::{ApiJson, ApiQuery};
-use crate::directory::commands::{self, AddCustomer, RemoveCustomer};
+use crate::directory::commands::{self, AddCustomer, AddUser, RemoveCustomer};
 use crate::directory::PartnerKind;
 use crate::engine::Engine;
 use crate::store::Scope;
@@ -383,4 +383,33 @@ pub async fn audit(
 ) -> Result<Response, ApiError> {
     caller.require(&[Scope::Reviewer])?;
     Ok(Json(json!({ "items": engine.store().audit_log(&query.subject).await? })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserBody {
+    /// The partner's admin agent or user admin adding the user.
+    by: String,
+    name: String,
+    email: String,
+    roles: Vec<String>,
+}
+
+/// Adds a user with roles to a partner's account.
+pub async fn add_user(
+    State(engine): State<Engine>,
+    caller: Caller,
+    axum::extract::Path(partner): axum::extract::Path<String>,
+    ApiJson(body): ApiJson<NewUserBody>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Pipeline])?;
+    let add = AddUser {
+        partner: path_id("partner", &partner)?,
+        by: body.by,
+        name: body.name,
+        email: body.email,
+        roles: body.roles,
+    };
+    let users = commands::add_user(engine.store().as_ref(), &add, &caller.actor(), engine.now()).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "users": users }))).into_response())
 }

@@ -44,6 +44,7 @@ pub fn router(engine: Engine) -> Router {
             "/api/v1/partners/{reseller}/providers/{provider}/remove-admin-access",
             post(directory::remove_admin_access),
         )
+        .route("/api/v1/partners/{id}/users", post(directory::add_user))
         .route("/api/v1/partners/{id}/providers", get(directory::providers_of))
         .route("/api/v1/partners/{id}/resellers", get(directory::resellers_of))
         .route("/api/v1/partners/{id}/customers", get(directory::customers_of))

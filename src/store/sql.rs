@@ -209,6 +209,15 @@ macro_rules! impl_store {
                     .await
                     .map_err($crate::store::StoreError::from)?;
                 }
+                DirectoryChange::AddUser { partner, user } => {
+                    let inserted = insert_user(&mut *conn, *partner, user, at).await;
+                    match inserted {
+                        Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                            return Err(CommitError::Refused(format!("{} is a user of this partner already", user.email)))
+                        }
+                        other => other.map_err(StoreError::from)?,
+                    };
+                }
                 DirectoryChange::AddCustomer { customer, relationships } => {
                     let inserted = insert_customer(&mut *conn, customer, at).await;
                     match inserted {
@@ -426,15 +435,25 @@ macro_rules! impl_store {
             .execute(&mut *conn)
             .await?;
             for user in &p.users {
-                sqlx::query::<$db>("INSERT INTO partner_users (partner_id, email, name, roles, created_at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(p.id)
-                    .bind(&user.email)
-                    .bind(&user.name)
-                    .bind(sqlx::types::Json(&user.roles))
-                    .bind(at)
-                    .execute(&mut *conn)
-                    .await?;
+                insert_user(&mut *conn, p.id, user, at).await?;
             }
+            Ok(())
+        }
+
+        async fn insert_user(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            partner: uuid::Uuid,
+            user: &$crate::directory::NewUser,
+            at: $crate::clock::Timestamp,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::query::<$db>("INSERT INTO partner_users (partner_id, email, name, roles, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(partner)
+                .bind(&user.email)
+                .bind(&user.name)
+                .bind(sqlx::types::Json(&user.roles))
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
             Ok(())
         }
 

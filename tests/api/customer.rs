@@ -434,6 +434,20 @@ async fn customers_and_partners_end_relationships_by_the_rules(backend: Backend)
         view["partners"].as_array().unwrap().iter().map(|p| p["legal_name"].as_str().unwrap()).collect();
     assert_eq!(partners, ["Contoso Italia S.r.l."]);
 
+    // The reseller's admin agent adds a colleague as admin agent; a sales agent may not.
+    let users = format!("/api/v1/partners/{reseller}/users");
+    let colleague =
+        json!({ "by": SALES, "name": "Marta Gialli", "email": "Marta@Contoso.example", "roles": ["admin_agent"] });
+    let (status, body) = api.call(Method::POST, &users, Some(colleague.clone())).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("role_not_allowed")));
+    let mut colleague = colleague;
+    colleague["by"] = json!(ADMIN);
+    let (status, body) = api.call(Method::POST, &users, Some(colleague.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = api.call(Method::POST, &users, Some(colleague)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("user_exists")));
+    const MARTA: &str = "marta@contoso.example";
+
     // The reseller removes the relationship: attestation and a reason required, by an admin.
     let remove = format!("/api/v1/partners/{reseller}/customers/{customer}/remove");
     let (status, body) =
@@ -450,7 +464,7 @@ async fn customers_and_partners_end_relationships_by_the_rules(backend: Backend)
         api.call(Method::POST, &remove, Some(json!({ "by": ADMIN, "reason": "  ", "attest": true }))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason_required")));
     let (status, body) =
-        api.call(Method::POST, &remove, Some(json!({ "by": ADMIN, "reason": "contract ended", "attest": true }))).await;
+        api.call(Method::POST, &remove, Some(json!({ "by": MARTA, "reason": "contract ended", "attest": true }))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(api.get(&format!("/api/v1/partners/{reseller}/customers")).await["items"].as_array().unwrap().is_empty());
     let view = api.get(&format!("/api/v1/customers/{customer}")).await;
@@ -473,7 +487,7 @@ async fn customers_and_partners_end_relationships_by_the_rules(backend: Backend)
         .find(|a| a["action"] == "customer_relationship_removed")
         .unwrap_or_else(|| panic!("an audit row: {audit}"));
     assert_eq!(removal["reason"], "contract ended");
-    assert!(removal["actor"].as_str().unwrap().starts_with(ADMIN), "{removal}");
+    assert!(removal["actor"].as_str().unwrap().starts_with(MARTA), "{removal}");
 
     // The customer removes the admin roles that remained.
     let roles = format!("/api/v1/customers/{customer}/partners/{reseller}/remove-admin-roles");
