@@ -65,6 +65,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/v1/emails/{id}/retry", post(emails::retry))
         .route("/l/{token}", get(links::show).post(links::act))
         .route("/l/{token}/resend", post(links::resend))
+        .merge(crate::console::router())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; the API lives under /api/v1")
         })

@@ -244,6 +244,15 @@ pub trait Store: Send + Sync + 'static {
 
     async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
 
+    /// Keeps a console session (its token's hash) for `key`, until `expires_at`.
+    async fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+
+    /// The session with this token hash and its key, if it has not expired at `now`.
+    async fn session(&self, hash: &str, now: Timestamp) -> Result<Option<(SessionRecord, ApiKeyRecord)>, StoreError>;
+
+    /// Ends a session (sign-out); also drops every expired one.
+    async fn delete_session(&self, hash: &str, now: Timestamp) -> Result<(), StoreError>;
+
     async fn schedule_tick(&self, name: &str) -> Result<Option<Timestamp>, StoreError>;
 
     /// Moves a schedule's last tick from `previous` to `tick`; false when another node already did.

@@ -222,6 +222,18 @@ pub struct ApiKeyRecord {
     pub created_at: Timestamp,
 }
 
+/// A reviewer's console session.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SessionRecord {
+    /// SHA-256 of the session token, hex; the token lives only in the reviewer's cookie.
+    pub hash: String,
+    pub key_id: uuid::Uuid,
+    /// The token every form of the session must carry.
+    pub csrf: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
 /// What a transition writes besides the instance row.
 #[derive(Clone, Debug)]
 pub struct Step {

@@ -1126,6 +1126,53 @@ macro_rules! impl_store {
                     .await?)
             }
 
+            async fn create_session(&self, session: &$crate::store::SessionRecord) -> Result<(), $crate::store::StoreError> {
+                sqlx::query::<$db>(
+                    "INSERT INTO console_sessions (hash, key_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&session.hash)
+                .bind(session.key_id)
+                .bind(&session.csrf)
+                .bind(session.created_at)
+                .bind(session.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session(
+                &self,
+                hash: &str,
+                now: $crate::clock::Timestamp,
+            ) -> Result<Option<($crate::store::SessionRecord, $crate::store::ApiKeyRecord)>, $crate::store::StoreError> {
+                let Some(session) = sqlx::query_as::<$db, $crate::store::SessionRecord>(
+                    "SELECT hash, key_id, csrf, created_at, expires_at FROM console_sessions WHERE hash = $1 AND expires_at > $2",
+                )
+                .bind(hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let key = sqlx::query_as::<$db, $crate::store::ApiKeyRecord>(
+                    "SELECT id, hash, scope, label, created_at FROM api_keys WHERE id = $1",
+                )
+                .bind(session.key_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(key.map(|key| (session, key)))
+            }
+
+            async fn delete_session(&self, hash: &str, now: $crate::clock::Timestamp) -> Result<(), $crate::store::StoreError> {
+                sqlx::query::<$db>("DELETE FROM console_sessions WHERE hash = $1 OR expires_at <= $2")
+                    .bind(hash)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn schedule_tick(
                 &self,
                 name: &str,

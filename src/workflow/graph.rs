@@ -39,3 +39,74 @@ pub fn to_dot(definition: &Definition, path: &[String]) -> String {
     dot.push_str("}\n");
     dot
 }
+
+/// The state diagram as inline SVG (laid out by layout-rs, no Graphviz needed): states on
+/// `path` filled, the current state (the last) outlined in bold, transitions taken drawn in blue.
+pub fn to_svg(definition: &Definition, path: &[String]) -> Result<String, String> {
+    let taken: std::collections::HashSet<(&str, &str)> =
+        path.windows(2).map(|pair| (pair[0].as_str(), pair[1].as_str())).collect();
+    let mut dot = String::new();
+    let _ = writeln!(dot, "digraph workflow {{");
+    for state in definition.states.values() {
+        let name = state.name.as_str();
+        let fill = if path.iter().any(|s| s == name) { "#cfe8ff" } else { "white" };
+        let (color, width) = if path.last().is_some_and(|s| s == name) { ("#0b4f8a", 3) } else { ("black", 1) };
+        let label = if state.is_final { format!("{name} (final)") } else { name.to_owned() };
+        let _ = writeln!(
+            dot,
+            "  {name} [shape=box, label=\"{label}\", fillcolor=\"{fill}\", color=\"{color}\", width={width}];"
+        );
+    }
+    for state in definition.states.values() {
+        for transition in state.transitions.values() {
+            let Some(to) = &transition.to else { continue };
+            let (from, to) = (state.name.as_str(), to.as_str());
+            let color = if taken.contains(&(from, to)) { "#0b4f8a" } else { "#888888" };
+            let _ = writeln!(dot, "  {from} -> {to} [label=\"{}\", color=\"{color}\"];", transition.event);
+        }
+    }
+    dot.push_str("}\n");
+    let mut parser = layout::gv::DotParser::new(&dot);
+    let graph = parser.process()?;
+    let mut builder = layout::gv::GraphBuilder::new();
+    builder.visit_graph(&graph);
+    let mut visual = builder.get();
+    let mut svg = layout::backends::svg::SVGWriter::new();
+    visual.do_it(false, false, false, &mut svg);
+    // Inline in a page: no XML prolog.
+    let svg = svg.finalize();
+    Ok(svg.find("<svg").map_or(svg.clone(), |start| svg[start..].to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_svg_diagram_highlights_the_path_taken() {
+        let source =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows/provider_invitation.toml"))
+                .unwrap();
+        let registry = crate::engine::Registry::builtin();
+        let (guards, effects, checks) = (registry.guard_names(), registry.effect_names(), registry.start_check_names());
+        let env = crate::workflow::CheckEnv {
+            guards: &guards,
+            start_checks: &checks,
+            effects: &effects,
+            template_exists: None,
+        };
+        let definition = crate::workflow::parse_definition("provider_invitation.toml", &source, &env)
+            .expect("the shipped workflow parses");
+        let svg = to_svg(&definition, &["invited".into(), "authorized".into()]).unwrap();
+        assert!(svg.starts_with("<svg"), "{svg}");
+        for state in ["invited", "authorized", "declined", "expired"] {
+            assert!(svg.contains(state), "{state} is drawn");
+        }
+        assert!(svg.contains("#0b4f8a") || svg.contains("#0B4F8A"), "the current state and the path are highlighted");
+        let plain = to_svg(&definition, &[]).unwrap();
+        assert!(
+            !plain.contains("#cfe8ff") && !plain.to_lowercase().contains("#cfe8ff"),
+            "nothing highlighted without a path"
+        );
+    }
+}

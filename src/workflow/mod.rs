@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use catalog::{Catalog, LoadReport};
-pub use graph::to_dot;
+pub use graph::{to_dot, to_svg};
 pub use input::{FieldError, FieldType, InputField, InputRules};
 pub use names::{BadName, EventName, StateName, WorkflowName};
 pub use parse::{parse_definition, CheckEnv, Diagnostic};

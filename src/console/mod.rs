@@ -1,0 +1,143 @@
+//! `/console`: the reviewers' web console. Server-rendered pages (Tera, `templates/pages/console`),
+//! every action a plain form POST, no script and no asset from elsewhere. A reviewer signs in
+//! with a reviewer (or admin) key and gets a session: a random token in an HttpOnly,
+//! SameSite=Strict cookie (only its hash is stored) and a CSRF token that every form carries.
+
+mod views;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::RngCore;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tracing::error;
+
+use crate::engine::Engine;
+use crate::store::{ApiKeyRecord, Scope, SessionRecord};
+
+const COOKIE: &str = "accord_session";
+
+/// How long a sign-in lasts.
+const SESSION_HOURS: u64 = 12;
+
+pub fn router() -> Router<Engine> {
+    Router::new()
+        .route("/console", get(views::queue))
+        .route("/console/login", get(views::login_page).post(views::login))
+        .route("/console/logout", post(views::logout))
+        .route("/console/instances/{id}", get(views::instance))
+        .route("/console/instances/{id}/decisions", post(views::decide))
+        .route("/console/emails", get(views::emails))
+        .route("/console/emails/{id}", get(views::email).post(views::edit_email))
+        .route("/console/emails/{id}/release", post(views::release_email))
+        .route("/console/emails/{id}/retry", post(views::retry_email))
+        .route("/console/partners", get(views::partners))
+        .route("/console/partners/{id}", get(views::partner))
+}
+
+/// A signed-in reviewer.
+pub struct Reviewer {
+    pub key: ApiKeyRecord,
+    pub session: SessionRecord,
+}
+
+impl Reviewer {
+    /// Who decisions are recorded as.
+    pub fn actor(&self) -> String {
+        if self.key.label.is_empty() {
+            format!("reviewer:{}", self.key.id)
+        } else {
+            format!("reviewer:{}", self.key.label)
+        }
+    }
+
+    /// Whether a form carries this session's CSRF token.
+    pub fn csrf_ok(&self, form_token: Option<&String>) -> bool {
+        form_token.is_some_and(|token| !token.is_empty() && *token == self.session.csrf)
+    }
+}
+
+/// The answer to a form without the session's CSRF token.
+fn csrf_refused() -> Response {
+    (StatusCode::FORBIDDEN, Html("This form has expired. Go back, reload the page and try again.".to_owned()))
+        .into_response()
+}
+
+impl<S> FromRequestParts<S> for Reviewer
+where
+    Engine: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let engine = Engine::from_ref(state);
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(token) = jar.get(COOKIE).map(|c| c.value().to_owned()) else {
+            return Err(Redirect::to("/console/login").into_response());
+        };
+        match engine.store().session(&hash(&token), engine.now()).await {
+            Ok(Some((session, key))) if matches!(key.scope, Scope::Reviewer | Scope::Admin) => {
+                Ok(Reviewer { key, session })
+            }
+            Ok(_) => Err(Redirect::to("/console/login").into_response()),
+            Err(err) => {
+                error!(error = %err, "reading a console session failed");
+                Err((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Html("The database is unavailable; try again shortly.".to_owned()),
+                )
+                    .into_response())
+            }
+        }
+    }
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Starts a session for `key`: the cookie to set.
+async fn start_session(engine: &Engine, key: &ApiKeyRecord) -> Result<Cookie<'static>, crate::store::StoreError> {
+    let token = random_token();
+    let now = engine.now();
+    let session = SessionRecord {
+        hash: hash(&token),
+        key_id: key.id,
+        csrf: random_token(),
+        created_at: now,
+        expires_at: now.plus(std::time::Duration::from_secs(SESSION_HOURS * 3600)),
+    };
+    engine.store().create_session(&session).await?;
+    let secure = engine.public_url().starts_with("https://");
+    Ok(Cookie::build((COOKIE, token))
+        .path("/console")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .build())
+}
+
+/// Renders `templates/pages/console/<page>.html.tera`.
+fn page(engine: &Engine, status: StatusCode, name: &str, context: Value) -> Response {
+    match engine.renderer().render_page(&format!("pages/console/{name}.html.tera"), &context) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(err) => {
+            error!(error = %err, "rendering a console page failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, Html("Something went wrong on our side.".to_owned())).into_response()
+        }
+    }
+}
