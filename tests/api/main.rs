@@ -3,8 +3,10 @@
 
 mod helpers;
 
+mod browser;
 mod cli;
 mod conformance;
+mod console;
 mod customer;
 mod email;
 mod enrollment;

@@ -1,0 +1,58 @@
+//! The console's session and form protections, over plain HTTP (the browser tests cover the
+//! pages themselves).
+
+use accord::clock::Clock;
+use accord::store::Scope;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+
+use crate::email::MailApp;
+use crate::helpers::Backend;
+
+crate::on_each_store!(sessions_are_http_only_and_every_form_needs_its_csrf_token,);
+
+async fn sessions_are_http_only_and_every_form_needs_its_csrf_token(backend: Backend) {
+    let Some(m) = MailApp::spawn(backend, false).await else { return };
+    let store = m.t.engine().store().clone();
+    let key = |scope| {
+        let store = store.clone();
+        let now = m.t.clock.now();
+        async move { accord::keys::create(store.as_ref(), scope, "giulia", now).await.unwrap().0 }
+    };
+    let login = format!("{}/console/login", m.base);
+
+    let response = m.client.get(format!("{}/console", m.base)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/console/login");
+
+    let pipeline = key(Scope::Pipeline).await;
+    let response = m.client.post(&login).form(&[("key", pipeline.as_str())]).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.text().await.unwrap().contains("needs a reviewer key"));
+
+    let reviewer = key(Scope::Reviewer).await;
+    let response = m.client.post(&login).form(&[("key", reviewer.as_str())]).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+        assert!(set_cookie.contains(attribute), "{attribute} in {set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let queue = m.client.get(format!("{}/console", m.base)).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(queue.status(), StatusCode::OK);
+    let html = queue.text().await.unwrap();
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+
+    let logout = format!("{}/console/logout", m.base);
+    let forged = m.client.post(&logout).header(COOKIE, &cookie).form(&[("csrf", "forged")]).send().await.unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "a form without the session's token is refused");
+    let missing = m.client.post(&logout).header(COOKIE, &cookie).send().await.unwrap();
+    assert_ne!(missing.status(), StatusCode::SEE_OTHER);
+    let still = m.client.get(format!("{}/console", m.base)).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(still.status(), StatusCode::OK, "the refused sign-out changed nothing");
+
+    let out = m.client.post(&logout).header(COOKIE, &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let after = m.client.get(format!("{}/console", m.base)).header(COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::SEE_OTHER, "the session ended on the server, not only in the browser");
+}
