@@ -54,6 +54,8 @@ enum Page {
     Done {
         state: String,
         again: bool,
+        /// The action's own words for what happened, if it has them.
+        said: Option<String>,
     },
     Expired,
     Superseded,
@@ -127,7 +129,11 @@ pub async fn act(
         return render(&engine, Page::Form { missing, values }, Some(&found));
     }
     let page = match engine.apply_link(&found.link, event, Value::Object(data)).await {
-        Ok(outcome) => Page::Done { state: outcome.instance.state.to_string(), again: outcome.replayed },
+        Ok(outcome) => Page::Done {
+            state: outcome.instance.state.to_string(),
+            again: outcome.replayed,
+            said: action.done.as_ref().map(|done| done.get(&chain)),
+        },
         Err(EngineError::LinkUsed) => Page::Superseded,
         Err(err) => refused(err, "acting on a link failed"),
     };
@@ -220,7 +226,7 @@ async fn settled(engine: &Engine, found: &Found) -> Option<Page> {
                 Ok(Some(first)) => first.to_state.to_string(),
                 _ => String::new(),
             };
-            Some(Page::Done { state, again: true })
+            Some(Page::Done { state, again: true, said: None })
         }
         LinkStatus::Superseded => Some(Page::Superseded),
         LinkStatus::Active if link.expires_at <= engine.now() => Some(Page::Expired),
@@ -236,9 +242,9 @@ fn render(engine: &Engine, page: Page, found: Option<&Found>) -> Response {
             if missing.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY },
             json!({ "kind": "form", "missing": missing, "values": values }),
         ),
-        Page::Done { state, again } => {
+        Page::Done { state, again, said } => {
             let state = found.map_or_else(|| state.replace('_', " "), |f| f.state_label(&state, &chain));
-            (StatusCode::OK, json!({ "kind": "done", "state": state, "again": again }))
+            (StatusCode::OK, json!({ "kind": "done", "state": state, "again": again, "said": said }))
         }
         Page::Expired => (StatusCode::GONE, json!({ "kind": "expired", "resend": resend })),
         Page::Superseded => (StatusCode::GONE, json!({ "kind": "superseded", "resend": resend })),

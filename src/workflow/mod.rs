@@ -143,6 +143,8 @@ pub struct LinkAction {
     /// Other link actions (of the same recipient) the page also offers as buttons, such as
     /// "Cancel invitation" beside "Accept & authorize"; the link is used by whichever is chosen.
     pub alternatives: Vec<String>,
+    /// What the page says once the action is done ("The invitation is cancelled: ...").
+    pub done: Option<Localized<String>>,
 }
 
 /// A text box on a link page.

@@ -130,6 +130,7 @@ struct RawLink {
     fields: Vec<LinkField>,
     #[serde(default)]
     alternatives: Vec<Spanned<String>>,
+    done: Option<Localized<String>>,
 }
 
 #[derive(Deserialize)]
@@ -492,6 +493,7 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
                     supersede: link.supersede,
                     fields: link.fields.clone(),
                     alternatives: link.alternatives.iter().map(|a| a.get_ref().clone()).collect(),
+                    done: link.done.clone(),
                     event,
                     party: link.party.get_ref().clone(),
                     expires,

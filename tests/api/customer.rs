@@ -268,6 +268,7 @@ async fn the_customer_accepts_without_delegated_admin_or_cancels(backend: Backen
     let accept = m.link_titled(mail, "Accetta il contratto e autorizza il partner").await;
     let (status, page) = m.post(&accept, &[("choice", "cancel")]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("invito è stato annullato: non è stata creata alcuna relazione"), "the cancel page: {page}");
     assert_eq!(m.t.state(declined.instance.id).await, "cancelled");
     m.post(&accept, &[("confirm_0", "on")]).await;
     assert_eq!(m.t.state(declined.instance.id).await, "cancelled", "the used link cannot accept afterwards");

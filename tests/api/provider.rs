@@ -175,7 +175,7 @@ async fn the_reseller_may_decline_or_let_the_invitation_expire(backend: Backend)
     let decline = m.link_titled(&mail, "Rifiuta l&#x27;invito").await;
     let (status, page) = m.post(&decline, &[]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("rifiutata"), "{page}");
+    assert!(page.contains("rifiutata") && page.contains("Non è stato autorizzato nulla"), "the declined page: {page}");
     assert_eq!(m.t.state(declined).await, "declined");
     assert!(m.t.engine().store().relationships(reseller).await.unwrap().is_empty());
 
