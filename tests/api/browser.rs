@@ -151,6 +151,7 @@ crate::on_each_store!(
     a_reviewer_signs_in_and_approves_an_enrollment,
     a_customer_accepts_an_invitation_released_from_the_draft_editor,
     opening_every_link_page_changes_nothing,
+    a_failed_email_shows_the_servers_reply_and_is_retried,
 );
 
 async fn a_reviewer_signs_in_and_approves_an_enrollment(backend: Backend) {
@@ -361,5 +362,30 @@ async fn opening_every_link_page_changes_nothing(backend: Backend) {
         let record = store.link(&accord::mail::links::hash_token(token)).await.unwrap().unwrap();
         assert_eq!(record.status, accord::store::LinkStatus::Active, "{link} is still usable");
     }
+    browser.finish().await;
+}
+
+async fn a_failed_email_shows_the_servers_reply_and_is_retried(backend: Backend) {
+    let Some(m) = MailApp::spawn(backend, false).await else { return };
+    let Some(browser) = Browser::start(&prefix(backend, "failed")).await else { return };
+    crate::email::refusing_smtp_server(m.smtp_port).await;
+    let id = m.t.start_signup().await;
+    assert_eq!(m.dispatch().await, 0, "refused with 550");
+
+    browser.sign_in(&m.base, &reviewer_key(&m).await).await;
+    browser.xpath("//a[text()='Failed emails']").await.click().await.unwrap();
+    let list = browser.wait_for("(550): 5.1.1 mailbox unavailable").await;
+    assert!(list.contains("anna.rossi@contoso.it"), "{list}");
+    browser.screenshot("console-failed-emails").await;
+    browser.xpath("//button[text()='Retry']").await.click().await.unwrap();
+    browser.wait_for("No email has failed").await;
+    let view = m.t.engine().view(id).await.unwrap();
+    assert_eq!(view.emails[0].status, accord::store::EmailStatus::Queued, "queued again");
+
+    assert_eq!(m.dispatch().await, 0, "the server still refuses");
+    browser.goto(&format!("{}/console/instances/{id}", m.base)).await;
+    let page = browser.wait_for("Timeline").await;
+    assert!(page.contains("(550): 5.1.1 mailbox unavailable") && page.contains("<td>2</td>"), "two attempts: {page}");
+    browser.screenshot("console-instance-failed").await;
     browser.finish().await;
 }

@@ -25,7 +25,7 @@ pub struct Mail {
 pub struct MailApp {
     pub t: TestApp,
     pub base: String,
-    smtp_port: u16,
+    pub smtp_port: u16,
     mailbox: Option<mailcrab::TestMailServerHandle>,
     pub client: reqwest::Client,
     _stop: watch::Sender<bool>,
@@ -372,7 +372,7 @@ async fn mail_waits_for_an_absent_smtp_server_and_arrives_once_it_is_back(backen
 }
 
 /// An SMTP server that refuses every recipient with 550.
-async fn refusing_smtp_server(port: u16) {
+pub async fn refusing_smtp_server(port: u16) {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
