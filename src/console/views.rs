@@ -292,6 +292,8 @@ async fn instance_page(
         "emails": emails,
         "timers": timers,
         "diagram": diagram,
+        // Sent back with a decision as its idempotency key: a double submit applies once.
+        "attempt": uuid::Uuid::new_v4().to_string(),
     });
     page(engine, status, "instance", base(reviewer, page_context))
 }

@@ -9,7 +9,44 @@ use reqwest::StatusCode;
 use crate::email::MailApp;
 use crate::helpers::Backend;
 
-crate::on_each_store!(sessions_are_http_only_and_every_form_needs_its_csrf_token,);
+crate::on_each_store!(
+    sessions_are_http_only_and_every_form_needs_its_csrf_token,
+    a_decision_submitted_twice_applies_once_and_is_recorded_with_the_reviewer,
+);
+
+async fn a_decision_submitted_twice_applies_once_and_is_recorded_with_the_reviewer(backend: Backend) {
+    let Some(m) = MailApp::spawn(backend, false).await else { return };
+    let input = crate::enrollment::enrollment_input();
+    let request =
+        accord::engine::StartRequest { workflow: "enrollment".into(), input, idempotency_key: None, actor: "t".into() };
+    let id = m.t.engine().start(request).await.unwrap().instance.id;
+    m.t.send(id, "verify", serde_json::Value::Null).await.unwrap();
+    let key = accord::keys::create(m.t.engine().store().as_ref(), Scope::Reviewer, "giulia", m.t.clock.now())
+        .await
+        .unwrap()
+        .0;
+    let response =
+        m.client.post(format!("{}/console/login", m.base)).form(&[("key", key.as_str())]).send().await.unwrap();
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let page = m.client.get(format!("{}/console/instances/{id}", m.base)).header(COOKIE, &cookie).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    let field = |name: &str| {
+        html.split(&format!("name=\"{name}\" value=\"")).nth(1).unwrap().split('"').next().unwrap().to_owned()
+    };
+    let (csrf, attempt) = (field("csrf"), field("attempt"));
+    let decide = format!("{}/console/instances/{id}/decisions", m.base);
+    let form =
+        [("csrf", csrf.as_str()), ("event", "request_info"), ("attempt", attempt.as_str()), ("message", "VAT number?")];
+    for _ in 0..2 {
+        let response = m.client.post(&decide).header(COOKIE, &cookie).form(&form).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+    let history = m.t.engine().store().history(id).await.unwrap();
+    let asked: Vec<_> = history.iter().filter(|h| h.event.as_str() == "request_info").collect();
+    assert_eq!(asked.len(), 1, "the second submit replayed the first");
+    assert_eq!(asked[0].actor, "reviewer:giulia");
+    assert_eq!(asked[0].origin, accord::store::Origin::Reviewer);
+}
 
 async fn sessions_are_http_only_and_every_form_needs_its_csrf_token(backend: Backend) {
     let Some(m) = MailApp::spawn(backend, false).await else { return };
