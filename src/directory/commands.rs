@@ -177,21 +177,7 @@ pub async fn add_user(
 ) -> Result<Vec<super::PartnerUserRecord>, CommandError> {
     let partner = partner(store, add.partner, "partner").await?;
     let invalid = |code, field, message: String| CommandError::Invalid { code, field, message };
-    let users = store.partner_users(partner.id).await?;
-    let allowed = users.iter().any(|u| {
-        u.email.eq_ignore_ascii_case(add.by.trim())
-            && u.roles.0.iter().any(|r| matches!(r, Role::AdminAgent | Role::UserAdmin))
-    });
-    if !allowed {
-        return Err(CommandError::Refused {
-            code: "role_not_allowed",
-            field: "by",
-            message: format!(
-                "only an admin agent or a user admin of {} may add users; {} is not one (`accord partners` lists its users)",
-                partner.legal_name, add.by
-            ),
-        });
-    }
+    require_role(store, &partner, &add.by, &[Role::AdminAgent, Role::UserAdmin], "add users").await?;
     if add.name.trim().is_empty() {
         return Err(invalid("required", "name", "the user's name is required".into()));
     }
@@ -275,21 +261,8 @@ pub async fn remove_customer_relationship(
     }
     let partner = partner(store, command.partner, "partner").await?;
     let customer = customer(store, command.customer).await?;
-    let users = store.partner_users(partner.id).await?;
-    let allowed = users.iter().any(|u| {
-        u.email.eq_ignore_ascii_case(command.by.trim())
-            && u.roles.0.iter().any(|r| matches!(r, Role::GlobalAdmin | Role::AdminAgent))
-    });
-    if !allowed {
-        return Err(CommandError::Refused {
-            code: "role_not_allowed",
-            field: "by",
-            message: format!(
-                "only a global admin or an admin agent of {} may remove a customer relationship; {} is not one",
-                partner.legal_name, command.by
-            ),
-        });
-    }
+    let doing = "remove a customer relationship";
+    require_role(store, &partner, &command.by, &[Role::GlobalAdmin, Role::AdminAgent], doing).await?;
     let active = store.partner_customers(partner.id, None).await?.iter().any(|c| c.customer.id == customer.id);
     if !active {
         return Err(not_found(
@@ -305,6 +278,32 @@ pub async fn remove_customer_relationship(
     };
     store.change_directory(&change, &format!("{} ({caller})", command.by.trim()), at).await?;
     Ok(())
+}
+
+/// Refuses unless `by` is a user of `partner` with one of `roles`; `doing` says what for.
+async fn require_role(
+    store: &dyn Store,
+    partner: &PartnerRecord,
+    by: &str,
+    roles: &[Role],
+    doing: &str,
+) -> Result<(), CommandError> {
+    let users = store.partner_users(partner.id).await?;
+    let allowed =
+        users.iter().any(|u| u.email.eq_ignore_ascii_case(by.trim()) && u.roles.0.iter().any(|r| roles.contains(r)));
+    if allowed {
+        return Ok(());
+    }
+    let names: Vec<String> = roles.iter().map(|r| r.as_str().replace('_', " ")).collect();
+    Err(CommandError::Refused {
+        code: "role_not_allowed",
+        field: "by",
+        message: format!(
+            "only a {} of {} may {doing}; {by} is not one (`accord partners` lists its users and roles)",
+            names.join(" or a "),
+            partner.legal_name
+        ),
+    })
 }
 
 /// The relationship a customer has with a partner, active or with admin roles left.

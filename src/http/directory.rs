@@ -146,11 +146,7 @@ pub async fn providers_of(
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
-    let items =
-        commands::related_partners(engine.store().as_ref(), path_id("partner", &id)?, PartnerKind::IndirectProvider)
-            .await?;
-    Ok(Json(json!({ "items": items })).into_response())
+    related(&engine, &caller, &id, PartnerKind::IndirectProvider).await
 }
 
 /// A provider's Indirect resellers.
@@ -159,10 +155,12 @@ pub async fn resellers_of(
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
+    related(&engine, &caller, &id, PartnerKind::IndirectReseller).await
+}
+
+async fn related(engine: &Engine, caller: &Caller, id: &str, want: PartnerKind) -> Result<Response, ApiError> {
     caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
-    let items =
-        commands::related_partners(engine.store().as_ref(), path_id("partner", &id)?, PartnerKind::IndirectReseller)
-            .await?;
+    let items = commands::related_partners(engine.store().as_ref(), path_id("partner", id)?, want).await?;
     Ok(Json(json!({ "items": items })).into_response())
 }
 
