@@ -159,12 +159,12 @@ impl Dispatcher {
         let mut delivered = 0;
         loop {
             let now = self.clock.now();
-            let due = self.store.due_emails(now, 128).await?;
-            if due.is_empty() {
-                return Ok(delivered);
-            }
-            let count = due.len();
-            let results: Vec<Result<bool, StoreError>> = futures::stream::iter(due)
+            // Claim no more than are sent at once, so every claimed email is being sent well
+            // within its lease (the SMTP timeout is a quarter of it).
+            let batch = self.parallel as i64;
+            let claimed = self.store.claim_due_emails(now, now.plus(self.lease), batch).await?;
+            let count = claimed.len();
+            let results: Vec<Result<bool, StoreError>> = futures::stream::iter(claimed)
                 .map(|email| self.attempt(email))
                 .buffer_unordered(self.parallel)
                 .collect()
@@ -172,19 +172,16 @@ impl Dispatcher {
             for result in results {
                 delivered += usize::from(result?);
             }
-            if count < 128 {
+            if count < self.parallel {
                 return Ok(delivered);
             }
         }
     }
 
-    /// One claimed attempt at one email; true when it was delivered.
+    /// One attempt at one claimed email; true when it was delivered.
     async fn attempt(&self, email: EmailRecord) -> Result<bool, StoreError> {
-        let now = self.clock.now();
-        if !self.store.claim_email(&email, now, now.plus(self.lease)).await? {
-            return Ok(false);
-        }
-        let attempt = email.attempts + 1;
+        // The claim numbered the attempt: only a completion with this number counts.
+        let attempt = email.attempts;
         let result = match self.message(&email) {
             Ok(message) => self.transport.send(message).await,
             Err(reply) => Err(Failure { permanent: true, reply }),

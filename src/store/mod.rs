@@ -140,17 +140,17 @@ pub trait Store: Send + Sync + 'static {
 
     async fn email(&self, id: OutboxId) -> Result<Option<EmailRecord>, StoreError>;
 
-    /// Emails a dispatcher may take now: queued and due, or being sent under a lapsed lease.
-    async fn due_emails(&self, now: Timestamp, limit: i64) -> Result<Vec<EmailRecord>, StoreError>;
-
-    /// Claims `email` for one attempt until `lease_until`; false when another dispatcher took it.
-    /// The claim bumps `attempts`, which fences the completion.
-    async fn claim_email(
+    /// Claims up to `limit` emails due now (queued, or being sent under a lapsed lease) for one
+    /// attempt each, until `lease_until`, in one statement. Each claim bumps `attempts`, the
+    /// fencing number its completion must show. On PostgreSQL the rows are picked with
+    /// `FOR UPDATE SKIP LOCKED`, so dispatchers on several nodes take disjoint batches without
+    /// waiting on each other.
+    async fn claim_due_emails(
         &self,
-        email: &EmailRecord,
         now: Timestamp,
         lease_until: Timestamp,
-    ) -> Result<bool, StoreError>;
+        limit: i64,
+    ) -> Result<Vec<EmailRecord>, StoreError>;
 
     /// Records an attempt and its effect on the email, if the claim numbered `attempt` still holds.
     async fn finish_email(&self, finish: &EmailFinish) -> Result<bool, StoreError>;

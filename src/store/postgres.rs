@@ -37,4 +37,4 @@ impl PgStore {
     }
 }
 
-super::sql::impl_store!(PgStore, Postgres, super::Backend::Postgres, MIGRATOR);
+super::sql::impl_store!(PgStore, Postgres, super::Backend::Postgres, MIGRATOR, "FOR UPDATE SKIP LOCKED");

@@ -5,7 +5,11 @@
 /// Implements [`super::Store`] for `$store`, which has a `pool` field of `sqlx::Pool<$db>` and
 /// an inherent `begin_write()`.
 macro_rules! impl_store {
-    ($store:ident, $db:ty, $backend:expr, $migrator:expr) => {
+    ($store:ident, $db:ty, $backend:expr, $migrator:expr, $skip_locked:expr) => {
+        /// How a claim's row selection skips rows another transaction has locked
+        /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time).
+        const SKIP_LOCKED: &str = $skip_locked;
+
         fn unique_violation(err: &sqlx::Error) -> bool {
             matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
         }
@@ -724,42 +728,24 @@ macro_rules! impl_store {
                     .await?)
             }
 
-            async fn due_emails(
+            async fn claim_due_emails(
                 &self,
                 now: $crate::clock::Timestamp,
+                lease_until: $crate::clock::Timestamp,
                 limit: i64,
             ) -> Result<Vec<$crate::store::EmailRecord>, $crate::store::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!(
-                    "SELECT {EMAIL_COLUMNS} FROM outbox WHERE status IN ($1, $2) AND next_attempt_at <= $3 \
-                     ORDER BY next_attempt_at LIMIT $4"
+                    "UPDATE outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2 \
+                     WHERE id IN (SELECT id FROM outbox WHERE status IN ($3, $1) AND next_attempt_at <= $4 \
+                     ORDER BY next_attempt_at LIMIT $5 {SKIP_LOCKED}) RETURNING {EMAIL_COLUMNS}"
                 ))
-                .bind($crate::store::EmailStatus::Queued)
                 .bind($crate::store::EmailStatus::Sending)
+                .bind(lease_until)
+                .bind($crate::store::EmailStatus::Queued)
                 .bind(now)
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?)
-            }
-
-            async fn claim_email(
-                &self,
-                email: &$crate::store::EmailRecord,
-                now: $crate::clock::Timestamp,
-                lease_until: $crate::clock::Timestamp,
-            ) -> Result<bool, $crate::store::StoreError> {
-                let claimed = sqlx::query::<$db>(
-                    "UPDATE outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2 \
-                     WHERE id = $3 AND attempts = $4 AND status IN ($5, $1) AND next_attempt_at <= $6",
-                )
-                .bind($crate::store::EmailStatus::Sending)
-                .bind(lease_until)
-                .bind(email.id)
-                .bind(email.attempts)
-                .bind($crate::store::EmailStatus::Queued)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-                Ok(claimed.rows_affected() == 1)
             }
 
             async fn finish_email(

@@ -43,4 +43,4 @@ impl SqliteStore {
     }
 }
 
-super::sql::impl_store!(SqliteStore, Sqlite, super::Backend::Sqlite, MIGRATOR);
+super::sql::impl_store!(SqliteStore, Sqlite, super::Backend::Sqlite, MIGRATOR, "");
