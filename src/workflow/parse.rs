@@ -469,6 +469,15 @@ fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env: &CheckEnv
                     ),
                     "a page may only offer actions meant for the same recipient",
                 ),
+                Some((_, alt)) if alt.confirm.is_some() || !alt.fields.is_empty() => check.report(
+                    other.span(),
+                    format!(
+                        "link `{}`: alternative `{}` has checkboxes or text fields, which the page cannot show beside its own",
+                        link_name.get_ref(),
+                        other.get_ref()
+                    ),
+                    "offer as an alternative only an action that needs nothing but its button, such as cancel",
+                ),
                 Some(_) => {}
             }
         }
@@ -870,6 +879,21 @@ final = true
         assert!(found.iter().any(|p| p.contains("state `limbo` is not final and has no way out")), "{found:?}");
         assert!(found.iter().any(|p| p.contains("state `orphan` cannot be reached")), "{found:?}");
         assert!(found.iter().any(|p| p.contains("final state `done` has a transition out")), "{found:?}");
+    }
+
+    #[test]
+    fn a_page_offers_only_alternatives_it_can_show() {
+        let with = |alternative: &str| {
+            GOOD.replace("expires = \"3d\"\n", &format!("expires = \"3d\"\nalternatives = [\"{alternative}\"]\n"))
+                .replace(
+                    "[states.open]",
+                    "[links.cancel]\nevent = \"expire\"\nparty = \"contact\"\nexpires = \"3d\"\nconfirm = [\"Sure?\"]\n\n[states.open]",
+                )
+        };
+        let found = problems(&with("nowhere"));
+        assert!(found.iter().any(|p| p.contains("unknown alternative `nowhere`")), "{found:?}");
+        let found = problems(&with("cancel"));
+        assert!(found.iter().any(|p| p.contains("alternative `cancel` has checkboxes")), "{found:?}");
     }
 
     #[test]
