@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -121,16 +120,22 @@ impl Backoff {
 }
 
 pub struct Dispatcher {
+    sender: Sender,
+    /// How long a claim lasts before another dispatcher may take the email over.
+    lease: Duration,
+    poll: Duration,
+    parallel: usize,
+}
+
+/// What one send needs; cheap to clone, so each send runs as its own task.
+#[derive(Clone)]
+struct Sender {
     store: Arc<dyn Store>,
     metrics: Arc<crate::metrics::Metrics>,
     transport: Arc<Transport>,
     clock: Arc<dyn Clock>,
     from: Mailbox,
     backoff: Backoff,
-    /// How long a claim lasts before another dispatcher may take the email over.
-    lease: Duration,
-    poll: Duration,
-    parallel: usize,
 }
 
 impl Dispatcher {
@@ -142,12 +147,14 @@ impl Dispatcher {
         poll: Duration,
     ) -> Self {
         Self {
-            store: engine.store().clone(),
-            metrics: engine.metrics().clone(),
-            clock: engine.clock().clone(),
-            transport,
-            from,
-            backoff,
+            sender: Sender {
+                store: engine.store().clone(),
+                metrics: engine.metrics().clone(),
+                clock: engine.clock().clone(),
+                transport,
+                from,
+                backoff,
+            },
             lease: Duration::from_secs(120),
             poll,
             parallel: 8,
@@ -155,29 +162,39 @@ impl Dispatcher {
     }
 
     /// Sends every email due now, once each. Returns how many were delivered.
+    ///
+    /// Up to `parallel` sends run at once, each its own task; when half are done a claim tops
+    /// them up. Claiming only what is about to be sent keeps every claimed email well within its
+    /// lease (the SMTP timeout is a quarter of it).
     pub async fn dispatch_due(&self) -> Result<usize, StoreError> {
+        let mut sends = tokio::task::JoinSet::new();
+        let mut drained = false;
         let mut delivered = 0;
         loop {
-            let now = self.clock.now();
-            // Claim no more than are sent at once, so every claimed email is being sent well
-            // within its lease (the SMTP timeout is a quarter of it).
-            let batch = self.parallel as i64;
-            let claimed = self.store.claim_due_emails(now, now.plus(self.lease), batch).await?;
-            let count = claimed.len();
-            let results: Vec<Result<bool, StoreError>> = futures::stream::iter(claimed)
-                .map(|email| self.attempt(email))
-                .buffer_unordered(self.parallel)
-                .collect()
-                .await;
-            for result in results {
-                delivered += usize::from(result?);
+            if !drained && sends.len() <= self.parallel / 2 {
+                let want = self.parallel - sends.len();
+                let now = self.sender.clock.now();
+                let lease = now.plus(self.lease);
+                let claimed = self.sender.store.claim_due_emails(now, lease, want as i64).await?;
+                drained = claimed.len() < want;
+                for email in claimed {
+                    let sender = self.sender.clone();
+                    sends.spawn(async move { sender.attempt(email).await });
+                }
             }
-            if count < self.parallel {
-                return Ok(delivered);
+            match sends.join_next().await {
+                None => return Ok(delivered),
+                Some(joined) => {
+                    let sent =
+                        joined.map_err(|err| StoreError::Corrupt(format!("a send failed to finish: {err}")))??;
+                    delivered += usize::from(sent);
+                }
             }
         }
     }
+}
 
+impl Sender {
     /// One attempt at one claimed email; true when it was delivered.
     async fn attempt(&self, email: EmailRecord) -> Result<bool, StoreError> {
         // The claim numbered the attempt: only a completion with this number counts.
@@ -225,10 +242,12 @@ impl Dispatcher {
         };
         built.map_err(|err| format!("cannot build the message: {err}"))
     }
+}
 
+impl Dispatcher {
     /// Loops until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        info!(transport = %self.transport.describe(), "dispatcher started");
+        info!(transport = %self.sender.transport.describe(), "dispatcher started");
         loop {
             if let Err(err) = self.dispatch_due().await {
                 warn!(error = %err, "dispatching failed; retrying");

@@ -66,7 +66,9 @@ async fn the_api_starts_reads_lists_and_moves_instances(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(view["history"].as_array().unwrap().len(), 1);
     assert_eq!(view["emails"][0]["recipient"], "anna.rossi@contoso.it");
-    assert_eq!(view["emails"][0]["status"], "queued");
+    // The server's dispatcher runs beside the API: the email may be on its way already.
+    let delivery = view["emails"][0]["status"].as_str().unwrap_or_default();
+    assert!(["queued", "sending", "sent"].contains(&delivery), "{view}");
     assert_eq!(view["timers"].as_array().unwrap().len(), 2);
 
     let verify = json!({ "event": "withdraw", "idempotency_key": "w-1" });
