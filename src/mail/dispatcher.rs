@@ -175,7 +175,14 @@ impl Dispatcher {
                 let want = self.parallel - sends.len();
                 let now = self.sender.clock.now();
                 let lease = now.plus(self.lease);
-                let claimed = self.sender.store.claim_due_emails(now, lease, want as i64).await?;
+                let claimed = match self.sender.store.claim_due_emails(now, lease, want as i64).await {
+                    Ok(claimed) => claimed,
+                    Err(err) => {
+                        // Sends under way finish and record themselves; only the claiming stops.
+                        sends.detach_all();
+                        return Err(err);
+                    }
+                };
                 drained = claimed.len() < want;
                 for email in claimed {
                     let sender = self.sender.clone();
