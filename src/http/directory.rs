@@ -301,25 +301,32 @@ fn optional_body(body: &[u8]) -> Result<CustomerActionBody, ApiError> {
     })
 }
 
-fn customer_actor(caller: &Caller, body: &CustomerActionBody) -> String {
-    match &body.by {
+/// The customer and partner a customer's command names, and who it is recorded as: the
+/// optional `by` in the body, with the caller's key.
+fn customer_command(
+    caller: &Caller,
+    (customer, partner): (String, String),
+    body: &[u8],
+) -> Result<(uuid::Uuid, uuid::Uuid, String), ApiError> {
+    caller.require(&[Scope::Pipeline])?;
+    let body = optional_body(body)?;
+    let actor = match &body.by {
         Some(by) if !by.trim().is_empty() => format!("{} ({})", by.trim(), caller.actor()),
         _ => caller.actor(),
-    }
+    };
+    Ok((path_id("customer", &customer)?, path_id("partner", &partner)?, actor))
 }
 
 /// The customer removes a partner's admin roles; the relationship stays.
 pub async fn remove_admin_roles(
     State(engine): State<Engine>,
     caller: Caller,
-    axum::extract::Path((customer, partner)): axum::extract::Path<(String, String)>,
+    axum::extract::Path(ids): axum::extract::Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline])?;
-    let body = optional_body(&body)?;
-    let (customer, partner) = (path_id("customer", &customer)?, path_id("partner", &partner)?);
+    let (customer, partner, actor) = customer_command(&caller, ids, &body)?;
     let store = engine.store().as_ref();
-    commands::remove_admin_roles(store, customer, partner, &customer_actor(&caller, &body), engine.now()).await?;
+    commands::remove_admin_roles(store, customer, partner, &actor, engine.now()).await?;
     Ok(Json(commands::customer_view(store, customer).await?).into_response())
 }
 
@@ -327,15 +334,12 @@ pub async fn remove_admin_roles(
 pub async fn delete_relationship(
     State(engine): State<Engine>,
     caller: Caller,
-    axum::extract::Path((customer, partner)): axum::extract::Path<(String, String)>,
+    axum::extract::Path(ids): axum::extract::Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline])?;
-    let body = optional_body(&body)?;
-    let (customer, partner) = (path_id("customer", &customer)?, path_id("partner", &partner)?);
+    let (customer, partner, actor) = customer_command(&caller, ids, &body)?;
     let store = engine.store().as_ref();
-    commands::delete_customer_relationship(store, customer, partner, &customer_actor(&caller, &body), engine.now())
-        .await?;
+    commands::delete_customer_relationship(store, customer, partner, &actor, engine.now()).await?;
     Ok(Json(commands::customer_view(store, customer).await?).into_response())
 }
 
