@@ -372,19 +372,14 @@ pub async fn audit(config: Config, subject: String, json: bool) -> anyhow::Resul
 
 async fn show_customer(store: &dyn crate::store::Store, customer: uuid::Uuid, json: bool) -> anyhow::Result<()> {
     let view = commands::customer_view(store, customer).await?;
-    let partners = store.customer_partners(customer).await?;
     print(json, &view, || {
+        let c = &view.customer;
+        let agreement = if c.agreement_accepted_at.is_some() { "accepted" } else { "not accepted" };
         let mut text = format!(
-            "customer  {}\nname      {}\ndomain    {} ({} cloud)\nadmin     {} <{}>\nagreement {}\n",
-            view["id"].as_str().unwrap_or_default(),
-            view["name"].as_str().unwrap_or_default(),
-            view["domain"].as_str().unwrap_or_default(),
-            view["cloud"].as_str().unwrap_or_default(),
-            view["admin_name"].as_str().unwrap_or_default(),
-            view["admin_email"].as_str().unwrap_or_default(),
-            if view["agreement_accepted_at"].is_null() { "not accepted" } else { "accepted" },
+            "customer  {}\nname      {}\ndomain    {} ({} cloud)\nadmin     {} <{}>\nagreement {agreement}\n",
+            c.id, c.name, c.domain, c.cloud, c.admin_name, c.admin_email,
         );
-        for p in &partners {
+        for p in &view.partners {
             let roles = if p.dap { "admin roles" } else { "no admin roles" };
             let removed = if p.removed_at.is_some() { " (relationship removed)" } else { "" };
             text.push_str(&format!(

@@ -212,12 +212,17 @@ pub async fn add_user(
 }
 
 /// A customer and the partners it works with.
-pub async fn customer_view(store: &dyn Store, id: uuid::Uuid) -> Result<Value, CommandError> {
+#[derive(Debug, Serialize)]
+pub struct CustomerView {
+    #[serde(flatten)]
+    pub customer: CustomerRecord,
+    pub partners: Vec<CustomerPartner>,
+}
+
+pub async fn customer_view(store: &dyn Store, id: uuid::Uuid) -> Result<CustomerView, CommandError> {
     let customer = customer(store, id).await?;
-    let partners: Vec<CustomerPartner> = store.customer_partners(id).await?;
-    let mut view = json!(customer);
-    view["partners"] = json!(partners);
-    Ok(view)
+    let partners = store.customer_partners(id).await?;
+    Ok(CustomerView { customer, partners })
 }
 
 /// A reseller ends its relationship with a customer. The caller attests that the decision was
