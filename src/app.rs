@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, DatabaseClock, SystemClock};
 use crate::config::Config;
 use crate::engine::{Engine, MailSettings, Registry};
 use crate::mail::check::check_templates;
@@ -21,6 +21,8 @@ use crate::workflow::{Catalog, CheckEnv, Diagnostic, InputRules, LoadReport};
 pub struct App {
     pub config: Config,
     pub engine: Engine,
+    /// The clock `build` set up: the node's, corrected to the database's.
+    database_clock: Option<Arc<DatabaseClock>>,
 }
 
 /// Workflow files failed `accord check`.
@@ -32,7 +34,11 @@ impl App {
     /// Connects to the database, applies migrations, loads and checks the workflows and
     /// records their snapshots.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::build_with_clock(config, Arc::new(SystemClock)).await
+        let clock = Arc::new(DatabaseClock::new(Arc::new(SystemClock)));
+        let mut app = Self::build_with_clock(config, clock.clone()).await?;
+        sync_clock(&clock, app.engine.store().as_ref()).await.context("reading the database's clock")?;
+        app.database_clock = Some(clock);
+        Ok(app)
     }
 
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
@@ -51,11 +57,11 @@ impl App {
         };
         let engine = Engine::new(store, Arc::new(Catalog::new(report.definitions)), registry, clock, rules, mail);
         engine.publish_definitions().await.context("recording the workflow definitions")?;
-        Ok(Self { config, engine })
+        Ok(Self { config, engine, database_clock: None })
     }
 
     pub fn scheduler(&self) -> anyhow::Result<Scheduler> {
-        Ok(Scheduler::new(self.engine.clone(), self.config.scheduler_poll()?))
+        Ok(Scheduler::new(self.engine.clone(), self.config.scheduler_poll()?, self.config.lease()?))
     }
 
     /// The outbox dispatcher for the configured transport (SMTP, or `.eml` files in
@@ -68,6 +74,7 @@ impl App {
             self.config.mail_from()?,
             self.config.backoff()?,
             self.config.scheduler_poll()?,
+            self.config.lease()?,
         ))
     }
 
@@ -75,6 +82,20 @@ impl App {
     pub async fn serve(self, listener: TcpListener, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
         let scheduler = tokio::spawn(self.scheduler()?.run(shutdown.clone()));
         let dispatcher = tokio::spawn(self.dispatcher()?.run(shutdown.clone()));
+        let store = self.engine.store().clone();
+        let wake = self.engine.wake().clone();
+        let listener_task = tokio::spawn(async move { store.listen(wake).await });
+        let clock_task = self.database_clock.clone().map(|clock| {
+            let store = self.engine.store().clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(CLOCK_SYNC).await;
+                    if let Err(err) = sync_clock(&clock, store.as_ref()).await {
+                        tracing::warn!(error = %err, "reading the database's clock failed; keeping the last offset");
+                    }
+                }
+            })
+        });
         let router = crate::http::router(self.engine.clone());
         info!(address = %listener.local_addr()?, database = %self.config.database_url_redacted(), "accord is serving");
         let mut stop = shutdown.clone();
@@ -86,8 +107,28 @@ impl App {
             .context("the HTTP server failed")?;
         scheduler.await.context("the scheduler panicked")?;
         dispatcher.await.context("the dispatcher panicked")?;
+        listener_task.abort();
+        if let Some(task) = clock_task {
+            task.abort();
+        }
         Ok(())
     }
+}
+
+/// How often a node measures its clock against the database's again.
+const CLOCK_SYNC: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Measures the node's offset to the database's clock; a large one is worth a warning, as
+/// emails and logs carry the node's time.
+async fn sync_clock(clock: &DatabaseClock, store: &dyn Store) -> Result<(), crate::store::StoreError> {
+    let offset = clock.sync(store).await?;
+    if offset.abs() > 1_000 {
+        tracing::warn!(
+            offset_ms = offset,
+            "this node's clock disagrees with the database's; timers follow the database"
+        );
+    }
+    Ok(())
 }
 
 /// Opens and migrates the configured database.

@@ -319,6 +319,7 @@ async fn dispatch_rate(smtp: &str, count: usize, parallel: usize) -> anyhow::Res
         "Accord bench <bench@example.com>".parse()?,
         crate::mail::Backoff::default(),
         Duration::from_millis(100),
+        crate::lease::Lease::DEFAULT,
     );
     let started = Instant::now();
     let mut delivered = 0;

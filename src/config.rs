@@ -23,6 +23,7 @@ const KEYS: &[&str] = &[
     "templates_dir",
     "webmail_domains",
     "scheduler_poll",
+    "lease",
     "mail_from",
     "parties",
     "smtp_retry_base",
@@ -50,6 +51,9 @@ pub struct Config {
     /// How often the scheduler looks for due timers when none is known to be due sooner (and
     /// the dispatcher for due emails).
     pub scheduler_poll: String,
+    /// How long a node's claim on an email or a timer lasts unless renewed (renewed every third
+    /// of it while the work runs); a stopped node's claims pass to another node after this.
+    pub lease: String,
     /// The sender of every email.
     pub mail_from: String,
     /// Addresses of parties that are not in an instance's input (reviewers and the like), by
@@ -81,6 +85,7 @@ impl Default for Config {
             templates_dir: PathBuf::from("templates"),
             webmail_domains: DEFAULT_WEBMAIL.iter().map(|d| (*d).to_owned()).collect(),
             scheduler_poll: "1s".into(),
+            lease: "30s".into(),
             mail_from: "Accord <accord@localhost>".into(),
             parties: std::collections::BTreeMap::new(),
             smtp_retry_base: "2s".into(),
@@ -140,6 +145,7 @@ impl Config {
             Env::prefixed("ACCORD_").filter(|key| KEYS.iter().any(|known| key.as_str().eq_ignore_ascii_case(known)));
         let config: Config = figment.merge(env).extract().map_err(|err| anyhow::anyhow!("bad configuration: {err}"))?;
         config.scheduler_poll()?;
+        config.lease()?;
         config.backoff()?;
         config.mail_from()?;
         Ok(config)
@@ -185,6 +191,17 @@ impl Config {
     }
 }
 
+impl Config {
+    pub fn lease(&self) -> anyhow::Result<crate::lease::Lease> {
+        let length = humantime::parse_duration(&self.lease)
+            .map_err(|err| anyhow::anyhow!("bad lease `{}`: {err} (use a duration such as \"30s\")", self.lease))?;
+        if length < Duration::from_secs(3) {
+            anyhow::bail!("lease `{}` is too short: claims are renewed every third of it; use 3s or more", self.lease);
+        }
+        Ok(crate::lease::Lease { length })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +216,13 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("swordfish"), "{shown}");
         assert_eq!(config.database_url_redacted(), "postgres://accord:***@db/accord");
+    }
+
+    #[test]
+    fn a_lease_too_short_to_renew_is_refused_with_the_fix() {
+        let config = Config { lease: "1s".into(), ..Config::default() };
+        let err = config.lease().unwrap_err().to_string();
+        assert!(err.contains("too short") && err.contains("3s or more"), "{err}");
+        assert_eq!(Config::default().lease().unwrap().length, Duration::from_secs(30));
     }
 }

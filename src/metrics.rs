@@ -23,6 +23,11 @@ struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabel {
     status: String,
 }
@@ -35,6 +40,10 @@ pub struct Metrics {
     outbox_oldest_age: Gauge<f64, AtomicU64>,
     timer_lag: Gauge<f64, AtomicU64>,
     armed_timers: Gauge,
+    takeovers: Family<KindLabel, Counter>,
+    lapsed_claims: Gauge,
+    oldest_claim_age: Gauge<f64, AtomicU64>,
+    stuck_instances: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -53,6 +62,10 @@ impl Default for Metrics {
             outbox_oldest_age: Gauge::default(),
             timer_lag: Gauge::default(),
             armed_timers: Gauge::default(),
+            takeovers: Family::default(),
+            lapsed_claims: Gauge::default(),
+            oldest_claim_age: Gauge::default(),
+            stuck_instances: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -77,6 +90,26 @@ impl Default for Metrics {
             metrics.timer_lag.clone(),
         );
         registry.register("armed_timers", "Timers armed and not yet fired", metrics.armed_timers.clone());
+        registry.register(
+            "lease_takeovers",
+            "Claims this process took over after another claim's lease lapsed, by kind (email, timer)",
+            metrics.takeovers.clone(),
+        );
+        registry.register(
+            "lapsed_claims",
+            "Claims (emails being sent, timers firing) whose lease has lapsed and that no node has taken over yet",
+            metrics.lapsed_claims.clone(),
+        );
+        registry.register(
+            "oldest_claim_age_seconds",
+            "Age of the oldest claim still held (0 when none)",
+            metrics.oldest_claim_age.clone(),
+        );
+        registry.register(
+            "stuck_instances",
+            "Active instances that cannot move by themselves: an email failed for good, or a timer overdue by over a minute",
+            metrics.stuck_instances.clone(),
+        );
         Self { registry, ..metrics }
     }
 }
@@ -84,6 +117,11 @@ impl Default for Metrics {
 impl Metrics {
     pub fn transition(&self, workflow: &str) {
         self.transitions.get_or_create(&WorkflowLabel { workflow: workflow.to_owned() }).inc();
+    }
+
+    /// A claim taken over from a node whose lease lapsed.
+    pub fn lease_takeover(&self, kind: &str) {
+        self.takeovers.get_or_create(&KindLabel { kind: kind.to_owned() }).inc();
     }
 
     pub fn attempt(&self, outcome: &str) {
@@ -100,6 +138,9 @@ impl Metrics {
         self.outbox_oldest_age.set(stats.oldest_pending.map_or(0.0, |at| now.since(at).as_secs_f64()));
         self.timer_lag.set(stats.oldest_due_timer.map_or(0.0, |at| now.since(at).as_secs_f64()));
         self.armed_timers.set(stats.armed_timers);
+        self.lapsed_claims.set(stats.lapsed_claims);
+        self.oldest_claim_age.set(stats.oldest_claim.map_or(0.0, |at| now.since(at).as_secs_f64()));
+        self.stuck_instances.set(stats.stuck_instances);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .map_err(|_| StoreError::Corrupt("metrics encoding failed".into()))?;

@@ -3,16 +3,14 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::clock::Timestamp;
 use crate::engine::{Engine, EngineError, EventRequest};
+use crate::lease::{self, Lease};
 use crate::store::{Origin, TimerRecord};
 
-/// Timers fired per query.
-const BATCH: i64 = 256;
 /// Timers fired at once.
 const PARALLEL: usize = 8;
 
@@ -20,62 +18,40 @@ const PARALLEL: usize = 8;
 pub struct Scheduler {
     engine: Engine,
     poll: Duration,
+    lease: Lease,
 }
 
 impl Scheduler {
-    pub fn new(engine: Engine, poll: Duration) -> Self {
-        Self { engine, poll }
+    pub fn new(engine: Engine, poll: Duration, lease: Lease) -> Self {
+        Self { engine, poll, lease }
     }
 
     /// Fires every timer due now. Returns how many fired.
+    ///
+    /// Timers are claimed a few at a time (see [`crate::lease::drain`]); the store hands out only
+    /// the earliest pending timer of each instance, so a reminder fires before the expiry it
+    /// precedes while different instances fire in parallel, on this node or any other.
     pub async fn fire_due(&self) -> Result<usize, EngineError> {
-        let mut fired = 0;
-        loop {
-            let now = self.engine.now();
-            let due = self.engine.store().due_timers(now, BATCH).await?;
-            let count = due.len();
-            // One instance's timers fire in due order (a reminder before the expiry it precedes);
-            // different instances fire in parallel.
-            let mut by_instance: Vec<Vec<TimerRecord>> = Vec::new();
-            for timer in due {
-                match by_instance.iter_mut().find(|group| group[0].instance_id == timer.instance_id) {
-                    Some(group) => group.push(timer),
-                    None => by_instance.push(vec![timer]),
+        let engine = &self.engine;
+        let lease = self.lease;
+        let fired = lease::drain(
+            PARALLEL,
+            |want| async move {
+                let now = engine.now();
+                let claimed = engine.store().claim_due_timers(now, now.plus(lease.length), want as i64).await?;
+                for timer in claimed.iter().filter(|timer| timer.took_over) {
+                    warn!(timer = %timer.id, attempt = timer.attempts, "took over a timer whose claim had lapsed");
+                    engine.metrics().lease_takeover("timer");
                 }
-            }
-            let results: Vec<_> = futures::stream::iter(by_instance)
-                .map(|group| {
-                    let engine = self.engine.clone();
-                    async move {
-                        let mut results = Vec::with_capacity(group.len());
-                        for timer in &group {
-                            results.push(engine.fire_timer(timer).await);
-                        }
-                        results
-                    }
-                })
-                .buffer_unordered(PARALLEL)
-                .collect::<Vec<_>>()
-                .await
-                .into_iter()
-                .flatten()
-                .collect();
-            let mut transient = false;
-            for result in results {
-                match result {
-                    Ok(outcome) if !outcome.replayed => fired += 1,
-                    Ok(_) | Err(EngineError::TimerSettled) => {}
-                    Err(err) if err.is_transient() => {
-                        warn!(error = %err, "timer not fired yet; will retry");
-                        transient = true;
-                    }
-                    Err(err) => warn!(error = %err, "timer skipped: its event no longer applies"),
-                }
-            }
-            if transient || count < BATCH as usize {
-                return Ok(fired);
-            }
-        }
+                Ok(claimed)
+            },
+            |timer| {
+                let engine = engine.clone();
+                async move { Ok(fire(&engine, lease, timer).await) }
+            },
+        )
+        .await?;
+        Ok(fired)
     }
 
     /// Runs each periodic job whose cron tick has come, at most once per tick, and only the
@@ -132,12 +108,39 @@ impl Scheduler {
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait.max(Duration::from_millis(10))) => {}
+                _ = self.engine.wake().timer_armed() => {}
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {
                 info!("scheduler stopped");
                 return;
             }
+        }
+    }
+}
+
+/// Fires one claimed timer, renewing its claim meanwhile; true when its event applied now.
+async fn fire(engine: &Engine, lease: Lease, timer: TimerRecord) -> bool {
+    let claim = timer.claim();
+    let renew = || async move {
+        let until = engine.now().plus(lease.length);
+        engine.store().renew_timer_lease(claim, until).await
+    };
+    match lease::hold(engine.fire_timer(&timer), lease.heartbeat(), renew).await {
+        Some(Ok(outcome)) => !outcome.replayed,
+        Some(Err(EngineError::TimerSettled)) => false,
+        Some(Err(err)) if err.is_transient() => {
+            // The claim lapses and this or another node tries again.
+            warn!(timer = %timer.id, error = %err, "timer not fired yet; will retry when its claim lapses");
+            false
+        }
+        Some(Err(err)) => {
+            warn!(timer = %timer.id, error = %err, "timer skipped: its event no longer applies");
+            false
+        }
+        None => {
+            warn!(timer = %timer.id, "another scheduler took this timer over");
+            false
         }
     }
 }

@@ -8,7 +8,9 @@ use super::{Decision, Effect, Engine, EngineError};
 use crate::clock::Timestamp;
 use crate::ids::{OutboxId, TimerId};
 use crate::mail::links;
-use crate::store::{EmailRecord, EmailStatus, HistoryRecord, LinkRecord, LinkStatus, Step, TimerRecord, TimerStatus};
+use crate::store::{
+    EmailRecord, EmailStatus, HistoryRecord, LinkRecord, LinkStatus, Step, TimerClaim, TimerRecord, TimerStatus,
+};
 use crate::workflow::{Definition, EmailSpec};
 
 impl Engine {
@@ -18,7 +20,7 @@ impl Engine {
         definition: &Definition,
         history: HistoryRecord,
         decision: &Decision,
-        fired_timer: Option<TimerId>,
+        fired_timer: Option<TimerClaim>,
         used_link: Option<String>,
         now: Timestamp,
     ) -> Result<Step, EngineError> {
@@ -47,6 +49,10 @@ impl Engine {
                     created_at: now,
                     settled_at: None,
                     note: None,
+                    attempts: 0,
+                    lease_until: None,
+                    claimed_at: None,
+                    took_over: false,
                 }),
                 Effect::Email { spec, recipient } => {
                     let (email, links) = self.email(definition, &step.history, decision, spec, recipient, now)?;
@@ -142,6 +148,8 @@ impl Engine {
             next_attempt_at: now,
             last_reply: None,
             sent_at: None,
+            claimed_at: None,
+            took_over: false,
         };
         Ok((email, links))
     }

@@ -19,12 +19,12 @@ pub use registry::Registry;
 pub use transition::{Decision, Effect};
 
 use crate::clock::{Clock, Timestamp};
-use crate::ids::{EventId, InstanceId, TimerId};
+use crate::ids::{EventId, InstanceId};
 use crate::mail::Renderer;
 use crate::metrics::Metrics;
 use crate::store::{
-    Commit, CommitError, DefinitionRecord, EmailRecord, HistoryRecord, InstanceRecord, LinkRecord, Origin, Store,
-    TimerRecord,
+    Commit, CommitError, DefinitionRecord, EmailRecord, HistoryRecord, InstanceRecord, LinkRecord, Origin, Step, Store,
+    TimerClaim, TimerRecord,
 };
 use crate::workflow::{input, parse_definition, Catalog, CheckEnv, Definition, EmailSpec, EventName, InputRules};
 
@@ -83,6 +83,7 @@ pub struct Engine {
     rules: Arc<InputRules>,
     mail: MailSettings,
     metrics: Arc<Metrics>,
+    wake: Arc<crate::wake::Wake>,
 }
 
 /// What the engine needs to turn an email effect into a message.
@@ -104,7 +105,31 @@ impl Engine {
         rules: InputRules,
         mail: MailSettings,
     ) -> Self {
-        Self { store, catalog, registry, clock, rules: Arc::new(rules), mail, metrics: Arc::default() }
+        Self {
+            store,
+            catalog,
+            registry,
+            clock,
+            rules: Arc::new(rules),
+            mail,
+            metrics: Arc::default(),
+            wake: Arc::default(),
+        }
+    }
+
+    /// Rung after each commit that queues an email or arms a timer.
+    pub fn wake(&self) -> &Arc<crate::wake::Wake> {
+        &self.wake
+    }
+
+    /// Wakes this node's dispatcher or scheduler for what a committed step queued.
+    fn queued(&self, step: &Step) {
+        if step.emails.iter().any(|email| email.status == crate::store::EmailStatus::Queued) {
+            self.wake.outbox();
+        }
+        if !step.arm.is_empty() {
+            self.wake.timers();
+        }
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -202,7 +227,11 @@ impl Engine {
             at: now,
         };
         let step = self.step_for(&definition, history.clone(), &decision, None, None, now)?;
-        match self.store.create_instance(&instance, &step).await {
+        let created = self.store.create_instance(&instance, &step).await;
+        if created.is_ok() {
+            self.queued(&step);
+        }
+        match created {
             Ok(()) => {
                 self.metrics.transition(definition.name.as_str());
                 Ok(Outcome { instance, event: history, replayed: false })
@@ -321,7 +350,11 @@ impl Engine {
                 at: now,
                 step: self.step_for(&definition, history.clone(), &decision, None, None, now)?,
             };
-            match self.store.commit(&commit).await {
+            let committed = self.store.commit(&commit).await;
+            if committed.is_ok() {
+                self.queued(&commit.step);
+            }
+            match committed {
                 Ok(()) => {
                     let instance = InstanceRecord { version: instance.version + 1, updated_at: now, ..instance };
                     return Ok(Outcome { instance, event: history, replayed: false });
@@ -348,12 +381,12 @@ impl Engine {
             origin: Origin::Timer,
             actor: format!("timer:{}", timer.name),
         };
-        match self.apply_inner(timer.instance_id, request, Some(timer.id), None).await {
+        match self.apply_inner(timer.instance_id, request, Some(timer.claim()), None).await {
             Err(err) if !err.is_transient() && !matches!(err, EngineError::TimerSettled) => {
                 // The event no longer applies: settle the timer with the reason rather than
                 // retrying it forever; if it was settled meanwhile (an earlier timer of the same
                 // instance left the state), that is all there is to say.
-                if self.store.skip_timer(timer.id, self.clock.now(), &err.to_string()).await? {
+                if self.store.skip_timer(timer.claim(), self.clock.now(), &err.to_string()).await? {
                     Err(err)
                 } else {
                     Err(EngineError::TimerSettled)
@@ -367,7 +400,7 @@ impl Engine {
         &self,
         id: InstanceId,
         request: EventRequest,
-        timer: Option<TimerId>,
+        timer: Option<TimerClaim>,
         link: Option<String>,
     ) -> Result<Outcome, EngineError> {
         let key = request.idempotency_key.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -413,7 +446,11 @@ impl Engine {
                 at: now,
                 step: self.step_for(&definition, history.clone(), &decision, timer, link.clone(), now)?,
             };
-            match self.store.commit(&commit).await {
+            let committed = self.store.commit(&commit).await;
+            if committed.is_ok() {
+                self.queued(&commit.step);
+            }
+            match committed {
                 Ok(()) => {
                     self.metrics.transition(definition.name.as_str());
                     let instance = InstanceRecord {

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::clock::Clock;
+use crate::lease::{self, Lease};
 use crate::store::{AttemptOutcome, EmailFinish, EmailRecord, EmailStatus, Store, StoreError};
 
 /// Where mail goes.
@@ -121,10 +122,9 @@ impl Backoff {
 
 pub struct Dispatcher {
     sender: Sender,
-    /// How long a claim lasts before another dispatcher may take the email over.
-    lease: Duration,
     poll: Duration,
     parallel: usize,
+    wake: Arc<crate::wake::Wake>,
 }
 
 /// What one send needs; cheap to clone, so each send runs as its own task.
@@ -136,6 +136,8 @@ struct Sender {
     clock: Arc<dyn Clock>,
     from: Mailbox,
     backoff: Backoff,
+    /// How long a claim lasts unless renewed; another dispatcher may take over a lapsed one.
+    lease: Lease,
 }
 
 impl Dispatcher {
@@ -145,6 +147,7 @@ impl Dispatcher {
         from: Mailbox,
         backoff: Backoff,
         poll: Duration,
+        lease: Lease,
     ) -> Self {
         Self {
             sender: Sender {
@@ -154,50 +157,37 @@ impl Dispatcher {
                 transport,
                 from,
                 backoff,
+                lease,
             },
-            lease: Duration::from_secs(120),
             poll,
             parallel: 8,
+            wake: engine.wake().clone(),
         }
     }
 
     /// Sends every email due now, once each. Returns how many were delivered.
     ///
-    /// Up to `parallel` sends run at once, each its own task; when half are done a claim tops
-    /// them up. Claiming only what is about to be sent keeps every claimed email well within its
-    /// lease (the SMTP timeout is a quarter of it).
+    /// Up to `parallel` sends run at once, each its own task, each renewing its claim while the
+    /// SMTP exchange lasts; see [`crate::lease::drain`].
     pub async fn dispatch_due(&self) -> Result<usize, StoreError> {
-        let mut sends = tokio::task::JoinSet::new();
-        let mut drained = false;
-        let mut delivered = 0;
-        loop {
-            if !drained && sends.len() <= self.parallel / 2 {
-                let want = self.parallel - sends.len();
-                let now = self.sender.clock.now();
-                let lease = now.plus(self.lease);
-                let claimed = match self.sender.store.claim_due_emails(now, lease, want as i64).await {
-                    Ok(claimed) => claimed,
-                    Err(err) => {
-                        // Sends under way finish and record themselves; only the claiming stops.
-                        sends.detach_all();
-                        return Err(err);
-                    }
-                };
-                drained = claimed.len() < want;
-                for email in claimed {
-                    let sender = self.sender.clone();
-                    sends.spawn(async move { sender.attempt(email).await });
+        let sender = &self.sender;
+        lease::drain(
+            self.parallel,
+            |want| async move {
+                let now = sender.clock.now();
+                let claimed = sender.store.claim_due_emails(now, now.plus(sender.lease.length), want as i64).await?;
+                for email in claimed.iter().filter(|email| email.took_over) {
+                    warn!(email = %email.id, attempt = email.attempts, "took over an email whose claim had lapsed");
+                    sender.metrics.lease_takeover("email");
                 }
-            }
-            match sends.join_next().await {
-                None => return Ok(delivered),
-                Some(joined) => {
-                    let sent =
-                        joined.map_err(|err| StoreError::Corrupt(format!("a send failed to finish: {err}")))??;
-                    delivered += usize::from(sent);
-                }
-            }
-        }
+                Ok(claimed)
+            },
+            |email| {
+                let sender = sender.clone();
+                async move { sender.attempt(email).await }
+            },
+        )
+        .await
     }
 }
 
@@ -207,7 +197,20 @@ impl Sender {
         // The claim numbered the attempt: only a completion with this number counts.
         let attempt = email.attempts;
         let result = match self.message(&email) {
-            Ok(message) => self.transport.send(message).await,
+            Ok(message) => {
+                let id = email.id;
+                let renew = || async move {
+                    let until = self.clock.now().plus(self.lease.length);
+                    self.store.renew_email_lease(id, attempt, until).await
+                };
+                match lease::hold(self.transport.send(message), self.lease.heartbeat(), renew).await {
+                    Some(result) => result,
+                    None => {
+                        warn!(email = %email.id, attempt, "another dispatcher took this email over; this attempt stops");
+                        return Ok(false);
+                    }
+                }
+            }
             Err(reply) => Err(Failure { permanent: true, reply }),
         };
         let at = self.clock.now();
@@ -261,6 +264,7 @@ impl Dispatcher {
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.poll) => {}
+                _ = self.wake.outbox_queued() => {}
                 _ = shutdown.changed() => {}
             }
             if *shutdown.borrow() {

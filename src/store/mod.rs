@@ -15,7 +15,7 @@ use async_trait::async_trait;
 pub use records::*;
 
 use crate::clock::Timestamp;
-use crate::ids::{InstanceId, OutboxId, TimerId};
+use crate::ids::{InstanceId, OutboxId};
 
 /// Which database a store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +93,10 @@ pub trait Store: Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
 
+    /// Rings `wake` whenever another node queues work, until the process ends (PostgreSQL's
+    /// `LISTEN`); returns at once on SQLite, which has a single node.
+    async fn listen(&self, wake: Arc<crate::wake::Wake>);
+
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -126,14 +130,33 @@ pub trait Store: Send + Sync + 'static {
 
     async fn emails(&self, id: InstanceId) -> Result<Vec<EmailRecord>, StoreError>;
 
-    /// Armed timers due at or before `now`, oldest first.
-    async fn due_timers(&self, now: Timestamp, limit: i64) -> Result<Vec<TimerRecord>, StoreError>;
+    /// Claims up to `limit` timers due at `now` (armed, or firing under a lapsed lease) until
+    /// `lease_until`, in one statement, oldest first. Each claim bumps `attempts`, the fencing
+    /// number its completion must show. Only the earliest pending timer of an instance can be
+    /// claimed, so one instance's timers fire in due order however many schedulers claim. On
+    /// PostgreSQL the rows are picked with `FOR UPDATE SKIP LOCKED`.
+    async fn claim_due_timers(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<TimerRecord>, StoreError>;
+
+    /// Extends a timer's claim to `until`; false when the claim no longer holds.
+    async fn renew_timer_lease(&self, claim: TimerClaim, until: Timestamp) -> Result<bool, StoreError>;
+
+    /// Extends an email's claim numbered `attempt` to `until`; false when it no longer holds.
+    async fn renew_email_lease(&self, id: OutboxId, attempt: i64, until: Timestamp) -> Result<bool, StoreError>;
+
+    /// The database server's clock: every node arms and fires timers by it.
+    async fn database_now(&self) -> Result<Timestamp, StoreError>;
 
     /// When the next armed timer is due.
     async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
 
-    /// Marks an armed timer as settled without a transition (its event no longer applies).
-    async fn skip_timer(&self, id: TimerId, at: Timestamp, note: &str) -> Result<bool, StoreError>;
+    /// Settles a claimed timer without a transition (its event no longer applies), if the claim
+    /// still holds.
+    async fn skip_timer(&self, claim: TimerClaim, at: Timestamp, note: &str) -> Result<bool, StoreError>;
 
     /// Delivery attempts of every email of an instance, oldest first.
     async fn attempts(&self, id: InstanceId) -> Result<Vec<AttemptRecord>, StoreError>;

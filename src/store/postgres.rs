@@ -3,8 +3,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
+use tracing::warn;
 
 use super::{redact_url, StoreError};
 
@@ -30,6 +31,32 @@ impl PgStore {
         Ok(Self { pool })
     }
 
+    /// Listens on [`crate::wake::CHANNEL`], reconnecting after a lost connection; after each
+    /// (re)connection it rings everything once, for notifications missed meanwhile.
+    async fn listen_for_wake(&self, wake: std::sync::Arc<crate::wake::Wake>) {
+        loop {
+            match PgListener::connect_with(&self.pool).await {
+                Ok(mut listener) => match listener.listen(crate::wake::CHANNEL).await {
+                    Ok(()) => {
+                        wake.ring("outbox timers");
+                        loop {
+                            match listener.recv().await {
+                                Ok(notification) => wake.ring(notification.payload()),
+                                Err(err) => {
+                                    warn!(error = %err, "lost the notification listener; polling until it is back");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Err(err) => warn!(error = %err, "cannot listen for notifications; polling meanwhile"),
+                },
+                Err(err) => warn!(error = %err, "cannot connect the notification listener; polling meanwhile"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
     /// Read committed is enough: every write is guarded by the instance's version, which
     /// PostgreSQL rechecks after waiting for a concurrent writer's row lock.
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
@@ -37,4 +64,11 @@ impl PgStore {
     }
 }
 
-super::sql::impl_store!(PgStore, Postgres, super::Backend::Postgres, MIGRATOR, "FOR UPDATE SKIP LOCKED");
+super::sql::impl_store!(
+    PgStore,
+    Postgres,
+    super::Backend::Postgres,
+    MIGRATOR,
+    "FOR UPDATE SKIP LOCKED",
+    "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT"
+);

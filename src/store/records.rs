@@ -41,6 +41,8 @@ text_enum! {
 text_enum! {
     pub enum TimerStatus {
         Armed => "armed",
+        /// Claimed by a scheduler until its lease lapses; then another scheduler may take it over.
+        Firing => "firing",
         Fired => "fired",
         /// Its state was left before it was due.
         Cancelled => "cancelled",
@@ -132,6 +134,26 @@ pub struct TimerRecord {
     pub created_at: Timestamp,
     pub settled_at: Option<Timestamp>,
     pub note: Option<String>,
+    /// Claims so far; also the fencing number the current claim's completion must show.
+    pub attempts: i64,
+    /// While firing: when the claim lapses.
+    pub lease_until: Option<Timestamp>,
+    pub claimed_at: Option<Timestamp>,
+    /// The last claim took over from a claim whose lease had lapsed (its node stopped).
+    pub took_over: bool,
+}
+
+/// One claim on a timer: which timer, and the fencing number its completion must show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerClaim {
+    pub id: TimerId,
+    pub attempt: i64,
+}
+
+impl TimerRecord {
+    pub fn claim(&self) -> TimerClaim {
+        TimerClaim { id: self.id, attempt: self.attempts }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -164,6 +186,10 @@ pub struct EmailRecord {
     /// The SMTP server's last reply (or the connection error).
     pub last_reply: Option<String>,
     pub sent_at: Option<Timestamp>,
+    /// When the current (or last) claim was taken.
+    pub claimed_at: Option<Timestamp>,
+    /// The last claim took over from a claim whose lease had lapsed (its node stopped).
+    pub took_over: bool,
 }
 
 text_enum! {
@@ -240,8 +266,8 @@ pub struct Step {
     pub history: HistoryRecord,
     /// Cancel every armed timer of the instance (the state was left).
     pub cancel_armed_timers: bool,
-    /// The timer whose firing this is; it must still be armed.
-    pub fired_timer: Option<TimerId>,
+    /// The timer whose firing this is; its claim must still hold.
+    pub fired_timer: Option<TimerClaim>,
     pub arm: Vec<TimerRecord>,
     pub emails: Vec<EmailRecord>,
     /// Links issued with the emails.
@@ -298,4 +324,11 @@ pub struct StoreStats {
     /// The due time of the most overdue armed timer.
     pub oldest_due_timer: Option<Timestamp>,
     pub armed_timers: i64,
+    /// Claims (emails being sent, timers firing) whose lease has lapsed: their node stopped.
+    pub lapsed_claims: i64,
+    /// When the oldest claim still held was taken.
+    pub oldest_claim: Option<Timestamp>,
+    /// Active instances that cannot move by themselves: an email failed for good, or a timer
+    /// is overdue by more than a minute.
+    pub stuck_instances: i64,
 }

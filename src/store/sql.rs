@@ -5,10 +5,14 @@
 /// Implements [`super::Store`] for `$store`, which has a `pool` field of `sqlx::Pool<$db>` and
 /// an inherent `begin_write()`.
 macro_rules! impl_store {
-    ($store:ident, $db:ty, $backend:expr, $migrator:expr, $skip_locked:expr) => {
+    ($store:ident, $db:ty, $backend:expr, $migrator:expr, $skip_locked:expr, $now_millis:expr) => {
         /// How a claim's row selection skips rows another transaction has locked
         /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time).
         const SKIP_LOCKED: &str = $skip_locked;
+        /// The database's clock in Unix milliseconds.
+        const NOW_MILLIS: &str = $now_millis;
+        /// How overdue a timer must be before its instance counts as stuck.
+        const STUCK_AFTER_MILLIS: i64 = 60_000;
 
         fn unique_violation(err: &sqlx::Error) -> bool {
             matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
@@ -43,12 +47,16 @@ macro_rules! impl_store {
                 other => other.map_err($crate::store::StoreError::from)?,
             };
             if let Some(timer) = step.fired_timer {
-                let fired = sqlx::query::<$db>("UPDATE timers SET status = $1, settled_at = $2 WHERE id = $3 AND status = $4")
-                    .bind(TimerStatus::Fired)
-                    .bind(h.at)
-                    .bind(timer)
-                    .bind(TimerStatus::Armed)
-                    .execute(&mut **tx)
+                let fired = sqlx::query::<$db>(
+                    "UPDATE timers SET status = $1, settled_at = $2, lease_until = NULL \
+                     WHERE id = $3 AND status = $4 AND attempts = $5",
+                )
+                .bind(TimerStatus::Fired)
+                .bind(h.at)
+                .bind(timer.id)
+                .bind(TimerStatus::Firing)
+                .bind(timer.attempt)
+                .execute(&mut **tx)
                     .await
                     .map_err($crate::store::StoreError::from)?;
                 if fired.rows_affected() != 1 {
@@ -69,12 +77,17 @@ macro_rules! impl_store {
                 }
             }
             if step.cancel_armed_timers {
-                sqlx::query::<$db>("UPDATE timers SET status = $1, settled_at = $2 WHERE instance_id = $3 AND status = $4")
-                    .bind(TimerStatus::Cancelled)
-                    .bind(h.at)
-                    .bind(h.instance_id)
-                    .bind(TimerStatus::Armed)
-                    .execute(&mut **tx)
+                // A timer claimed meanwhile is cancelled too: its firing then finds it settled.
+                sqlx::query::<$db>(
+                    "UPDATE timers SET status = $1, settled_at = $2, lease_until = NULL \
+                     WHERE instance_id = $3 AND status IN ($4, $5)",
+                )
+                .bind(TimerStatus::Cancelled)
+                .bind(h.at)
+                .bind(h.instance_id)
+                .bind(TimerStatus::Armed)
+                .bind(TimerStatus::Firing)
+                .execute(&mut **tx)
                     .await
                     .map_err($crate::store::StoreError::from)?;
             }
@@ -133,6 +146,24 @@ macro_rules! impl_store {
             }
             for change in &step.directory {
                 write_directory(&mut **tx, change, &h.actor, h.at, Some(h.instance_id)).await?;
+            }
+            if $backend == $crate::store::Backend::Postgres {
+                // Delivered at commit to every node's listener (see `crate::wake`).
+                let mut queued = Vec::new();
+                if step.emails.iter().any(|email| email.status == $crate::store::EmailStatus::Queued) {
+                    queued.push("outbox");
+                }
+                if !step.arm.is_empty() {
+                    queued.push("timers");
+                }
+                if !queued.is_empty() {
+                    sqlx::query::<$db>("SELECT pg_notify($1, $2)")
+                        .bind($crate::wake::CHANNEL)
+                        .bind(queued.join(" "))
+                        .execute(&mut **tx)
+                        .await
+                        .map_err($crate::store::StoreError::from)?;
+                }
             }
             for link in &step.links {
                 sqlx::query::<$db>(
@@ -487,9 +518,11 @@ macro_rules! impl_store {
             "id, workflow, definition_hash, state, status, version, context, start_key, created_at, updated_at";
         const HISTORY_COLUMNS: &str = "id, instance_id, seq, event, origin, actor, from_state, to_state, data, \
              idempotency_key, fingerprint, at";
-        const TIMER_COLUMNS: &str = "id, instance_id, name, event, state, due_at, status, created_at, settled_at, note";
+        const TIMER_COLUMNS: &str = "id, instance_id, name, event, state, due_at, status, created_at, settled_at, note, \
+             attempts, lease_until, claimed_at, took_over";
         const EMAIL_COLUMNS: &str = "id, instance_id, history_seq, template, party, recipient, links, status, created_at, \
-             locale, subject, text_body, html_body, message_id, attempts, next_attempt_at, last_reply, sent_at";
+             locale, subject, text_body, html_body, message_id, attempts, next_attempt_at, last_reply, sent_at, \
+             claimed_at, took_over";
         const LINK_COLUMNS: &str =
             "hash, instance_id, outbox_id, action, event, party, recipient, status, expires_at, created_at, used_at";
 
@@ -514,6 +547,10 @@ macro_rules! impl_store {
                         Err(err) => return Err(err.into()),
                     }
                 }
+            }
+
+            async fn listen(&self, wake: std::sync::Arc<$crate::wake::Wake>) {
+                self.listen_for_wake(wake).await
             }
 
             async fn ping(&self) -> Result<(), $crate::store::StoreError> {
@@ -735,8 +772,8 @@ macro_rules! impl_store {
                 limit: i64,
             ) -> Result<Vec<$crate::store::EmailRecord>, $crate::store::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!(
-                    "UPDATE outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2 \
-                     WHERE id IN (SELECT id FROM outbox WHERE status IN ($3, $1) AND next_attempt_at <= $4 \
+                    "UPDATE outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2, claimed_at = $4, \
+                     took_over = (status = $1) WHERE id IN (SELECT id FROM outbox WHERE status IN ($3, $1) AND next_attempt_at <= $4 \
                      ORDER BY next_attempt_at LIMIT $5 {SKIP_LOCKED}) RETURNING {EMAIL_COLUMNS}"
                 ))
                 .bind($crate::store::EmailStatus::Sending)
@@ -860,16 +897,55 @@ macro_rules! impl_store {
                         .fetch_one(&self.pool)
                         .await?;
                 let (oldest_due_timer,): (Option<$crate::clock::Timestamp>,) =
-                    sqlx::query_as::<$db, _>("SELECT MIN(due_at) FROM timers WHERE status = $1 AND due_at <= $2")
+                    sqlx::query_as::<$db, _>("SELECT MIN(due_at) FROM timers WHERE status IN ($1, $3) AND due_at <= $2")
                         .bind(TimerStatus::Armed)
                         .bind(now)
+                        .bind(TimerStatus::Firing)
                         .fetch_one(&self.pool)
                         .await?;
                 let (armed_timers,): (i64,) = sqlx::query_as::<$db, _>("SELECT COUNT(*) FROM timers WHERE status = $1")
                     .bind(TimerStatus::Armed)
                     .fetch_one(&self.pool)
                     .await?;
-                Ok($crate::store::StoreStats { outbox, oldest_pending, oldest_due_timer, armed_timers })
+                let (lapsed_emails, oldest_email_claim): (i64, Option<$crate::clock::Timestamp>) = sqlx::query_as::<$db, _>(
+                    "SELECT COUNT(*) FILTER (WHERE next_attempt_at <= $2), MIN(claimed_at) FROM outbox WHERE status = $1",
+                )
+                .bind(EmailStatus::Sending)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+                let (lapsed_timers, oldest_timer_claim): (i64, Option<$crate::clock::Timestamp>) = sqlx::query_as::<$db, _>(
+                    "SELECT COUNT(*) FILTER (WHERE lease_until <= $2), MIN(claimed_at) FROM timers WHERE status = $1",
+                )
+                .bind(TimerStatus::Firing)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+                let (stuck_instances,): (i64,) = sqlx::query_as::<$db, _>(
+                    "SELECT COUNT(*) FROM instances i WHERE i.status = $1 AND i.id IN ( \
+                       SELECT instance_id FROM outbox WHERE status = $2 \
+                       UNION SELECT instance_id FROM timers WHERE status IN ($3, $4) AND due_at <= $5)",
+                )
+                .bind($crate::store::InstanceStatus::Active)
+                .bind(EmailStatus::Failed)
+                .bind(TimerStatus::Armed)
+                .bind(TimerStatus::Firing)
+                .bind($crate::clock::Timestamp::from_millis(now.millis() - STUCK_AFTER_MILLIS))
+                .fetch_one(&self.pool)
+                .await?;
+                let oldest_claim = match (oldest_email_claim, oldest_timer_claim) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                Ok($crate::store::StoreStats {
+                    outbox,
+                    oldest_pending,
+                    oldest_due_timer,
+                    armed_timers,
+                    lapsed_claims: lapsed_emails + lapsed_timers,
+                    oldest_claim,
+                    stuck_instances,
+                })
             }
 
             async fn partners(
@@ -1049,19 +1125,67 @@ macro_rules! impl_store {
                     .await?)
             }
 
-            async fn due_timers(
+            async fn claim_due_timers(
                 &self,
                 now: $crate::clock::Timestamp,
+                lease_until: $crate::clock::Timestamp,
                 limit: i64,
             ) -> Result<Vec<$crate::store::TimerRecord>, $crate::store::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!(
-                    "SELECT {TIMER_COLUMNS} FROM timers WHERE status = $1 AND due_at <= $2 ORDER BY due_at LIMIT $3"
+                    "UPDATE timers SET status = $1, attempts = attempts + 1, lease_until = $2, claimed_at = $3, \
+                     took_over = (status = $1) \
+                     WHERE id IN (SELECT t.id FROM timers t \
+                       WHERE ((t.status = $4 AND t.due_at <= $3) OR (t.status = $1 AND t.lease_until <= $3)) \
+                       AND NOT EXISTS (SELECT 1 FROM timers e WHERE e.instance_id = t.instance_id \
+                         AND e.status IN ($4, $1) AND (e.due_at < t.due_at OR (e.due_at = t.due_at AND e.id < t.id))) \
+                       ORDER BY t.due_at LIMIT $5 {SKIP_LOCKED}) \
+                     RETURNING {TIMER_COLUMNS}"
                 ))
-                .bind($crate::store::TimerStatus::Armed)
+                .bind($crate::store::TimerStatus::Firing)
+                .bind(lease_until)
                 .bind(now)
+                .bind($crate::store::TimerStatus::Armed)
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn renew_timer_lease(
+                &self,
+                claim: $crate::store::TimerClaim,
+                until: $crate::clock::Timestamp,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let renewed = sqlx::query::<$db>("UPDATE timers SET lease_until = $1 WHERE id = $2 AND status = $3 AND attempts = $4")
+                    .bind(until)
+                    .bind(claim.id)
+                    .bind($crate::store::TimerStatus::Firing)
+                    .bind(claim.attempt)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(renewed.rows_affected() == 1)
+            }
+
+            async fn renew_email_lease(
+                &self,
+                id: $crate::ids::OutboxId,
+                attempt: i64,
+                until: $crate::clock::Timestamp,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let renewed =
+                    sqlx::query::<$db>("UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND status = $3 AND attempts = $4")
+                        .bind(until)
+                        .bind(id)
+                        .bind($crate::store::EmailStatus::Sending)
+                        .bind(attempt)
+                        .execute(&self.pool)
+                        .await?;
+                Ok(renewed.rows_affected() == 1)
+            }
+
+            async fn database_now(&self) -> Result<$crate::clock::Timestamp, $crate::store::StoreError> {
+                let (now,): (i64,) =
+                    sqlx::query_as::<$db, _>(&format!("SELECT {NOW_MILLIS}")).fetch_one(&self.pool).await?;
+                Ok($crate::clock::Timestamp::from_millis(now))
             }
 
             async fn next_due(&self) -> Result<Option<$crate::clock::Timestamp>, $crate::store::StoreError> {
@@ -1075,17 +1199,21 @@ macro_rules! impl_store {
 
             async fn skip_timer(
                 &self,
-                id: $crate::ids::TimerId,
+                claim: $crate::store::TimerClaim,
                 at: $crate::clock::Timestamp,
                 note: &str,
             ) -> Result<bool, $crate::store::StoreError> {
-                let done = sqlx::query::<$db>("UPDATE timers SET status = $1, settled_at = $2, note = $3 WHERE id = $4 AND status = $5")
-                    .bind($crate::store::TimerStatus::Skipped)
-                    .bind(at)
-                    .bind(note)
-                    .bind(id)
-                    .bind($crate::store::TimerStatus::Armed)
-                    .execute(&self.pool)
+                let done = sqlx::query::<$db>(
+                    "UPDATE timers SET status = $1, settled_at = $2, note = $3, lease_until = NULL \
+                     WHERE id = $4 AND status = $5 AND attempts = $6",
+                )
+                .bind($crate::store::TimerStatus::Skipped)
+                .bind(at)
+                .bind(note)
+                .bind(claim.id)
+                .bind($crate::store::TimerStatus::Firing)
+                .bind(claim.attempt)
+                .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }

@@ -36,6 +36,9 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
+    /// One node: the engine's own ring is all there is.
+    async fn listen_for_wake(&self, _wake: std::sync::Arc<crate::wake::Wake>) {}
+
     /// `BEGIN IMMEDIATE` takes the write lock up front, so a transaction never has to upgrade a
     /// read lock (which SQLite answers with SQLITE_BUSY instead of waiting).
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
@@ -43,4 +46,11 @@ impl SqliteStore {
     }
 }
 
-super::sql::impl_store!(SqliteStore, Sqlite, super::Backend::Sqlite, MIGRATOR, "");
+super::sql::impl_store!(
+    SqliteStore,
+    Sqlite,
+    super::Backend::Sqlite,
+    MIGRATOR,
+    "",
+    "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+);

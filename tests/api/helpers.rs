@@ -124,7 +124,7 @@ impl TestApp {
     }
 
     pub fn scheduler(&self) -> Scheduler {
-        Scheduler::new(self.app.engine.clone(), Duration::from_secs(1))
+        Scheduler::new(self.app.engine.clone(), Duration::from_secs(1), accord::lease::Lease::DEFAULT)
     }
 
     pub async fn start_signup(&self) -> InstanceId {

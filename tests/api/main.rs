@@ -10,7 +10,9 @@ mod console;
 mod customer;
 mod email;
 mod enrollment;
+
 mod http;
+mod leases;
 mod process;
 mod provider;
 mod sinks;
