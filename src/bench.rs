@@ -72,6 +72,18 @@ pub struct BenchArgs {
     /// The SMTP server (a sink such as MailDev) for --emails, as smtp://HOST:PORT
     #[arg(long, value_name = "URL")]
     smtp: Option<String>,
+    /// Also measure PostgreSQL with this many nodes (engines with pools of their own) sharing
+    /// the clients
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    nodes: usize,
+    /// With --postgres: also run the npm package graphile-worker on the same database with no-op
+    /// jobs at the same concurrency (installs it with npm into the tools cache on first use)
+    #[arg(long)]
+    graphile: bool,
+    /// Also measure link clicks over HTTP: GET the page and POST the action at this many
+    /// requests per second each, and report p50/p99 latency
+    #[arg(long, value_name = "PER_SECOND")]
+    links: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -84,19 +96,23 @@ struct Figure {
     ratio: Option<f64>,
 }
 
-pub async fn run(_config: Config, args: BenchArgs, json: bool) -> anyhow::Result<()> {
+pub async fn run(config: Config, args: BenchArgs, json: bool) -> anyhow::Result<()> {
     let duration = humantime::parse_duration(&args.duration).context("bad --duration")?;
     anyhow::ensure!(args.clients > 0, "--clients must be at least 1");
     let mut figures = Vec::new();
 
     let dir = tempfile::tempdir().context("creating a temporary directory for the SQLite bench")?;
     let sqlite_url = store::default_sqlite_url(dir.path());
-    let (starts, events) = measure(&sqlite_url, args.clients, duration).await?;
+    let (starts, events) = measure(&sqlite_url, 1, args.clients, duration).await?;
     figures.push(figure("sqlite", "starts/s", starts, None));
     figures.push(figure("sqlite", "events/s", events, None));
+    if let Some(rate) = args.links {
+        let links = dir.path().join("links.db");
+        figures.extend(link_latency(&config, &store::default_sqlite_url(&links), "sqlite", rate, duration).await?);
+    }
 
     if let Some(url) = &args.postgres {
-        let (starts, events) = measure(url, args.clients, duration).await?;
+        let (starts, events) = measure(url, 1, args.clients, duration).await?;
         let reference = pgbench(url, args.clients, args.pgbench_jobs, duration).await;
         let reference = match reference {
             Ok(tps) => Some((
@@ -109,7 +125,24 @@ pub async fn run(_config: Config, args: BenchArgs, json: bool) -> anyhow::Result
             }
         };
         figures.push(figure("postgres", "starts/s", starts, reference.clone()));
-        figures.push(figure("postgres", "events/s", events, reference));
+        figures.push(figure("postgres", "events/s", events, reference.clone()));
+        if args.nodes > 1 {
+            let (starts, events) = measure(url, args.nodes, args.clients, duration).await?;
+            figures.push(figure("postgres×n", "starts/s", starts, reference.clone()));
+            figures.push(figure("postgres×n", "events/s", events, reference));
+        }
+        if args.graphile {
+            match graphile(url, args.clients).await {
+                Ok(jobs) => {
+                    let name = format!("graphile-worker no-op jobs, concurrency {}", args.clients);
+                    figures.push(figure("postgres", "events/s", events, Some((name, jobs))));
+                }
+                Err(err) => eprintln!("graphile-worker reference skipped: {err:#}"),
+            }
+        }
+        if let Some(rate) = args.links {
+            figures.extend(link_latency(&config, url, "postgres", rate, duration).await?);
+        }
     }
 
     if let Some(count) = args.emails {
@@ -220,10 +253,15 @@ on.done = { to = "done" }
 final = true
 "#;
 
-async fn measure(url: &str, clients: usize, duration: Duration) -> anyhow::Result<(f64, f64)> {
-    let store = store::connect(url, clients as u32 + 2).await?;
-    store.migrate().await?;
-    let engine = bench_engine(store, BENCH_WORKFLOW, "bench", "ping").await?;
+/// Starts/s and events/s of `clients` concurrent clients spread over `nodes` engines, each
+/// with a connection pool of its own (as `accord serve` processes on one database have).
+async fn measure(url: &str, nodes: usize, clients: usize, duration: Duration) -> anyhow::Result<(f64, f64)> {
+    let mut engines = Vec::new();
+    for _ in 0..nodes.max(1) {
+        let store = store::connect(url, (clients / nodes.max(1)) as u32 + 2).await?;
+        store.migrate().await?;
+        engines.push(bench_engine(store, BENCH_WORKFLOW, "bench", "ping").await?);
+    }
 
     // Starts: each client starts instances until the deadline, keeping their ids for the events.
     let count = Arc::new(AtomicU64::new(0));
@@ -231,7 +269,7 @@ async fn measure(url: &str, clients: usize, duration: Duration) -> anyhow::Resul
     let deadline = started + duration;
     let mut tasks = Vec::new();
     for client in 0..clients {
-        let (engine, count) = (engine.clone(), count.clone());
+        let (engine, count) = (engines[client % engines.len()].clone(), count.clone());
         tasks.push(tokio::spawn(async move {
             let mut ids = Vec::new();
             while Instant::now() < deadline {
@@ -255,8 +293,8 @@ async fn measure(url: &str, clients: usize, duration: Duration) -> anyhow::Resul
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
-    for ids in per_client {
-        let (engine, count) = (engine.clone(), count.clone());
+    for (client, ids) in per_client.into_iter().enumerate() {
+        let (engine, count) = (engines[client % engines.len()].clone(), count.clone());
         tasks.push(tokio::spawn(async move {
             let mut in_b = vec![false; ids.len()];
             let mut i = 0;
@@ -399,4 +437,175 @@ async fn pgbench(url: &str, clients: usize, jobs: usize, duration: Duration) -> 
             line.strip_prefix("tps = ").and_then(|rest| rest.split_whitespace().next()).and_then(|n| n.parse().ok())
         })
         .ok_or_else(|| anyhow::anyhow!("no tps line in pgbench's output:\n{stdout}"))
+}
+
+/// An invitation with a link, like the shipped workflows' emails.
+const BENCH_LINK_WORKFLOW: &str = r#"
+name = "bench_link"
+initial = "invited"
+
+[[input]]
+field = "contact.email"
+type = "email"
+
+[parties.contact]
+email = "contact.email"
+
+[events]
+accept = "link"
+
+[links.accept]
+event = "accept"
+party = "contact"
+expires = "7d"
+title = { en = "Accept the invitation" }
+button = { en = "Accept" }
+
+[states.invited]
+emails = [{ template = "invite", to = "contact", links = ["accept"] }]
+on.accept = { to = "accepted" }
+
+[states.accepted]
+final = true
+"#;
+
+/// Link-click latency over HTTP on loopback, at a fixed rate (an open loop: requests go out on
+/// schedule whether or not earlier ones have answered). Three phases of `duration` each:
+/// `GET /healthz` (the HTTP floor, the reference), the link pages, and their actions.
+async fn link_latency(
+    config: &Config,
+    url: &str,
+    backend: &'static str,
+    rate: u32,
+    duration: Duration,
+) -> anyhow::Result<Vec<Figure>> {
+    anyhow::ensure!(rate > 0, "--links must be at least 1 request per second");
+    let store = store::connect(url, 16).await?;
+    store.migrate().await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let env = CheckEnv { guards: &[], start_checks: &[], effects: &[], template_exists: None };
+    let definition = parse_definition("bench_link.toml", BENCH_LINK_WORKFLOW, &env)
+        .map_err(|p| anyhow::anyhow!("bench workflow: {p:?}"))?;
+    let mut renderer = Renderer::load(&config.templates_dir)
+        .with_context(|| format!("loading the page templates from {}", config.templates_dir.display()))?;
+    renderer.add_raw("email/bench_link/invite.subject.tera", "Invitation")?;
+    renderer.add_raw("email/bench_link/invite.txt.tera", "Accept here: {{ links.accept }}")?;
+    let mail = MailSettings { renderer: Arc::new(renderer), public_url: base.clone(), parties: Default::default() };
+    let engine = Engine::new(
+        store.clone(),
+        Arc::new(Catalog::new(vec![definition])),
+        Arc::new(Registry::empty()),
+        Arc::new(SystemClock),
+        InputRules::default(),
+        mail,
+    );
+    engine.publish_definitions().await?;
+    let router = crate::http::router(engine.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+
+    // One link per action request, each from its own invitation.
+    let count = (f64::from(rate) * duration.as_secs_f64()).ceil() as usize + 1;
+    let mut paths = Vec::with_capacity(count);
+    for chunk in (0..count).collect::<Vec<_>>().chunks(64) {
+        let starts = chunk.iter().map(|n| {
+            let engine = engine.clone();
+            async move {
+                let input = json!({ "contact": { "email": format!("link{n}@example.com") } });
+                let request =
+                    StartRequest { workflow: "bench_link".into(), input, idempotency_key: None, actor: "bench".into() };
+                let id = engine.start(request).await?.instance.id;
+                let emails = engine.store().emails(id).await?;
+                let text = &emails.first().context("the invitation is missing")?.text_body;
+                let at = text.find("/l/").context("no link in the invitation")?;
+                anyhow::Ok(text[at..].split_whitespace().next().unwrap_or_default().to_owned())
+            }
+        });
+        for path in futures::future::try_join_all(starts).await? {
+            paths.push(path);
+        }
+    }
+
+    let http = reqwest::Client::new();
+    let phase = |method: reqwest::Method, targets: Vec<String>| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
+            let started = tokio::time::Instant::now();
+            let mut requests = tokio::task::JoinSet::new();
+            for (n, path) in targets.into_iter().enumerate() {
+                tokio::time::sleep_until(started + interval * n as u32).await;
+                let request = http.request(method.clone(), format!("{base}{path}"));
+                requests.spawn(async move {
+                    let sent = Instant::now();
+                    let response = request.send().await?;
+                    let status = response.status();
+                    response.bytes().await?;
+                    anyhow::ensure!(status.is_success(), "{status}");
+                    anyhow::Ok(sent.elapsed())
+                });
+            }
+            let mut latencies = Vec::new();
+            while let Some(done) = requests.join_next().await {
+                latencies.push(done??);
+            }
+            latencies.sort_unstable();
+            anyhow::Ok(latencies)
+        }
+    };
+    let floor = phase(reqwest::Method::GET, vec!["/healthz".to_owned(); count]).await?;
+    let pages = phase(reqwest::Method::GET, paths.clone()).await?;
+    let actions = phase(reqwest::Method::POST, paths).await?;
+    server.abort();
+
+    let millis = |sorted: &[Duration], q: f64| {
+        let index = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+        sorted[index].as_secs_f64() * 1000.0
+    };
+    let reference = |q: f64, name: &str| Some((format!("GET /healthz {name} ms, {rate}/s"), millis(&floor, q)));
+    Ok(vec![
+        figure(backend, "page p50 ms", millis(&pages, 0.5), reference(0.5, "p50")),
+        figure(backend, "page p99 ms", millis(&pages, 0.99), reference(0.99, "p99")),
+        figure(backend, "click p50 ms", millis(&actions, 0.5), reference(0.5, "p50")),
+        figure(backend, "click p99 ms", millis(&actions, 0.99), reference(0.99, "p99")),
+    ])
+}
+
+/// The npm package graphile-worker running no-op jobs on the same database: jobs/s. Installed
+/// from `bench/graphile`'s lock file into the tools cache on first use.
+async fn graphile(url: &str, concurrency: usize) -> anyhow::Result<f64> {
+    let source = std::path::Path::new("bench/graphile");
+    anyhow::ensure!(
+        source.join("noop.js").is_file(),
+        "bench/graphile/noop.js is missing: run from the repository root"
+    );
+    let cache = std::env::var_os("ACCORD_TOOLS_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|dir| std::path::PathBuf::from(dir).join("accord-tools")))
+        .or_else(|| std::env::var_os("HOME").map(|dir| std::path::PathBuf::from(dir).join(".cache/accord-tools")))
+        .context("set ACCORD_TOOLS_DIR: where to install graphile-worker")?
+        .join("graphile");
+    if !cache.join("node_modules/graphile-worker").is_dir() {
+        std::fs::create_dir_all(&cache)?;
+        for file in ["package.json", "package-lock.json"] {
+            std::fs::copy(source.join(file), cache.join(file))?;
+        }
+        let installed = tokio::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&cache)
+            .status()
+            .await
+            .context("running npm (install Node.js and npm)")?;
+        anyhow::ensure!(installed.success(), "npm ci failed in {}", cache.display());
+    }
+    let output = tokio::process::Command::new("node")
+        .arg(source.join("noop.js"))
+        .args(["--url", url, "--jobs", "20000", "--concurrency", &concurrency.to_string()])
+        .env("NODE_PATH", cache.join("node_modules"))
+        .output()
+        .await
+        .context("running node")?;
+    anyhow::ensure!(output.status.success(), "graphile-worker failed: {}", String::from_utf8_lossy(&output.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).context("reading graphile's result")?;
+    result["jobs_per_s"].as_f64().context("graphile's result has no jobs_per_s")
 }

@@ -10,6 +10,7 @@ mod console;
 mod customer;
 mod email;
 mod enrollment;
+mod faults;
 
 mod http;
 mod leases;
