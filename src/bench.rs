@@ -535,7 +535,11 @@ async fn link_latency(
             let mut requests = tokio::task::JoinSet::new();
             for (n, path) in targets.into_iter().enumerate() {
                 tokio::time::sleep_until(started + interval * n as u32).await;
-                let request = http.request(method.clone(), format!("{base}{path}"));
+                let mut request = http.request(method.clone(), format!("{base}{path}"));
+                if method == reqwest::Method::POST {
+                    // The page's form, as a browser posts it.
+                    request = request.form(&[("submit", "1")]);
+                }
                 requests.spawn(async move {
                     let sent = Instant::now();
                     let response = request.send().await?;
