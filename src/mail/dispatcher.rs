@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::TlsParameters;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rand::Rng;
 use tokio::sync::watch;
@@ -15,11 +17,15 @@ use tracing::{info, warn};
 
 use crate::clock::Clock;
 use crate::lease::{self, Lease};
+use crate::mail::smtp::{SmtpPool, StartTls};
 use crate::store::{AttemptOutcome, EmailFinish, EmailRecord, EmailStatus, Store, StoreError};
 
 /// Where mail goes.
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// `smtp://`: plain or STARTTLS, pooled connections with `TCP_NODELAY` (see `smtp.rs`).
+    Smtp(SmtpPool),
+    /// `smtps://`: implicit TLS through lettre's own pool.
+    Smtps(AsyncSmtpTransport<Tokio1Executor>),
     /// `.eml` files in a directory: the embedded default, needs no server.
     Files(AsyncFileTransport<Tokio1Executor>, PathBuf),
 }
@@ -36,6 +42,29 @@ impl Transport {
     /// (TLS from the start); `None`: files under `mail_dir`.
     pub fn new(smtp_url: Option<&str>, mail_dir: PathBuf) -> anyhow::Result<Self> {
         match smtp_url {
+            Some(url) if url.starts_with("smtp://") => {
+                let parsed = url::Url::parse(url).map_err(|err| anyhow::anyhow!("bad ACCORD_SMTP_URL: {err}"))?;
+                let host = parsed.host_str().context("ACCORD_SMTP_URL names no host: use smtp://HOST:PORT")?.to_owned();
+                let tls = |host: &str| {
+                    TlsParameters::new(host.to_owned()).map_err(|err| anyhow::anyhow!("TLS for {host}: {err}"))
+                };
+                let starttls = match parsed.query_pairs().find(|(key, _)| key == "tls").map(|(_, v)| v.into_owned()) {
+                    None => StartTls::Never,
+                    Some(mode) if mode == "required" => StartTls::Required(tls(&host)?),
+                    Some(mode) if mode == "opportunistic" => StartTls::Opportunistic(tls(&host)?),
+                    Some(other) => anyhow::bail!(
+                        "bad ACCORD_SMTP_URL: tls={other} is not known; use ?tls=required or ?tls=opportunistic (STARTTLS), or smtps:// for TLS from the start"
+                    ),
+                };
+                let credentials = (!parsed.username().is_empty()).then(|| {
+                    Credentials::new(
+                        percent_decode(parsed.username()),
+                        percent_decode(parsed.password().unwrap_or_default()),
+                    )
+                });
+                let port = parsed.port().unwrap_or(25);
+                Ok(Self::Smtp(SmtpPool::new(host, port, starttls, credentials, Duration::from_secs(30))))
+            }
             Some(url) => {
                 let parsed = url::Url::parse(url).map_err(|err| anyhow::anyhow!("bad ACCORD_SMTP_URL: {err}"))?;
                 let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
@@ -46,7 +75,7 @@ impl Transport {
                     builder = builder
                         .credentials(Credentials::new(percent_decode(parsed.username()), percent_decode(password)));
                 }
-                Ok(Self::Smtp(builder.build()))
+                Ok(Self::Smtps(builder.build()))
             }
             None => {
                 std::fs::create_dir_all(&mail_dir)
@@ -59,13 +88,18 @@ impl Transport {
     pub fn describe(&self) -> String {
         match self {
             Transport::Smtp(_) => "smtp".into(),
+            Transport::Smtps(_) => "smtps".into(),
             Transport::Files(_, dir) => format!(".eml files in {}", dir.display()),
         }
     }
 
     async fn send(&self, message: Message) -> Result<String, Failure> {
         match self {
-            Transport::Smtp(smtp) => match smtp.send(message).await {
+            Transport::Smtp(pool) => pool
+                .send(message.envelope(), &message.formatted())
+                .await
+                .map_err(|err| Failure { permanent: err.permanent, reply: err.reply }),
+            Transport::Smtps(smtp) => match smtp.send(message).await {
                 Ok(response) => Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" "))),
                 Err(err) => Err(Failure { permanent: err.is_permanent(), reply: error_chain(&err) }),
             },
@@ -81,7 +115,7 @@ fn percent_decode(text: &str) -> String {
     url::form_urlencoded::parse(format!("x={text}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
