@@ -80,6 +80,11 @@ pub struct BenchArgs {
     /// jobs at the same concurrency (installs it with npm into the tools cache on first use)
     #[arg(long)]
     graphile: bool,
+    /// With --postgres: also measure, with the database as it is and again after adding this
+    /// many instances each with an armed timer (1000000 for the issue's figures), instance lookup
+    /// and review-queue latency, timer lag, and this process's RSS
+    #[arg(long, value_name = "N")]
+    rows: Option<u64>,
     /// Also measure link clicks over HTTP: GET the page and POST the action at this many
     /// requests per second each, and report p50/p99 latency
     #[arg(long, value_name = "PER_SECOND")]
@@ -142,6 +147,9 @@ pub async fn run(config: Config, args: BenchArgs, json: bool) -> anyhow::Result<
         }
         if let Some(rate) = args.links {
             figures.extend(link_latency(&config, url, "postgres", rate, duration).await?);
+        }
+        if let Some(rows) = args.rows {
+            figures.extend(at_scale(url, rows).await?);
         }
     }
 
@@ -612,4 +620,179 @@ async fn graphile(url: &str, concurrency: usize) -> anyhow::Result<f64> {
     anyhow::ensure!(output.status.success(), "graphile-worker failed: {}", String::from_utf8_lossy(&output.stderr));
     let result: serde_json::Value = serde_json::from_slice(&output.stdout).context("reading graphile's result")?;
     result["jobs_per_s"].as_f64().context("graphile's result has no jobs_per_s")
+}
+
+/// A timer two seconds after the start, nothing else.
+const BENCH_TIMER_WORKFLOW: &str = r#"
+name = "bench_timer"
+initial = "waiting"
+
+[[input]]
+field = "contact.email"
+type = "email"
+
+[events]
+ping = "timer"
+
+[states.waiting]
+timers = [{ name = "ping", after = "2s", event = "ping" }]
+on.ping = { to = "done" }
+
+[states.done]
+final = true
+"#;
+
+/// What the database's size changes, measured at its current size.
+struct Scale {
+    lookup: Vec<Duration>,
+    queue: Vec<Duration>,
+    /// Timer lag: when each timer fired minus when it was due.
+    lag: Vec<Duration>,
+    rss_kib: u64,
+}
+
+/// Lookup and review-queue latency, timer lag and RSS with the database as it is, then after
+/// adding `rows` instances with an armed timer each (far in the future, as a real backlog of
+/// pending reviews and invitations is), each figure beside the same measured before.
+async fn at_scale(url: &str, rows: u64) -> anyhow::Result<Vec<Figure>> {
+    let store = store::connect(url, 10).await?;
+    store.migrate().await?;
+    let engine = bench_engine(store.clone(), BENCH_WORKFLOW, "bench", "ping").await?;
+    let timers = bench_engine(store, BENCH_TIMER_WORKFLOW, "bench_timer", "unused").await?;
+    let before = scale(&engine, &timers).await?;
+    fill(url, rows).await?;
+    let after = scale(&engine, &timers).await?;
+    let label = |what: &str| format!("{what} before adding {rows} rows");
+    let q = |sorted: &[Duration], q: f64| {
+        let index = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+        sorted[index].as_secs_f64() * 1000.0
+    };
+    Ok(vec![
+        figure("postgres+", "lookup p50 ms", q(&after.lookup, 0.5), Some((label("p50"), q(&before.lookup, 0.5)))),
+        figure("postgres+", "lookup p99 ms", q(&after.lookup, 0.99), Some((label("p99"), q(&before.lookup, 0.99)))),
+        figure("postgres+", "queue p50 ms", q(&after.queue, 0.5), Some((label("p50"), q(&before.queue, 0.5)))),
+        figure("postgres+", "queue p99 ms", q(&after.queue, 0.99), Some((label("p99"), q(&before.queue, 0.99)))),
+        figure("postgres+", "timer lag p50 ms", q(&after.lag, 0.5), Some((label("p50"), q(&before.lag, 0.5)))),
+        figure("postgres+", "timer lag p99 ms", q(&after.lag, 0.99), Some((label("p99"), q(&before.lag, 0.99)))),
+        figure(
+            "postgres+",
+            "RSS MiB",
+            after.rss_kib as f64 / 1024.0,
+            Some((label("RSS"), before.rss_kib as f64 / 1024.0)),
+        ),
+    ])
+}
+
+async fn scale(engine: &Engine, timers: &Engine) -> anyhow::Result<Scale> {
+    // Instance lookup: the API's GET /api/v1/instances/{id} (instance, history, timers, emails).
+    let sample = engine
+        .store()
+        .list_instances(&crate::store::ListFilter { workflow: Some("bench".into()), limit: 500, ..Default::default() })
+        .await?;
+    anyhow::ensure!(!sample.is_empty(), "no bench instances to look up");
+    let mut lookup = Vec::new();
+    for n in 0..1000 {
+        let id = sample[(n * 7919) % sample.len()].id;
+        let started = Instant::now();
+        engine.view(id).await?;
+        lookup.push(started.elapsed());
+    }
+    lookup.sort_unstable();
+    // The review queue: the newest 50 in one state of one workflow.
+    let filter =
+        crate::store::ListFilter { workflow: Some("bench".into()), state: Some("a".into()), limit: 50, offset: 0 };
+    let mut queue = Vec::new();
+    for _ in 0..200 {
+        let started = Instant::now();
+        engine.store().list_instances(&filter).await?;
+        queue.push(started.elapsed());
+    }
+    queue.sort_unstable();
+    let lag = timer_lag(timers, 2000).await?;
+    Ok(Scale { lookup, queue, lag, rss_kib: rss_kib() })
+}
+
+/// Starts `count` instances whose timer is due two seconds later, lets a scheduler (polling
+/// every second, woken by commits) fire them, and returns each timer's lag, sorted.
+async fn timer_lag(engine: &Engine, count: usize) -> anyhow::Result<Vec<Duration>> {
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let scheduler =
+        crate::scheduler::Scheduler::new(engine.clone(), Duration::from_secs(1), crate::lease::Lease::DEFAULT);
+    let running = tokio::spawn(scheduler.run(shutdown));
+    let mut ids = Vec::with_capacity(count);
+    for chunk in (0..count).collect::<Vec<_>>().chunks(8) {
+        let starts = chunk.iter().map(|n| {
+            let engine = engine.clone();
+            async move {
+                let input = json!({ "contact": { "email": format!("timer{n}@example.com") } });
+                let request = StartRequest {
+                    workflow: "bench_timer".into(),
+                    input,
+                    idempotency_key: None,
+                    actor: "bench".into(),
+                };
+                anyhow::Ok(engine.start(request).await?.instance.id)
+            }
+        });
+        ids.extend(futures::future::try_join_all(starts).await?);
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut lag = Vec::with_capacity(count);
+    for id in ids {
+        loop {
+            let timer = engine.store().timers(id).await?.into_iter().next().context("the timer is missing")?;
+            if let Some(fired) = timer.settled_at {
+                lag.push(fired.since(timer.due_at));
+                break;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "timers did not fire within two minutes");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let _ = stop.send(true);
+    running.await?;
+    lag.sort_unstable();
+    Ok(lag)
+}
+
+/// Adds `rows` active bench instances, each with a timer armed 30 days out, in two statements.
+async fn fill(url: &str, rows: u64) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(url).await?;
+    let (hash,): (String,) =
+        sqlx::query_as("SELECT hash FROM definitions WHERE workflow = 'bench' LIMIT 1").fetch_one(&mut db).await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let started = Instant::now();
+    sqlx::query(
+        "INSERT INTO instances (id, workflow, definition_hash, state, status, version, context, created_at, updated_at) \
+         SELECT gen_random_uuid(), 'bench', $1, 'a', 'active', 1, '{}'::jsonb, $2 - g, $2 - g \
+         FROM generate_series(1, $3) g",
+    )
+    .bind(&hash)
+    .bind(now - 1_000_000_000)
+    .bind(rows as i64)
+    .execute(&mut db)
+    .await?;
+    sqlx::query(
+        "INSERT INTO timers (id, instance_id, name, event, state, due_at, status, created_at) \
+         SELECT gen_random_uuid(), id, 'expiry', 'expire', 'a', $1, 'armed', created_at \
+         FROM instances WHERE workflow = 'bench' AND created_at < $2",
+    )
+    .bind(now + 30 * 86_400_000)
+    .bind(now - 1_000_000_000)
+    .execute(&mut db)
+    .await?;
+    sqlx::query("ANALYZE").execute(&mut db).await?;
+    eprintln!("added {rows} instances and timers in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// This process's resident set size, from /proc (0 where there is none).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
