@@ -897,7 +897,10 @@ macro_rules! impl_store {
                         .fetch_one(&self.pool)
                         .await?;
                 let (oldest_due_timer,): (Option<$crate::clock::Timestamp>,) =
-                    sqlx::query_as::<$db, _>("SELECT MIN(due_at) FROM timers WHERE status IN ($1, $3) AND due_at <= $2")
+                    // Spelled as an OR so each side can use its partial index.
+                    sqlx::query_as::<$db, _>(
+                        "SELECT MIN(due_at) FROM timers WHERE (status = $1 AND due_at <= $2) OR (status = $3 AND due_at <= $2)",
+                    )
                         .bind(TimerStatus::Armed)
                         .bind(now)
                         .bind(TimerStatus::Firing)
@@ -924,7 +927,7 @@ macro_rules! impl_store {
                 let (stuck_instances,): (i64,) = sqlx::query_as::<$db, _>(
                     "SELECT COUNT(*) FROM instances i WHERE i.status = $1 AND i.id IN ( \
                        SELECT instance_id FROM outbox WHERE status = $2 \
-                       UNION SELECT instance_id FROM timers WHERE status IN ($3, $4) AND due_at <= $5)",
+                       UNION SELECT instance_id FROM timers WHERE (status = $3 AND due_at <= $5) OR (status = $4 AND due_at <= $5))",
                 )
                 .bind($crate::store::InstanceStatus::Active)
                 .bind(EmailStatus::Failed)

@@ -17,7 +17,39 @@ crate::on_each_store!(
     schedulers_on_three_nodes_fire_each_timer_once_and_in_each_instances_order,
     a_lapsed_timer_claim_is_taken_over_and_the_old_claim_cannot_settle_it,
     a_node_whose_clock_is_off_keeps_the_databases_time,
+    metrics_show_lapsed_claims_takeovers_and_stuck_instances,
 );
+
+async fn metrics_show_lapsed_claims_takeovers_and_stuck_instances(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    t.start_signup().await;
+    let store = t.engine().store().clone();
+    let metrics = || async { t.engine().metrics().render(store.as_ref(), t.clock.now()).await.unwrap() };
+    let shows = |text: &str, line: &str| assert!(text.lines().any(|l| l == line), "{line} missing from:\n{text}");
+
+    // A dispatcher claims the email and its node dies: the claim lapses.
+    let now = t.clock.now();
+    assert_eq!(store.claim_due_emails(now, now.plus(LEASE), 10).await.unwrap().len(), 1);
+    shows(&metrics().await, "accord_lapsed_claims 0");
+    t.clock.advance(LEASE + Duration::from_secs(1));
+    let text = metrics().await;
+    shows(&text, "accord_lapsed_claims 1");
+    shows(&text, "accord_oldest_claim_age_seconds 31.0");
+    shows(&text, "accord_stuck_instances 0");
+
+    // The reminder is two minutes overdue: the instance cannot move by itself.
+    t.clock.advance(2 * DAY + Duration::from_secs(120) - LEASE - Duration::from_secs(1));
+    shows(&metrics().await, "accord_stuck_instances 1");
+
+    // A scheduler claims it and dies; another takes the claim over once it lapses.
+    let now = t.clock.now();
+    assert_eq!(store.claim_due_timers(now, now.plus(LEASE), 10).await.unwrap().len(), 1);
+    t.clock.advance(LEASE + Duration::from_secs(1));
+    assert_eq!(t.scheduler().fire_due().await.unwrap(), 1);
+    let text = metrics().await;
+    shows(&text, "accord_lease_takeovers_total{kind=\"timer\"} 1");
+    shows(&text, "accord_stuck_instances 0");
+}
 
 async fn schedulers_on_three_nodes_fire_each_timer_once_and_in_each_instances_order(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else { return };
