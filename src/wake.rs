@@ -8,6 +8,10 @@ use tokio::sync::Notify;
 /// The channel commits notify on PostgreSQL; the payload names what was queued.
 pub const CHANNEL: &str = "accord_wake";
 
+/// Timers armed due within this many milliseconds wake other nodes; later ones are left to their
+/// polls, which look at least every `scheduler_poll` (1 s by default).
+pub const SOON_MILLIS: i64 = 1_000;
+
 #[derive(Debug, Default)]
 pub struct Wake {
     outbox: Notify,

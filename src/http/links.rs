@@ -189,10 +189,20 @@ async fn find(engine: &Engine, token: &str) -> Result<Found, Response> {
     };
     let instance = match engine.store().instance(link.instance_id).await {
         Ok(Some(instance)) => instance,
-        _ => return Err(render(engine, Page::Unknown, None)),
+        Ok(None) => return Err(render(engine, Page::Unknown, None)),
+        // The database went away between the two reads (a restart): try again, not "unknown".
+        Err(err) => {
+            error!(error = %err, "reading a link's instance failed");
+            return Err(render(engine, Page::Failure { status: StatusCode::SERVICE_UNAVAILABLE }, None));
+        }
     };
-    let Ok(definition) = engine.definition_of(&instance).await else {
-        return Err(render(engine, Page::Failure { status: StatusCode::INTERNAL_SERVER_ERROR }, None));
+    let definition = match engine.definition_of(&instance).await {
+        Ok(definition) => definition,
+        Err(err) => {
+            let status =
+                if err.is_transient() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
+            return Err(render(engine, Page::Failure { status }, None));
+        }
     };
     let Some(action) = definition.links.get(&link.action).cloned() else {
         return Err(render(engine, Page::Unknown, None));

@@ -148,12 +148,14 @@ macro_rules! impl_store {
                 write_directory(&mut **tx, change, &h.actor, h.at, Some(h.instance_id)).await?;
             }
             if $backend == $crate::store::Backend::Postgres {
-                // Delivered at commit to every node's listener (see `crate::wake`).
+                // Delivered at commit to every node's listener (see `crate::wake`). Only timers
+                // due within a second need other nodes woken: a later one is found by their poll
+                // (and this node's engine rings its own scheduler for every timer it arms).
                 let mut queued = Vec::new();
                 if step.emails.iter().any(|email| email.status == $crate::store::EmailStatus::Queued) {
                     queued.push("outbox");
                 }
-                if !step.arm.is_empty() {
+                if step.arm.iter().any(|timer| timer.due_at.millis() <= h.at.millis() + $crate::wake::SOON_MILLIS) {
                     queued.push("timers");
                 }
                 if !queued.is_empty() {
