@@ -104,6 +104,12 @@ struct Figure {
 pub async fn run(config: Config, args: BenchArgs, json: bool) -> anyhow::Result<()> {
     let duration = humantime::parse_duration(&args.duration).context("bad --duration")?;
     anyhow::ensure!(args.clients > 0, "--clients must be at least 1");
+    if args.postgres.is_none() {
+        anyhow::ensure!(
+            !args.graphile && args.rows.is_none(),
+            "--graphile and --rows measure PostgreSQL: add --postgres postgres://USER@HOST/SCRATCH_DB"
+        );
+    }
     let mut figures = Vec::new();
 
     let dir = tempfile::tempdir().context("creating a temporary directory for the SQLite bench")?;
@@ -212,20 +218,28 @@ async fn bench_engine(
     name: &str,
     template: &str,
 ) -> anyhow::Result<Engine> {
-    let env = CheckEnv { guards: &[], start_checks: &[], effects: &[], template_exists: None };
-    let definition = parse_definition(&format!("{name}.toml"), source, &env)
-        .map_err(|p| anyhow::anyhow!("bench workflow: {p:?}"))?;
     let mut renderer = Renderer::empty();
     renderer.add_raw(&format!("email/{name}/{template}.subject.tera"), "Hello {{ contact.email }}")?;
     renderer.add_raw(
         &format!("email/{name}/{template}.txt.tera"),
         "Hello {{ contact.email }}, this is a message of about the same size as the blaster's. State: {{ state }}.",
     )?;
-    let mail = MailSettings {
-        renderer: Arc::new(renderer),
-        public_url: "http://127.0.0.1:8080".into(),
-        parties: Default::default(),
-    };
+    engine_with(store, source, name, renderer, "http://127.0.0.1:8080").await
+}
+
+/// An engine running one embedded workflow with `renderer`'s templates, links under `public_url`.
+async fn engine_with(
+    store: Arc<dyn crate::store::Store>,
+    source: &str,
+    name: &str,
+    renderer: Renderer,
+    public_url: &str,
+) -> anyhow::Result<Engine> {
+    let env = CheckEnv { guards: &[], start_checks: &[], effects: &[], template_exists: None };
+    let definition = parse_definition(&format!("{name}.toml"), source, &env)
+        .map_err(|p| anyhow::anyhow!("bench workflow: {p:?}"))?;
+    let mail =
+        MailSettings { renderer: Arc::new(renderer), public_url: public_url.to_owned(), parties: Default::default() };
     let engine = Engine::new(
         store,
         Arc::new(Catalog::new(vec![definition])),
@@ -492,23 +506,11 @@ async fn link_latency(
     store.migrate().await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let env = CheckEnv { guards: &[], start_checks: &[], effects: &[], template_exists: None };
-    let definition = parse_definition("bench_link.toml", BENCH_LINK_WORKFLOW, &env)
-        .map_err(|p| anyhow::anyhow!("bench workflow: {p:?}"))?;
     let mut renderer = Renderer::load(&config.templates_dir)
         .with_context(|| format!("loading the page templates from {}", config.templates_dir.display()))?;
     renderer.add_raw("email/bench_link/invite.subject.tera", "Invitation")?;
     renderer.add_raw("email/bench_link/invite.txt.tera", "Accept here: {{ links.accept }}")?;
-    let mail = MailSettings { renderer: Arc::new(renderer), public_url: base.clone(), parties: Default::default() };
-    let engine = Engine::new(
-        store.clone(),
-        Arc::new(Catalog::new(vec![definition])),
-        Arc::new(Registry::empty()),
-        Arc::new(SystemClock),
-        InputRules::default(),
-        mail,
-    );
-    engine.publish_definitions().await?;
+    let engine = engine_with(store, BENCH_LINK_WORKFLOW, "bench_link", renderer, &base).await?;
     let router = crate::http::router(engine.clone());
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
 
@@ -570,13 +572,12 @@ async fn link_latency(
     let actions = phase(reqwest::Method::POST, paths).await?;
     server.abort();
 
-    let millis = percentile_ms;
-    let reference = |q: f64, name: &str| Some((format!("GET /healthz {name} ms, {rate}/s"), millis(&floor, q)));
+    let reference = |q: f64, name: &str| Some((format!("GET /healthz {name} ms, {rate}/s"), percentile_ms(&floor, q)));
     Ok(vec![
-        figure(backend, "page p50 ms", millis(&pages, 0.5), reference(0.5, "p50")),
-        figure(backend, "page p99 ms", millis(&pages, 0.99), reference(0.99, "p99")),
-        figure(backend, "click p50 ms", millis(&actions, 0.5), reference(0.5, "p50")),
-        figure(backend, "click p99 ms", millis(&actions, 0.99), reference(0.99, "p99")),
+        figure(backend, "page p50 ms", percentile_ms(&pages, 0.5), reference(0.5, "p50")),
+        figure(backend, "page p99 ms", percentile_ms(&pages, 0.99), reference(0.99, "p99")),
+        figure(backend, "click p50 ms", percentile_ms(&actions, 0.5), reference(0.5, "p50")),
+        figure(backend, "click p99 ms", percentile_ms(&actions, 0.99), reference(0.99, "p99")),
     ])
 }
 
@@ -668,14 +669,43 @@ async fn at_scale(url: &str, rows: u64) -> anyhow::Result<Vec<Figure>> {
     fill(url, rows).await?;
     let after = scale(&engine, &timers).await?;
     let label = |what: &str| format!("{what} before adding {rows} rows");
-    let q = percentile_ms;
     Ok(vec![
-        figure("postgres+", "lookup p50 ms", q(&after.lookup, 0.5), Some((label("p50"), q(&before.lookup, 0.5)))),
-        figure("postgres+", "lookup p99 ms", q(&after.lookup, 0.99), Some((label("p99"), q(&before.lookup, 0.99)))),
-        figure("postgres+", "queue p50 ms", q(&after.queue, 0.5), Some((label("p50"), q(&before.queue, 0.5)))),
-        figure("postgres+", "queue p99 ms", q(&after.queue, 0.99), Some((label("p99"), q(&before.queue, 0.99)))),
-        figure("postgres+", "timer lag p50 ms", q(&after.lag, 0.5), Some((label("p50"), q(&before.lag, 0.5)))),
-        figure("postgres+", "timer lag p99 ms", q(&after.lag, 0.99), Some((label("p99"), q(&before.lag, 0.99)))),
+        figure(
+            "postgres+",
+            "lookup p50 ms",
+            percentile_ms(&after.lookup, 0.5),
+            Some((label("p50"), percentile_ms(&before.lookup, 0.5))),
+        ),
+        figure(
+            "postgres+",
+            "lookup p99 ms",
+            percentile_ms(&after.lookup, 0.99),
+            Some((label("p99"), percentile_ms(&before.lookup, 0.99))),
+        ),
+        figure(
+            "postgres+",
+            "queue p50 ms",
+            percentile_ms(&after.queue, 0.5),
+            Some((label("p50"), percentile_ms(&before.queue, 0.5))),
+        ),
+        figure(
+            "postgres+",
+            "queue p99 ms",
+            percentile_ms(&after.queue, 0.99),
+            Some((label("p99"), percentile_ms(&before.queue, 0.99))),
+        ),
+        figure(
+            "postgres+",
+            "timer lag p50 ms",
+            percentile_ms(&after.lag, 0.5),
+            Some((label("p50"), percentile_ms(&before.lag, 0.5))),
+        ),
+        figure(
+            "postgres+",
+            "timer lag p99 ms",
+            percentile_ms(&after.lag, 0.99),
+            Some((label("p99"), percentile_ms(&before.lag, 0.99))),
+        ),
         figure(
             "postgres+",
             "RSS MiB",

@@ -35,6 +35,20 @@ fn check_passes_on_the_shipped_workflows() {
 }
 
 #[test]
+fn bench_refuses_postgres_measurements_without_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .current_dir(dir.path())
+        .env_remove("ACCORD_BENCH_POSTGRES_URL")
+        .args(["bench", "--duration", "1s", "--rows", "1000"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("--rows measure PostgreSQL: add --postgres"), "{err}");
+}
+
+#[test]
 fn check_reports_each_problem_with_file_line_and_hint() {
     let dir = tempfile::tempdir().unwrap();
     let workflows = dir.path().join("flows");
