@@ -122,9 +122,16 @@ impl Engine {
         &self.wake
     }
 
+    /// Writes a transition, then wakes this node's dispatcher or scheduler for what it queued.
+    async fn commit(&self, commit: &Commit) -> Result<(), CommitError> {
+        self.store.commit(commit).await?;
+        self.queued(&commit.step);
+        Ok(())
+    }
+
     /// Wakes this node's dispatcher or scheduler for what a committed step queued.
     fn queued(&self, step: &Step) {
-        if step.emails.iter().any(|email| email.status == crate::store::EmailStatus::Queued) {
+        if step.queues_email() {
             self.wake.outbox();
         }
         if !step.arm.is_empty() {
@@ -350,11 +357,7 @@ impl Engine {
                 at: now,
                 step: self.step_for(&definition, history.clone(), &decision, None, None, now)?,
             };
-            let committed = self.store.commit(&commit).await;
-            if committed.is_ok() {
-                self.queued(&commit.step);
-            }
-            match committed {
+            match self.commit(&commit).await {
                 Ok(()) => {
                     let instance = InstanceRecord { version: instance.version + 1, updated_at: now, ..instance };
                     return Ok(Outcome { instance, event: history, replayed: false });
@@ -446,11 +449,7 @@ impl Engine {
                 at: now,
                 step: self.step_for(&definition, history.clone(), &decision, timer, link.clone(), now)?,
             };
-            let committed = self.store.commit(&commit).await;
-            if committed.is_ok() {
-                self.queued(&commit.step);
-            }
-            match committed {
+            match self.commit(&commit).await {
                 Ok(()) => {
                     self.metrics.transition(definition.name.as_str());
                     let instance = InstanceRecord {

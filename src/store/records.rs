@@ -280,6 +280,13 @@ pub struct Step {
     pub directory: Vec<crate::directory::DirectoryChange>,
 }
 
+impl Step {
+    /// Whether the step queues an email for the dispatcher (a draft waits for a person).
+    pub fn queues_email(&self) -> bool {
+        self.emails.iter().any(|email| email.status == EmailStatus::Queued)
+    }
+}
+
 /// A transition ready to be written.
 #[derive(Clone, Debug)]
 pub struct Commit {

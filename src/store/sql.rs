@@ -152,7 +152,7 @@ macro_rules! impl_store {
                 // due within a second need other nodes woken: a later one is found by their poll
                 // (and this node's engine rings its own scheduler for every timer it arms).
                 let mut queued = Vec::new();
-                if step.emails.iter().any(|email| email.status == $crate::store::EmailStatus::Queued) {
+                if step.queues_email() {
                     queued.push("outbox");
                 }
                 if step.arm.iter().any(|timer| timer.due_at.millis() <= h.at.millis() + $crate::wake::SOON_MILLIS) {
