@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rand::Rng;
@@ -257,7 +257,7 @@ impl Sink {
         }
     }
 
-    /// Every message stored so far (files still being written are left for the next call).
+    /// Every message stored whole so far (files still being written are left for the next call).
     fn messages(&self) -> Vec<Received> {
         let mut parsed = self.parsed.lock().unwrap();
         let Ok(entries) = std::fs::read_dir(self.dir.path().join("mail")) else { return Vec::new() };
@@ -266,18 +266,12 @@ impl Sink {
             if path.extension().is_none_or(|ext| ext != "eml") || parsed.contains_key(&path) {
                 continue;
             }
-            let settled = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|at| SystemTime::now().duration_since(at).unwrap_or_default() > Duration::from_millis(500));
-            if !settled {
-                continue;
-            }
             let raw = std::fs::read(&path).unwrap();
             let Some(message) = mail_parser::MessageParser::default().parse(&raw) else { continue };
             let text = message.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
             if !text.contains(COMPLETE) {
-                // A sink killed mid-message leaves a partial file; the server never accepted it.
+                // Still being written, or left partial by a sink killed mid-message (which never
+                // accepted it): the drill's last line is not there yet.
                 continue;
             }
             let received = Received {
@@ -398,9 +392,8 @@ impl Drop for Nodes {
         }
         if std::thread::panicking() {
             // Keep the logs for the failure report.
-            let kept = self.dir.path().to_owned();
-            eprintln!("node logs kept in {}", kept.display());
-            std::mem::forget(std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap()));
+            self.dir.disable_cleanup(true);
+            eprintln!("node logs kept in {}", self.dir.path().display());
         }
     }
 }
