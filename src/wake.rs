@@ -1,7 +1,10 @@
 //! Wakes idle workers when work is queued, instead of leaving it to their next poll. Within a
 //! process the engine rings after each commit that queues an email or arms a timer; across
-//! nodes, on PostgreSQL, the commit itself sends `NOTIFY accord_wake` and every node's
-//! listener rings locally. Polling stays as the fallback: a lost notification only delays.
+//! nodes, on PostgreSQL, the store sends `NOTIFY accord_wake` after such commits (see
+//! [`Outgoing`]) and every node's listener rings locally. Polling stays as the fallback: a lost
+//! notification only delays.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
 
@@ -49,6 +52,48 @@ impl Wake {
     }
 }
 
+/// What this node's commits queued since it last told the other nodes. A sender sends it as one
+/// `NOTIFY` at a time: while one is on its way, later commits add to the next. A `NOTIFY` inside
+/// each transition's own transaction would cost far more: PostgreSQL serialises the commits of
+/// notifying transactions, flush to disk included, behind one lock.
+#[derive(Debug, Default)]
+pub struct Outgoing {
+    outbox: AtomicBool,
+    timers: AtomicBool,
+    ready: Notify,
+}
+
+impl Outgoing {
+    /// Adds a committed step's payload (`outbox`, `timers`, or both, space-separated).
+    pub fn add(&self, payload: &str) {
+        for word in payload.split_whitespace() {
+            match word {
+                "outbox" => self.outbox.store(true, Ordering::Release),
+                "timers" => self.timers.store(true, Ordering::Release),
+                _ => {}
+            }
+        }
+        self.ready.notify_one();
+    }
+
+    /// Waits until something was added, then takes everything added so far, as a payload.
+    pub async fn next(&self) -> String {
+        loop {
+            let mut words = Vec::new();
+            if self.outbox.swap(false, Ordering::AcqRel) {
+                words.push("outbox");
+            }
+            if self.timers.swap(false, Ordering::AcqRel) {
+                words.push("timers");
+            }
+            if !words.is_empty() {
+                return words.join(" ");
+            }
+            self.ready.notified().await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -62,5 +107,18 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(1), wake.outbox_queued()).await.expect("outbox woke");
         tokio::time::timeout(Duration::from_secs(1), wake.timer_armed()).await.expect("timers woke");
         assert!(tokio::time::timeout(Duration::from_millis(50), wake.outbox_queued()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn what_is_added_while_a_notification_is_on_its_way_goes_in_the_next_one() {
+        let outgoing = Outgoing::default();
+        outgoing.add("outbox");
+        outgoing.add("outbox");
+        outgoing.add("timers");
+        let first = tokio::time::timeout(Duration::from_secs(1), outgoing.next()).await.expect("something to send");
+        assert_eq!(first, "outbox timers");
+        assert!(tokio::time::timeout(Duration::from_millis(50), outgoing.next()).await.is_err(), "nothing left");
+        outgoing.add("timers");
+        assert_eq!(tokio::time::timeout(Duration::from_secs(1), outgoing.next()).await.unwrap(), "timers");
     }
 }

@@ -56,11 +56,18 @@ impl StoreError {
                         | sqlx::Error::PoolTimedOut
                         | sqlx::Error::PoolClosed
                         | sqlx::Error::WorkerCrashed
-                ) || matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c == "5" || c == "40001" || c == "40P01"))
+                ) || matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| transient_code(&c)))
             }
             _ => false,
         }
     }
+}
+
+/// Database error codes worth a retry: SQLite busy (5); on PostgreSQL a serialization failure or
+/// deadlock (40001, 40P01), a connection error (class 08), and the server shutting down,
+/// restarting or still starting (57P01, 57P02, 57P03).
+fn transient_code(code: &str) -> bool {
+    matches!(code, "5" | "40001" | "40P01" | "57P01" | "57P02" | "57P03") || code.starts_with("08")
 }
 
 /// Why a commit did not apply. Nothing was written in any of these cases.
@@ -318,6 +325,16 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_restarting_or_a_lost_connection_is_worth_a_retry_and_a_broken_rule_is_not() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08003", "40001", "40P01", "5"] {
+            assert!(transient_code(code), "{code}");
+        }
+        for code in ["23505", "23503", "42P01", "AC003", "AC004"] {
+            assert!(!transient_code(code), "{code}");
+        }
+    }
 
     #[test]
     fn passwords_never_reach_messages() {

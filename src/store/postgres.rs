@@ -1,18 +1,39 @@
 //! PostgreSQL: the engine for more than one node.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
-use tracing::warn;
+use tokio::task::AbortHandle;
+use tracing::{debug, warn};
 
-use super::{redact_url, StoreError};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::types::Json;
+
+use super::{
+    redact_url, CommitError, EmailRecord, EmailStatus, HistoryRecord, InstanceRecord, InstanceStatus, InstanceWrite,
+    LinkRecord, LinkStatus, Origin, Step, StoreError, TimerRecord, TimerStatus,
+};
+use crate::ids::{EventId, InstanceId, OutboxId, TimerId};
+use crate::wake::{Outgoing, CHANNEL};
+use crate::workflow::{EventName, StateName, WorkflowName};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 pub struct PgStore {
     pool: PgPool,
+    /// What other nodes are to be woken for, and the task that tells them.
+    outgoing: Arc<Outgoing>,
+    notifier: AbortHandle,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.notifier.abort();
+    }
 }
 
 impl PgStore {
@@ -22,21 +43,34 @@ impl PgStore {
         // One direct connection first: a refused connection or a bad password is reported as
         // such at once, instead of as a pool timeout after the acquire timeout.
         PgConnection::connect_with(&options).await.map_err(unreachable)?.close().await.map_err(unreachable)?;
+        // No ping before each use of a pooled connection: it would double every statement's
+        // round trips. A connection the server dropped (a restart) fails its next statement
+        // instead, with an error `StoreError::is_transient` reports, and leaves the pool.
         let pool = PgPoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
             .map_err(unreachable)?;
-        Ok(Self { pool })
+        let outgoing = Arc::new(Outgoing::default());
+        let notifier = tokio::spawn(notify_other_nodes(pool.clone(), outgoing.clone())).abort_handle();
+        Ok(Self { pool, outgoing, notifier })
+    }
+
+    /// Queues a wake-up for the other nodes' listeners when the step queued work.
+    fn committed(&self, step: &Step) {
+        if let Some(wakes) = step.wakes() {
+            self.outgoing.add(&wakes);
+        }
     }
 
     /// Listens on [`crate::wake::CHANNEL`], reconnecting after a lost connection; after each
     /// (re)connection it rings everything once, for notifications missed meanwhile.
-    async fn listen_for_wake(&self, wake: std::sync::Arc<crate::wake::Wake>) {
+    async fn listen_for_wake(&self, wake: Arc<crate::wake::Wake>) {
         loop {
             match PgListener::connect_with(&self.pool).await {
-                Ok(mut listener) => match listener.listen(crate::wake::CHANNEL).await {
+                Ok(mut listener) => match listener.listen(CHANNEL).await {
                     Ok(()) => {
                         wake.ring("outbox timers");
                         loop {
@@ -61,6 +95,271 @@ impl PgStore {
     /// PostgreSQL rechecks after waiting for a concurrent writer's row lock.
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// Writes a step in one call of `accord_write_step` (migration `…_write_step.sql`): one
+    /// round trip where the shared transaction takes one per row plus `BEGIN` and `COMMIT`.
+    /// Steps with directory changes take the shared transaction (`None`).
+    async fn write_in_one_call(&self, write: InstanceWrite<'_>, step: &Step) -> Option<Result<(), CommitError>> {
+        if !step.directory.is_empty() {
+            return None;
+        }
+        let written = sqlx::query_scalar::<_, String>("SELECT accord_write_step($1)")
+            .bind(Json(StepDocument::new(write, step)))
+            .fetch_one(&self.pool)
+            .await;
+        Some(match written.as_deref() {
+            Ok("ok") => {
+                self.committed(step);
+                Ok(())
+            }
+            Ok("conflict") => Err(CommitError::Conflict),
+            Ok("duplicate") => Err(CommitError::DuplicateKey),
+            Ok(other) => Err(StoreError::Corrupt(format!("accord_write_step answered `{other}`")).into()),
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(TIMER_SETTLED) => {
+                Err(CommitError::TimerSettled)
+            }
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(LINK_SETTLED) => {
+                Err(CommitError::LinkSettled)
+            }
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(CommitError::DuplicateKey),
+            Err(_) => Err(StoreError::from(written.unwrap_err()).into()),
+        })
+    }
+}
+
+/// Sends what `outgoing` gathers as `NOTIFY accord_wake`, one notification at a time, after the
+/// commits it tells of. One that fails is dropped: the other nodes' polls find the work.
+async fn notify_other_nodes(pool: PgPool, outgoing: Arc<Outgoing>) {
+    loop {
+        let payload = outgoing.next().await;
+        let sent = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(&payload).execute(&pool).await;
+        if let Err(err) = sent {
+            debug!(error = %err, payload, "cannot notify the other nodes; their polls will find the work");
+        }
+    }
+}
+
+/// The SQLSTATEs `accord_write_step` raises when the fired timer's claim or the used link no
+/// longer holds.
+const TIMER_SETTLED: &str = "AC003";
+const LINK_SETTLED: &str = "AC004";
+
+/// A step as `accord_write_step` reads it; times in Unix milliseconds, names and statuses as
+/// the tables keep them.
+#[derive(Serialize)]
+struct StepDocument<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    create: Option<NewInstance<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected_version: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'a StateName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<InstanceStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<&'a Value>,
+    history: History<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fired_timer: Option<FiredTimer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    used_link: Option<&'a str>,
+    cancel_armed_timers: bool,
+    arm: Vec<NewTimer<'a>>,
+    emails: Vec<NewEmail<'a>>,
+    supersede: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notify: Option<String>,
+    links: Vec<NewLink<'a>>,
+}
+
+impl<'a> StepDocument<'a> {
+    fn new(write: InstanceWrite<'a>, step: &'a Step) -> Self {
+        let (create, moved) = match write {
+            InstanceWrite::Create(instance) => (Some(NewInstance::new(instance)), None),
+            InstanceWrite::Move(commit) => (None, Some(commit)),
+        };
+        Self {
+            create,
+            expected_version: moved.map(|c| c.expected_version),
+            state: moved.map(|c| &c.state),
+            status: moved.map(|c| c.status),
+            context: moved.map(|c| &c.context.0),
+            history: History::new(&step.history),
+            fired_timer: step.fired_timer.map(|claim| FiredTimer { id: claim.id, attempt: claim.attempt }),
+            used_link: step.used_link.as_deref(),
+            cancel_armed_timers: step.cancel_armed_timers,
+            arm: step.arm.iter().map(NewTimer::new).collect(),
+            emails: step.emails.iter().map(NewEmail::new).collect(),
+            supersede: &step.supersede,
+            notify: step.wakes(),
+            links: step.links.iter().map(NewLink::new).collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct NewInstance<'a> {
+    workflow: &'a WorkflowName,
+    definition_hash: &'a str,
+    state: &'a StateName,
+    status: InstanceStatus,
+    version: i64,
+    context: &'a Value,
+    start_key: Option<&'a str>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl<'a> NewInstance<'a> {
+    fn new(i: &'a InstanceRecord) -> Self {
+        Self {
+            workflow: &i.workflow,
+            definition_hash: &i.definition_hash,
+            state: &i.state,
+            status: i.status,
+            version: i.version,
+            context: &i.context.0,
+            start_key: i.start_key.as_deref(),
+            created_at: i.created_at.millis(),
+            updated_at: i.updated_at.millis(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct History<'a> {
+    id: EventId,
+    instance_id: InstanceId,
+    seq: i64,
+    event: &'a EventName,
+    origin: Origin,
+    actor: &'a str,
+    from_state: Option<&'a StateName>,
+    to_state: &'a StateName,
+    data: &'a Value,
+    idempotency_key: &'a str,
+    fingerprint: &'a str,
+    at: i64,
+}
+
+impl<'a> History<'a> {
+    fn new(h: &'a HistoryRecord) -> Self {
+        Self {
+            id: h.id,
+            instance_id: h.instance_id,
+            seq: h.seq,
+            event: &h.event,
+            origin: h.origin,
+            actor: &h.actor,
+            from_state: h.from_state.as_ref(),
+            to_state: &h.to_state,
+            data: &h.data.0,
+            idempotency_key: &h.idempotency_key,
+            fingerprint: &h.fingerprint,
+            at: h.at.millis(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct FiredTimer {
+    id: TimerId,
+    attempt: i64,
+}
+
+#[derive(Serialize)]
+struct NewTimer<'a> {
+    id: TimerId,
+    name: &'a str,
+    event: &'a EventName,
+    state: &'a StateName,
+    due_at: i64,
+    status: TimerStatus,
+    created_at: i64,
+}
+
+impl<'a> NewTimer<'a> {
+    fn new(t: &'a TimerRecord) -> Self {
+        Self {
+            id: t.id,
+            name: &t.name,
+            event: &t.event,
+            state: &t.state,
+            due_at: t.due_at.millis(),
+            status: t.status,
+            created_at: t.created_at.millis(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct NewEmail<'a> {
+    id: OutboxId,
+    history_seq: i64,
+    template: &'a str,
+    party: &'a str,
+    recipient: &'a str,
+    links: &'a [String],
+    status: EmailStatus,
+    created_at: i64,
+    locale: &'a str,
+    subject: &'a str,
+    text_body: &'a str,
+    html_body: Option<&'a str>,
+    message_id: &'a str,
+    attempts: i64,
+    next_attempt_at: i64,
+}
+
+impl<'a> NewEmail<'a> {
+    fn new(e: &'a EmailRecord) -> Self {
+        Self {
+            id: e.id,
+            history_seq: e.history_seq,
+            template: &e.template,
+            party: &e.party,
+            recipient: &e.recipient,
+            links: &e.links.0,
+            status: e.status,
+            created_at: e.created_at.millis(),
+            locale: &e.locale,
+            subject: &e.subject,
+            text_body: &e.text_body,
+            html_body: e.html_body.as_deref(),
+            message_id: &e.message_id,
+            attempts: e.attempts,
+            next_attempt_at: e.next_attempt_at.millis(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct NewLink<'a> {
+    hash: &'a str,
+    outbox_id: OutboxId,
+    action: &'a str,
+    event: &'a EventName,
+    party: &'a str,
+    recipient: &'a str,
+    status: LinkStatus,
+    expires_at: i64,
+    created_at: i64,
+}
+
+impl<'a> NewLink<'a> {
+    fn new(l: &'a LinkRecord) -> Self {
+        Self {
+            hash: &l.hash,
+            outbox_id: l.outbox_id,
+            action: &l.action,
+            event: &l.event,
+            party: &l.party,
+            recipient: &l.recipient,
+            status: l.status,
+            expires_at: l.expires_at.millis(),
+            created_at: l.created_at.millis(),
+        }
     }
 }
 

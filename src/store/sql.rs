@@ -3,7 +3,9 @@
 //! its pool type and how it begins a write transaction.
 
 /// Implements [`super::Store`] for `$store`, which has a `pool` field of `sqlx::Pool<$db>` and
-/// an inherent `begin_write()`.
+/// inherent `begin_write()`, `write_in_one_call()` (which writes a step without the shared
+/// transaction below where the database can, answering `None` where it cannot) and
+/// `committed()` (told of every step written).
 macro_rules! impl_store {
     ($store:ident, $db:ty, $backend:expr, $migrator:expr, $skip_locked:expr, $now_millis:expr) => {
         /// How a claim's row selection skips rows another transaction has locked
@@ -146,26 +148,6 @@ macro_rules! impl_store {
             }
             for change in &step.directory {
                 write_directory(&mut **tx, change, &h.actor, h.at, Some(h.instance_id)).await?;
-            }
-            if $backend == $crate::store::Backend::Postgres {
-                // Delivered at commit to every node's listener (see `crate::wake`). Only timers
-                // due within a second need other nodes woken: a later one is found by their poll
-                // (and this node's engine rings its own scheduler for every timer it arms).
-                let mut queued = Vec::new();
-                if step.queues_email() {
-                    queued.push("outbox");
-                }
-                if step.arm.iter().any(|timer| timer.due_at.millis() <= h.at.millis() + $crate::wake::SOON_MILLIS) {
-                    queued.push("timers");
-                }
-                if !queued.is_empty() {
-                    sqlx::query::<$db>("SELECT pg_notify($1, $2)")
-                        .bind($crate::wake::CHANNEL)
-                        .bind(queued.join(" "))
-                        .execute(&mut **tx)
-                        .await
-                        .map_err($crate::store::StoreError::from)?;
-                }
             }
             for link in &step.links {
                 sqlx::query::<$db>(
@@ -592,6 +574,9 @@ macro_rules! impl_store {
                 i: &$crate::store::InstanceRecord,
                 step: &$crate::store::Step,
             ) -> Result<(), $crate::store::CommitError> {
+                if let Some(written) = self.write_in_one_call($crate::store::InstanceWrite::Create(i), step).await {
+                    return written;
+                }
                 let mut tx = self.begin_write().await?;
                 let inserted = sqlx::query::<$db>(
                     "INSERT INTO instances (id, workflow, definition_hash, state, status, version, context, start_key, \
@@ -615,10 +600,14 @@ macro_rules! impl_store {
                 };
                 write_step(&mut tx, step).await?;
                 tx.commit().await.map_err($crate::store::StoreError::from)?;
+                self.committed(step);
                 Ok(())
             }
 
             async fn commit(&self, c: &$crate::store::Commit) -> Result<(), $crate::store::CommitError> {
+                if let Some(written) = self.write_in_one_call($crate::store::InstanceWrite::Move(c), &c.step).await {
+                    return written;
+                }
                 let mut tx = self.begin_write().await?;
                 let updated = sqlx::query::<$db>(
                     "UPDATE instances SET state = $1, status = $2, version = version + 1, context = $3, updated_at = $4 \
@@ -638,6 +627,7 @@ macro_rules! impl_store {
                 }
                 write_step(&mut tx, &c.step).await?;
                 tx.commit().await.map_err($crate::store::StoreError::from)?;
+                self.committed(&c.step);
                 Ok(())
             }
 

@@ -44,6 +44,19 @@ impl SqliteStore {
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
+
+    /// SQLite runs in this process: a statement costs no round trip, so every step takes the
+    /// shared transaction.
+    async fn write_in_one_call(
+        &self,
+        _write: super::InstanceWrite<'_>,
+        _step: &super::Step,
+    ) -> Option<Result<(), super::CommitError>> {
+        None
+    }
+
+    /// One node: the engine rings its own workers.
+    fn committed(&self, _step: &super::Step) {}
 }
 
 super::sql::impl_store!(

@@ -19,6 +19,7 @@ crate::on_each_store!(
     start_with_the_same_key_returns_the_first_instance,
     concurrent_events_apply_exactly_once,
     stale_commit_is_refused_by_the_store,
+    a_refused_commit_writes_nothing,
     callers_may_only_send_their_kind_of_event,
     listing_filters_by_workflow_and_state,
     concurrent_dispatchers_claim_disjoint_emails_and_a_lapsed_claim_is_fenced,
@@ -299,6 +300,74 @@ async fn stale_commit_is_refused_by_the_store(backend: Backend) {
     };
     assert!(matches!(t.engine().store().commit(&stale).await, Err(CommitError::Conflict)));
     assert_eq!(t.engine().store().history(id).await.unwrap().len(), 2, "nothing half-written");
+}
+
+/// A commit at the right version that the store refuses part-way (a used idempotency key, a link
+/// no longer active, a timer claim that no longer holds) leaves no row of it behind.
+async fn a_refused_commit_writes_nothing(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let id = t.start_signup().await;
+    let moved = t.send(id, "verify", json!(null)).await.unwrap();
+    let store = t.engine().store().clone();
+    let before = t.engine().view(id).await.unwrap();
+    let commit = |key: &str| {
+        let mut history = before.history[1].clone();
+        history.id = accord::ids::EventId::generate();
+        history.seq = 3;
+        history.idempotency_key = key.into();
+        let mut timer = before.timers[0].clone();
+        timer.id = accord::ids::TimerId::generate();
+        let mut email = before.emails[0].clone();
+        email.id = accord::ids::OutboxId::generate();
+        Commit {
+            instance: id,
+            expected_version: 2,
+            state: moved.instance.state.clone(),
+            status: InstanceStatus::Active,
+            context: moved.instance.context.clone(),
+            at: moved.instance.updated_at,
+            step: accord::store::Step {
+                history,
+                cancel_armed_timers: true,
+                fired_timer: None,
+                arm: vec![timer],
+                emails: vec![email],
+                links: vec![],
+                supersede: vec![],
+                used_link: None,
+                directory: vec![],
+            },
+        }
+    };
+    let unchanged = || async {
+        let view = t.engine().view(id).await.unwrap();
+        assert_eq!(view.instance.version, 2);
+        assert_eq!(view.history.len(), before.history.len());
+        assert_eq!(view.emails.len(), before.emails.len());
+        let statuses = |timers: &[accord::store::TimerRecord]| timers.iter().map(|t| t.status).collect::<Vec<_>>();
+        assert_eq!(statuses(&view.timers), statuses(&before.timers), "no timer armed or cancelled");
+    };
+
+    let reused = commit(&before.history[1].idempotency_key);
+    assert!(matches!(store.commit(&reused).await, Err(CommitError::DuplicateKey)));
+    unchanged().await;
+
+    let mut by_link = commit("by-link");
+    by_link.step.used_link = Some("no-such-link".into());
+    assert!(matches!(store.commit(&by_link).await, Err(CommitError::LinkSettled)));
+    unchanged().await;
+
+    let mut by_timer = commit("by-timer");
+    by_timer.step.fired_timer = Some(accord::store::TimerClaim { id: before.timers[0].id, attempt: 7 });
+    assert!(matches!(store.commit(&by_timer).await, Err(CommitError::TimerSettled)));
+    unchanged().await;
+
+    // The same commit without the stale parts applies, whole.
+    store.commit(&commit("fine")).await.unwrap();
+    let view = t.engine().view(id).await.unwrap();
+    assert_eq!((view.instance.version, view.history.len()), (3, before.history.len() + 1));
+    assert_eq!(view.emails.len(), before.emails.len() + 1);
+    assert!(view.timers.iter().any(|timer| timer.status == TimerStatus::Cancelled));
 }
 
 async fn callers_may_only_send_their_kind_of_event(backend: Backend) {
