@@ -108,22 +108,25 @@ impl PgStore {
             .bind(Json(StepDocument::new(write, step)))
             .fetch_one(&self.pool)
             .await;
-        Some(match written.as_deref() {
-            Ok("ok") => {
+        let outcome = match written {
+            Ok(outcome) => outcome,
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(TIMER_SETTLED) => {
+                return Some(Err(CommitError::TimerSettled))
+            }
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(LINK_SETTLED) => {
+                return Some(Err(CommitError::LinkSettled))
+            }
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => return Some(Err(CommitError::DuplicateKey)),
+            Err(err) => return Some(Err(StoreError::from(err).into())),
+        };
+        Some(match outcome.as_str() {
+            "ok" => {
                 self.committed(step);
                 Ok(())
             }
-            Ok("conflict") => Err(CommitError::Conflict),
-            Ok("duplicate") => Err(CommitError::DuplicateKey),
-            Ok(other) => Err(StoreError::Corrupt(format!("accord_write_step answered `{other}`")).into()),
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(TIMER_SETTLED) => {
-                Err(CommitError::TimerSettled)
-            }
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(LINK_SETTLED) => {
-                Err(CommitError::LinkSettled)
-            }
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(CommitError::DuplicateKey),
-            Err(_) => Err(StoreError::from(written.unwrap_err()).into()),
+            "conflict" => Err(CommitError::Conflict),
+            "duplicate" => Err(CommitError::DuplicateKey),
+            other => Err(StoreError::Corrupt(format!("accord_write_step answered `{other}`")).into()),
         })
     }
 }
