@@ -4,14 +4,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Serialize;
+use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::types::Json;
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 use tokio::task::AbortHandle;
 use tracing::{debug, warn};
-
-use serde::Serialize;
-use serde_json::Value;
-use sqlx::types::Json;
 
 use super::{
     redact_url, CommitError, EmailRecord, EmailStatus, HistoryRecord, InstanceRecord, InstanceStatus, InstanceWrite,
