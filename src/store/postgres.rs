@@ -170,8 +170,6 @@ struct StepDocument<'a> {
     arm: Vec<NewTimer<'a>>,
     emails: Vec<NewEmail<'a>>,
     supersede: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    notify: Option<String>,
     links: Vec<NewLink<'a>>,
 }
 
@@ -194,7 +192,6 @@ impl<'a> StepDocument<'a> {
             arm: step.arm.iter().map(NewTimer::new).collect(),
             emails: step.emails.iter().map(NewEmail::new).collect(),
             supersede: &step.supersede,
-            notify: step.wakes(),
             links: step.links.iter().map(NewLink::new).collect(),
         }
     }
