@@ -52,6 +52,13 @@ impl Wake {
     }
 }
 
+/// What a commit queued that other nodes may be idle for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Queued {
+    pub outbox: bool,
+    pub timers: bool,
+}
+
 /// What this node's commits queued since it last told the other nodes. A sender sends it as one
 /// `NOTIFY` at a time: while one is on its way, later commits add to the next. A `NOTIFY` inside
 /// each transition's own transaction would cost far more: PostgreSQL serialises the commits of
@@ -64,19 +71,22 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    /// Adds a committed step's payload (`outbox`, `timers`, or both, space-separated).
-    pub fn add(&self, payload: &str) {
-        for word in payload.split_whitespace() {
-            match word {
-                "outbox" => self.outbox.store(true, Ordering::Release),
-                "timers" => self.timers.store(true, Ordering::Release),
-                _ => {}
-            }
+    /// Adds what a commit queued; nothing to tell, nothing happens.
+    pub fn add(&self, queued: Queued) {
+        if queued == Queued::default() {
+            return;
+        }
+        if queued.outbox {
+            self.outbox.store(true, Ordering::Release);
+        }
+        if queued.timers {
+            self.timers.store(true, Ordering::Release);
         }
         self.ready.notify_one();
     }
 
-    /// Waits until something was added, then takes everything added so far, as a payload.
+    /// Waits until something was added, then takes everything added so far, as a payload for
+    /// [`Wake::ring`] on the other nodes (`outbox`, `timers`, or both, space-separated).
     pub async fn next(&self) -> String {
         loop {
             let mut words = Vec::new();
@@ -111,14 +121,18 @@ mod tests {
 
     #[tokio::test]
     async fn what_is_added_while_a_notification_is_on_its_way_goes_in_the_next_one() {
+        use futures::FutureExt;
+
         let outgoing = Outgoing::default();
-        outgoing.add("outbox");
-        outgoing.add("outbox");
-        outgoing.add("timers");
-        let first = tokio::time::timeout(Duration::from_secs(1), outgoing.next()).await.expect("something to send");
-        assert_eq!(first, "outbox timers");
-        assert!(tokio::time::timeout(Duration::from_millis(50), outgoing.next()).await.is_err(), "nothing left");
-        outgoing.add("timers");
-        assert_eq!(tokio::time::timeout(Duration::from_secs(1), outgoing.next()).await.unwrap(), "timers");
+        let (outbox, timers) = (Queued { outbox: true, timers: false }, Queued { outbox: false, timers: true });
+        outgoing.add(outbox);
+        outgoing.add(outbox);
+        outgoing.add(timers);
+        assert_eq!(outgoing.next().now_or_never().as_deref(), Some("outbox timers"), "one notification for all three");
+        assert_eq!(outgoing.next().now_or_never(), None, "nothing left");
+        outgoing.add(Queued::default());
+        assert_eq!(outgoing.next().now_or_never(), None, "a commit that queued nothing tells nobody");
+        outgoing.add(timers);
+        assert_eq!(outgoing.next().now_or_never().as_deref(), Some("timers"));
     }
 }

@@ -59,9 +59,7 @@ impl PgStore {
 
     /// Queues a wake-up for the other nodes' listeners when the step queued work.
     fn committed(&self, step: &Step) {
-        if let Some(wakes) = step.wakes() {
-            self.outgoing.add(&wakes);
-        }
+        self.outgoing.add(step.wakes());
     }
 
     /// Listens on [`crate::wake::CHANNEL`], reconnecting after a lost connection; after each

@@ -286,26 +286,21 @@ impl Step {
         self.emails.iter().any(|email| email.status == EmailStatus::Queued)
     }
 
-    /// What other nodes' listeners should wake for once the step commits (`outbox`, `timers`),
-    /// if anything. Only timers due within [`crate::wake::SOON_MILLIS`] need other nodes woken:
-    /// a later one is found by their poll (and this node's engine rings its own scheduler for
-    /// every timer it arms).
-    pub fn wakes(&self) -> Option<String> {
+    /// What other nodes' listeners should wake for once the step commits. Only timers due within
+    /// [`crate::wake::SOON_MILLIS`] need other nodes woken: a later one is found by their poll
+    /// (and this node's engine rings its own scheduler for every timer it arms).
+    pub fn wakes(&self) -> crate::wake::Queued {
         let soon = self.history.at.millis() + crate::wake::SOON_MILLIS;
-        let mut queued = Vec::new();
-        if self.queues_email() {
-            queued.push("outbox");
+        crate::wake::Queued {
+            outbox: self.queues_email(),
+            timers: self.arm.iter().any(|timer| timer.due_at.millis() <= soon),
         }
-        if self.arm.iter().any(|timer| timer.due_at.millis() <= soon) {
-            queued.push("timers");
-        }
-        (!queued.is_empty()).then(|| queued.join(" "))
     }
 }
 
 /// How a step changes its instance's row.
 #[derive(Clone, Copy, Debug)]
-pub enum InstanceWrite<'a> {
+pub(crate) enum InstanceWrite<'a> {
     /// The step starts a new instance.
     Create(&'a InstanceRecord),
     /// The step moves an existing instance on, if it is still at the version it was read at.
