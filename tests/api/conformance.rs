@@ -317,6 +317,7 @@ async fn a_refused_commit_writes_nothing(backend: Backend) {
         history.idempotency_key = key.into();
         let mut timer = before.timers[0].clone();
         timer.id = accord::ids::TimerId::generate();
+        (timer.status, timer.settled_at, timer.attempts) = (TimerStatus::Armed, None, 0);
         let mut email = before.emails[0].clone();
         email.id = accord::ids::OutboxId::generate();
         Commit {
@@ -367,7 +368,15 @@ async fn a_refused_commit_writes_nothing(backend: Backend) {
     let view = t.engine().view(id).await.unwrap();
     assert_eq!((view.instance.version, view.history.len()), (3, before.history.len() + 1));
     assert_eq!(view.emails.len(), before.emails.len() + 1);
-    assert!(view.timers.iter().any(|timer| timer.status == TimerStatus::Cancelled));
+    let armed_before: Vec<_> = before.timers.iter().filter(|timer| timer.status == TimerStatus::Armed).collect();
+    assert!(!armed_before.is_empty(), "the state left has a timer to cancel");
+    for timer in armed_before {
+        let now = view.timers.iter().find(|t| t.id == timer.id).unwrap();
+        assert_eq!(now.status, TimerStatus::Cancelled, "{}", timer.name);
+    }
+    let armed_now: Vec<_> = view.timers.iter().filter(|timer| timer.status == TimerStatus::Armed).collect();
+    assert_eq!(armed_now.len(), 1, "only the timer the commit armed");
+    assert!(!before.timers.iter().any(|timer| timer.id == armed_now[0].id));
 }
 
 async fn callers_may_only_send_their_kind_of_event(backend: Backend) {
