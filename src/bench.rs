@@ -89,6 +89,9 @@ pub struct BenchArgs {
     /// requests per second each, and report p50/p99 latency
     #[arg(long, value_name = "PER_SECOND")]
     links: Option<u32>,
+    /// Measure PostgreSQL only: skip the SQLite figures (needs --postgres)
+    #[arg(long)]
+    no_sqlite: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -105,19 +108,28 @@ pub async fn run(config: Config, args: BenchArgs, json: bool) -> anyhow::Result<
     let duration = humantime::parse_duration(&args.duration).context("bad --duration")?;
     anyhow::ensure!(args.clients > 0, "--clients must be at least 1");
     if args.postgres.is_none() {
+        let given: Vec<&str> =
+            [(args.graphile, "--graphile"), (args.rows.is_some(), "--rows"), (args.no_sqlite, "--no-sqlite")]
+                .into_iter()
+                .filter_map(|(given, flag)| given.then_some(flag))
+                .collect();
+        let verb = if given.len() == 1 { "measures" } else { "measure" };
         anyhow::ensure!(
-            !args.graphile && args.rows.is_none(),
-            "--graphile and --rows measure PostgreSQL: add --postgres postgres://USER@HOST/SCRATCH_DB"
+            given.is_empty(),
+            "{} {verb} PostgreSQL: add --postgres postgres://USER@HOST/SCRATCH_DB",
+            given.join(" and ")
         );
     }
     let mut figures = Vec::new();
 
     let dir = tempfile::tempdir().context("creating a temporary directory for the SQLite bench")?;
     let sqlite_url = store::default_sqlite_url(dir.path());
-    let (starts, events) = measure(&sqlite_url, 1, args.clients, duration).await?;
-    figures.push(figure("sqlite", "starts/s", starts, None));
-    figures.push(figure("sqlite", "events/s", events, None));
-    if let Some(rate) = args.links {
+    if !args.no_sqlite {
+        let (starts, events) = measure(&sqlite_url, 1, args.clients, duration).await?;
+        figures.push(figure("sqlite", "starts/s", starts, None));
+        figures.push(figure("sqlite", "events/s", events, None));
+    }
+    if let (Some(rate), false) = (args.links, args.no_sqlite) {
         let links = dir.path().join("links.db");
         figures.extend(link_latency(&config, &store::default_sqlite_url(&links), "sqlite", rate, duration).await?);
     }
@@ -144,8 +156,9 @@ pub async fn run(config: Config, args: BenchArgs, json: bool) -> anyhow::Result<
         }
         if args.graphile {
             match graphile(url, args.clients).await {
-                Ok(jobs) => {
-                    let name = format!("graphile-worker no-op jobs, concurrency {}", args.clients);
+                Ok((jobs, tls)) => {
+                    let transport = if tls { "TLS" } else { "plain TCP" };
+                    let name = format!("graphile-worker no-op jobs, concurrency {}, {transport}", args.clients);
                     figures.push(figure("postgres", "events/s", events, Some((name, jobs))));
                 }
                 Err(err) => eprintln!("graphile-worker reference skipped: {err:#}"),
@@ -209,6 +222,24 @@ fn figure(backend: &'static str, metric: &'static str, value: f64, reference: Op
         reference_value: reference.as_ref().map(|(_, tps)| *tps),
         reference: reference.map(|(name, _)| name),
     }
+}
+
+/// Brings a PostgreSQL database to a steady state before a measurement: `VACUUM (ANALYZE)`, as
+/// autovacuum would do sooner or later on a live database (doing it now keeps it from starting in
+/// the middle of a measurement), then a `CHECKPOINT`, so that no measurement pays for the dirty
+/// pages of the one before. Every measured side (Accord, `pgbench`, graphile-worker) starts from
+/// here. A role without the right to checkpoint is told so once, and measures without it.
+async fn settle(url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let mut db = sqlx::PgConnection::connect(url).await?;
+    sqlx::query("VACUUM (ANALYZE)").execute(&mut db).await.context("VACUUM (ANALYZE) before a measurement")?;
+    if let Err(err) = sqlx::query("CHECKPOINT").execute(&mut db).await {
+        if !WARNED.swap(true, Ordering::Relaxed) {
+            eprintln!("no CHECKPOINT before each measurement ({err}): grant pg_checkpoint for steadier figures");
+        }
+    }
+    Ok(())
 }
 
 /// An engine running one embedded workflow whose one email template is `template`.
@@ -284,8 +315,12 @@ async fn measure(url: &str, nodes: usize, clients: usize, duration: Duration) ->
         store.migrate().await?;
         engines.push(bench_engine(store, BENCH_WORKFLOW, "bench", "ping").await?);
     }
+    let postgres = !url.starts_with("sqlite:");
 
     // Starts: each client starts instances until the deadline, keeping their ids for the events.
+    if postgres {
+        settle(url).await?;
+    }
     let count = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + duration;
@@ -311,6 +346,9 @@ async fn measure(url: &str, nodes: usize, clients: usize, duration: Duration) ->
     let starts = count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
 
     // Events: each client walks its own instances, flipping each between states a and b.
+    if postgres {
+        settle(url).await?;
+    }
     let count = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + duration;
@@ -437,6 +475,7 @@ async fn pgbench(url: &str, clients: usize, jobs: usize, duration: Duration) -> 
         .await
         .context("running pgbench -i (is pgbench installed? Debian: postgresql-client)")?;
     anyhow::ensure!(init.status.success(), "pgbench -i failed: {}", String::from_utf8_lossy(&init.stderr));
+    settle(url).await?;
     let run = tokio::process::Command::new("pgbench")
         .args([
             "-N",
@@ -581,9 +620,31 @@ async fn link_latency(
     ])
 }
 
-/// The npm package graphile-worker running no-op jobs on the same database: jobs/s. Installed
-/// from `bench/graphile`'s lock file into the tools cache on first use.
-async fn graphile(url: &str, concurrency: usize) -> anyhow::Result<f64> {
+/// Whether this process's connections to `url` speak TLS: sqlx, like libpq (and so `pgbench`),
+/// prefers TLS when the server offers it and the URL does not say otherwise.
+async fn speaks_tls(url: &str) -> anyhow::Result<bool> {
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(url).await?;
+    let tls = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetch_optional(&mut db);
+    Ok(tls.await?.unwrap_or(false))
+}
+
+/// `url` for node-postgres, speaking the transport Accord's own connections speak. node-postgres
+/// speaks plain TCP unless told otherwise, where sqlx and libpq take TLS when the server offers
+/// it: left alone, graphile-worker would be measured without the cost of encryption that Accord
+/// and `pgbench` pay. `no-verify` is TLS without checking the certificate, as `sslmode=prefer` is.
+fn graphile_url(url: &str, tls: bool) -> anyhow::Result<String> {
+    let mut url = url::Url::parse(url).context("the --postgres URL")?;
+    let kept: Vec<(String, String)> =
+        url.query_pairs().filter(|(key, _)| key != "sslmode").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    url.query_pairs_mut().clear().extend_pairs(kept).append_pair("sslmode", if tls { "no-verify" } else { "disable" });
+    Ok(url.into())
+}
+
+/// The npm package graphile-worker running no-op jobs on the same database, over the transport
+/// Accord's connections use: jobs/s, and whether that was TLS. Installed from
+/// `bench/graphile`'s lock file into the tools cache on first use.
+async fn graphile(url: &str, concurrency: usize) -> anyhow::Result<(f64, bool)> {
     let source = std::path::Path::new("bench/graphile");
     anyhow::ensure!(
         source.join("noop.js").is_file(),
@@ -608,16 +669,19 @@ async fn graphile(url: &str, concurrency: usize) -> anyhow::Result<f64> {
             .context("running npm (install Node.js and npm)")?;
         anyhow::ensure!(installed.success(), "npm ci failed in {}", cache.display());
     }
+    let tls = speaks_tls(url).await?;
+    let node_url = graphile_url(url, tls)?;
+    settle(url).await?;
     let output = tokio::process::Command::new("node")
         .arg(source.join("noop.js"))
-        .args(["--url", url, "--jobs", "20000", "--concurrency", &concurrency.to_string()])
+        .args(["--url", &node_url, "--jobs", "20000", "--concurrency", &concurrency.to_string()])
         .env("NODE_PATH", cache.join("node_modules"))
         .output()
         .await
         .context("running node")?;
     anyhow::ensure!(output.status.success(), "graphile-worker failed: {}", String::from_utf8_lossy(&output.stderr));
     let result: serde_json::Value = serde_json::from_slice(&output.stdout).context("reading graphile's result")?;
-    result["jobs_per_s"].as_f64().context("graphile's result has no jobs_per_s")
+    Ok((result["jobs_per_s"].as_f64().context("graphile's result has no jobs_per_s")?, tls))
 }
 
 /// A timer two seconds after the start, nothing else.
@@ -838,4 +902,18 @@ fn rss_kib() -> u64 {
 fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
     let index = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[index].as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::graphile_url;
+
+    #[test]
+    fn graphile_speaks_the_transport_accord_speaks() {
+        let tls = graphile_url("postgres://bench@127.0.0.1:5432/scratch", true).unwrap();
+        assert_eq!(tls, "postgres://bench@127.0.0.1:5432/scratch?sslmode=no-verify");
+        let plain =
+            graphile_url("postgres://bench@127.0.0.1/scratch?sslmode=prefer&application_name=b", false).unwrap();
+        assert_eq!(plain, "postgres://bench@127.0.0.1/scratch?application_name=b&sslmode=disable");
+    }
 }

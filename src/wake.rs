@@ -4,7 +4,9 @@
 //! [`Outgoing`]) and every node's listener rings locally. Polling stays as the fallback: a lost
 //! notification only delays.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -14,6 +16,12 @@ pub const CHANNEL: &str = "accord_wake";
 /// Timers armed due within this many milliseconds wake other nodes; later ones are left to their
 /// polls, which look at least every `scheduler_poll` (1 s by default).
 pub const SOON_MILLIS: i64 = 1_000;
+
+/// The least time between two notifications a node sends: commits in between go in the next one.
+/// Under load this turns one `NOTIFY` per commit into at most a hundred a second (each is a round
+/// trip and a transaction of its own); an idle node's first commit still notifies at once, and
+/// another node hears of later ones at most this much later.
+pub const NOTIFY_PACE: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Default)]
 pub struct Wake {
@@ -104,9 +112,27 @@ impl Outgoing {
     }
 }
 
+/// Hands what `outgoing` gathers to `send`, one payload at a time, at most one per `pace`, for
+/// ever: a payload waits for the send before it, then for the pace, and takes everything added
+/// meanwhile. The store's notifier runs it with `NOTIFY` as `send`.
+pub async fn relay<F, Fut>(outgoing: &Outgoing, pace: Duration, mut send: F)
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    loop {
+        let payload = outgoing.next().await;
+        send(payload).await;
+        tokio::time::sleep(pace).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
+
+    use tokio::time::Instant;
 
     use super::*;
 
@@ -134,5 +160,40 @@ mod tests {
         assert_eq!(outgoing.next().now_or_never(), None, "a commit that queued nothing tells nobody");
         outgoing.add(timers);
         assert_eq!(outgoing.next().now_or_never().as_deref(), Some("timers"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_of_commits_is_told_in_paced_notifications_and_the_last_is_not_lost() {
+        let outgoing = Arc::new(Outgoing::default());
+        let sent: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
+        let relay = tokio::spawn({
+            let (outgoing, sent) = (outgoing.clone(), sent.clone());
+            async move {
+                relay(&outgoing, NOTIFY_PACE, |payload| {
+                    sent.lock().unwrap().push((Instant::now(), payload));
+                    std::future::ready(())
+                })
+                .await
+            }
+        });
+        let started = Instant::now();
+        outgoing.add(Queued { outbox: true, timers: false });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(sent.lock().unwrap().first().map(|(at, _)| *at), Some(started), "an idle node tells at once");
+
+        // A hundred commits, one a millisecond; the last one arms a timer.
+        for n in 1..=100 {
+            outgoing.add(Queued { outbox: true, timers: n == 100 });
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let last_commit = Instant::now();
+        tokio::time::sleep(NOTIFY_PACE * 2).await;
+        relay.abort();
+
+        let sent = sent.lock().unwrap();
+        assert!(sent.len() <= 12, "101 commits over 101 ms, at most one notification per 10 ms: {}", sent.len());
+        assert!(sent.windows(2).all(|w| w[1].0 - w[0].0 >= NOTIFY_PACE), "never two within the pace");
+        let (at, payload) = sent.last().unwrap();
+        assert!(*at >= last_commit - Duration::from_millis(1) && payload == "outbox timers", "the last commit is told");
     }
 }

@@ -129,15 +129,19 @@ impl PgStore {
 }
 
 /// Sends what `outgoing` gathers as `NOTIFY accord_wake`, one notification at a time, after the
-/// commits it tells of. One that fails is dropped: the other nodes' polls find the work.
+/// commits it tells of, and at most one per [`crate::wake::NOTIFY_PACE`]. One that fails is
+/// dropped: the other nodes' polls find the work.
 async fn notify_other_nodes(pool: PgPool, outgoing: Arc<Outgoing>) {
-    loop {
-        let payload = outgoing.next().await;
-        let sent = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(&payload).execute(&pool).await;
-        if let Err(err) = sent {
-            debug!(error = %err, payload, "cannot notify the other nodes; their polls will find the work");
+    crate::wake::relay(&outgoing, crate::wake::NOTIFY_PACE, |payload| {
+        let pool = pool.clone();
+        async move {
+            let sent = sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(&payload).execute(&pool).await;
+            if let Err(err) = sent {
+                debug!(error = %err, payload, "cannot notify the other nodes; their polls will find the work");
+            }
         }
-    }
+    })
+    .await;
 }
 
 /// The SQLSTATEs `accord_write_step` raises when the fired timer's claim or the used link no

@@ -45,7 +45,17 @@ fn bench_refuses_postgres_measurements_without_a_database() {
         .unwrap();
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("--rows measure PostgreSQL: add --postgres"), "{err}");
+    assert!(err.contains("--rows measures PostgreSQL: add --postgres"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .current_dir(dir.path())
+        .env_remove("ACCORD_BENCH_POSTGRES_URL")
+        .args(["bench", "--duration", "1s", "--no-sqlite", "--graphile"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "nothing to measure without SQLite and PostgreSQL");
+    let err = text(&out.stderr);
+    assert!(err.contains("--graphile and --no-sqlite measure PostgreSQL: add --postgres"), "{err}");
 }
 
 #[test]
