@@ -77,7 +77,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 2, value_name = "N")]
     nodes: usize,
     /// With --postgres: also run the npm package graphile-worker on the same database with no-op
-    /// jobs at the same concurrency (installs it with npm into the tools cache on first use)
+    /// jobs at the same concurrency, over the transport (TLS or plain TCP) Accord's connections use
+    /// (installs it with npm into the tools cache on first use)
     #[arg(long)]
     graphile: bool,
     /// With --postgres: also measure, with the database as it is and again after adding this
