@@ -444,7 +444,7 @@ async fn dispatch_rate(url: &str, nodes: usize, smtp: &str, count: usize, parall
     }
     let delivered = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let mut nodes = Vec::new();
+    let mut running = Vec::new();
     for (n, engine) in engines.iter().enumerate() {
         let transport = crate::mail::Transport::new(Some(smtp), dir.path().join(format!("mail{n}")))?;
         let dispatcher = crate::mail::Dispatcher::new(
@@ -456,7 +456,7 @@ async fn dispatch_rate(url: &str, nodes: usize, smtp: &str, count: usize, parall
             crate::lease::Lease::DEFAULT,
         );
         let delivered = delivered.clone();
-        nodes.push(tokio::spawn(async move {
+        running.push(tokio::spawn(async move {
             while delivered.load(Ordering::Relaxed) < count as u64 {
                 let sent = dispatcher.dispatch_due().await?;
                 let total = delivered.fetch_add(sent as u64, Ordering::Relaxed) + sent as u64;
@@ -472,7 +472,7 @@ async fn dispatch_rate(url: &str, nodes: usize, smtp: &str, count: usize, parall
             anyhow::Ok(())
         }));
     }
-    for node in nodes {
+    for node in running {
         node.await??;
     }
     let total = delivered.load(Ordering::Relaxed);
