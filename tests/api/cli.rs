@@ -13,6 +13,7 @@ fn accord(dir: &Path, args: &[&str]) -> Output {
         .env("ACCORD_TEMPLATES_DIR", repo().join("templates"))
         .env("ACCORD_PARTIES", REVIEWERS)
         .env_remove("ACCORD_DATABASE_URL")
+        .env_remove("ACCORD_BENCH_POSTGRES_URL")
         .env_remove("ACCORD_CONFIG")
         .args(args)
         .output()
@@ -37,22 +38,12 @@ fn check_passes_on_the_shipped_workflows() {
 #[test]
 fn bench_refuses_postgres_measurements_without_a_database() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_accord"))
-        .current_dir(dir.path())
-        .env_remove("ACCORD_BENCH_POSTGRES_URL")
-        .args(["bench", "--duration", "1s", "--rows", "1000"])
-        .output()
-        .unwrap();
+    let out = accord(dir.path(), &["bench", "--duration", "1s", "--rows", "1000"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains("--rows measures PostgreSQL: add --postgres"), "{err}");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_accord"))
-        .current_dir(dir.path())
-        .env_remove("ACCORD_BENCH_POSTGRES_URL")
-        .args(["bench", "--duration", "1s", "--no-sqlite", "--graphile"])
-        .output()
-        .unwrap();
+    let out = accord(dir.path(), &["bench", "--duration", "1s", "--no-sqlite", "--graphile"]);
     assert!(!out.status.success(), "nothing to measure without SQLite and PostgreSQL");
     let err = text(&out.stderr);
     assert!(err.contains("--graphile and --no-sqlite measure PostgreSQL: add --postgres"), "{err}");
