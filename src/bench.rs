@@ -129,10 +129,10 @@ pub async fn run(config: Config, args: BenchArgs, json: bool) -> anyhow::Result<
         let (starts, events) = measure(&sqlite_url, 1, args.clients, duration).await?;
         figures.push(figure("sqlite", "starts/s", starts, None));
         figures.push(figure("sqlite", "events/s", events, None));
-    }
-    if let (Some(rate), false) = (args.links, args.no_sqlite) {
-        let links = dir.path().join("links.db");
-        figures.extend(link_latency(&config, &store::default_sqlite_url(&links), "sqlite", rate, duration).await?);
+        if let Some(rate) = args.links {
+            let links = dir.path().join("links.db");
+            figures.extend(link_latency(&config, &store::default_sqlite_url(&links), "sqlite", rate, duration).await?);
+        }
     }
 
     if let Some(url) = &args.postgres {
