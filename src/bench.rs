@@ -457,12 +457,18 @@ async fn dispatch_rate(url: &str, nodes: usize, smtp: &str, count: usize, parall
         );
         let delivered = delivered.clone();
         running.push(tokio::spawn(async move {
+            // Stalled means no node delivered anything for a minute, not a minute since the start:
+            // with several nodes one finds nothing due while the others send the rest.
+            let (mut seen, mut progress_at) = (0, Instant::now());
             while delivered.load(Ordering::Relaxed) < count as u64 {
                 let sent = dispatcher.dispatch_due().await?;
                 let total = delivered.fetch_add(sent as u64, Ordering::Relaxed) + sent as u64;
+                if total > seen {
+                    (seen, progress_at) = (total, Instant::now());
+                }
                 anyhow::ensure!(
-                    sent > 0 || started.elapsed() < Duration::from_secs(60),
-                    "the dispatchers stalled at {total} of {count}"
+                    progress_at.elapsed() < Duration::from_secs(60),
+                    "the dispatchers stalled at {total} of {count}: is the SMTP server at --smtp accepting mail?"
                 );
                 if sent == 0 {
                     // The others hold the rest of the claims for now.
