@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::clock::Clock;
 use crate::lease::{self, Lease};
-use crate::mail::smtp::{SmtpPool, StartTls};
+use crate::mail::smtp::{refuses_the_message, SmtpPool, StartTls};
 use crate::store::{AttemptOutcome, EmailFinish, EmailRecord, EmailStatus, Store, StoreError};
 
 /// Where mail goes.
@@ -101,7 +101,7 @@ impl Transport {
                 .map_err(|err| Failure { permanent: err.permanent, reply: err.reply }),
             Transport::Smtps(smtp) => match smtp.send(message).await {
                 Ok(response) => Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" "))),
-                Err(err) => Err(Failure { permanent: err.is_permanent(), reply: error_chain(&err) }),
+                Err(err) => Err(Failure { permanent: refuses_the_message(&err), reply: error_chain(&err) }),
             },
             Transport::Files(files, _) => match files.send(message).await {
                 Ok(id) => Ok(format!("written {id}.eml")),

@@ -26,7 +26,7 @@ pub enum StartTls {
     Required(TlsParameters),
 }
 
-/// Why a send failed: permanent (a 5xx reply) or worth trying again.
+/// Why a send failed: permanent (the server refused this message) or worth trying again.
 #[derive(Debug)]
 pub struct SendError {
     pub permanent: bool,
@@ -91,17 +91,30 @@ impl SmtpPool {
         stream
             .set_nodelay(true)
             .map_err(|err| SendError { permanent: false, reply: format!("setting TCP_NODELAY: {err}") })?;
-        let mut connection =
-            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await.map_err(lettre_error)?;
+        // Whatever goes wrong before a message is sent (the greeting, STARTTLS, authentication)
+        // is the server's or the configuration's doing, never the message's: the email waits
+        // for a later attempt, a 5xx reply included.
+        let session = |what: &'static str| {
+            move |err| SendError {
+                permanent: false,
+                reply: format!("{what}: {}", super::dispatcher::error_chain(&err)),
+            }
+        };
+        let mut connection = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+            .await
+            .map_err(session("greeting"))?;
         match &self.tls {
             StartTls::Never => {}
             StartTls::Opportunistic(_) if !connection.can_starttls() => {}
             StartTls::Opportunistic(tls) | StartTls::Required(tls) => {
-                connection.starttls(tls.clone(), &self.hello).await.map_err(lettre_error)?;
+                connection.starttls(tls.clone(), &self.hello).await.map_err(session("STARTTLS"))?;
             }
         }
         if let Some(credentials) = &self.credentials {
-            connection.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await.map_err(lettre_error)?;
+            connection
+                .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(session("authenticating (check the user and password in ACCORD_SMTP_URL)"))?;
         }
         Ok(connection)
     }
@@ -122,7 +135,15 @@ impl SmtpPool {
 }
 
 fn lettre_error(err: lettre::transport::smtp::Error) -> SendError {
-    SendError { permanent: err.is_permanent(), reply: super::dispatcher::error_chain(&err) }
+    SendError { permanent: refuses_the_message(&err), reply: super::dispatcher::error_chain(&err) }
+}
+
+/// Whether the server refused the message itself: a 5xx reply, except those about the session
+/// (RFC 4954: 530 authentication required, 534 mechanism too weak, 535 bad credentials, 538
+/// encryption required), which a corrected configuration gets past, so the email is kept for
+/// another attempt instead of being failed.
+pub fn refuses_the_message(err: &lettre::transport::smtp::Error) -> bool {
+    err.is_permanent() && !err.status().is_some_and(|code| matches!(u16::from(code), 530 | 534 | 535 | 538))
 }
 
 #[cfg(test)]

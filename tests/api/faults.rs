@@ -18,6 +18,8 @@ use rand::Rng;
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection};
 
+use crate::helpers::{free_port, maildev_bin, wait_for_port};
+
 /// The drill: an invitation with a link, a reminder, and an expiry for those who never click.
 const DRILL: &str = r#"
 name = "drill"
@@ -95,26 +97,6 @@ fn postgres_bindir() -> Option<PathBuf> {
         bin.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok())
     });
     versions.pop()
-}
-
-fn maildev_bin() -> Option<PathBuf> {
-    let path = match std::env::var("ACCORD_TEST_MAILDEV_BIN") {
-        Ok(path) => PathBuf::from(path),
-        Err(_) => PathBuf::from(std::env::var("HOME").ok()?).join(".cache/accord-tools/node_modules/.bin/maildev"),
-    };
-    path.is_file().then_some(path)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not start listening on {port}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
 }
 
 fn is_root() -> bool {

@@ -187,3 +187,24 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The MailDev that `scripts/test` installs (`ACCORD_TEST_MAILDEV_BIN`, or the tools cache).
+pub fn maildev_bin() -> Option<PathBuf> {
+    let path = match std::env::var("ACCORD_TEST_MAILDEV_BIN") {
+        Ok(path) => PathBuf::from(path),
+        Err(_) => PathBuf::from(std::env::var("HOME").ok()?).join(".cache/accord-tools/node_modules/.bin/maildev"),
+    };
+    path.is_file().then_some(path)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn wait_for_port(port: u16, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not start listening on {port}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}

@@ -1,13 +1,16 @@
 //! End to end through an out-of-process SMTP sink (MailDev in CI), read back through its HTTP
 //! API the way an outside test suite would.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use accord::mail::{Dispatcher, Transport};
 use accord::sink::{Sink, SinkKind};
+use accord::store::{AttemptOutcome, EmailStatus};
 use reqwest::StatusCode;
 use tokio::sync::watch;
 
-use crate::helpers::{signup_input, Backend, TestApp, TestDb};
+use crate::helpers::{free_port, maildev_bin, signup_input, wait_for_port, Backend, TestApp, TestDb};
 
 /// MailDev's web API and SMTP addresses: `None` when not configured, which fails under CI=true.
 fn maildev() -> Option<(String, String)> {
@@ -24,7 +27,10 @@ fn maildev() -> Option<(String, String)> {
     }
 }
 
-crate::on_each_store!(a_signup_runs_end_to_end_through_maildev);
+crate::on_each_store!(
+    a_signup_runs_end_to_end_through_maildev,
+    a_server_that_wants_other_credentials_keeps_the_email_queued
+);
 
 async fn a_signup_runs_end_to_end_through_maildev(backend: Backend) {
     let Some((api, smtp)) = maildev() else { return };
@@ -99,4 +105,89 @@ fn the_demo_reads_its_mail_back_from_maildev() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("enrollment ok"), "{stdout}");
     assert!(stdout.contains("awaiting_agreement -> active"), "{stdout}");
+}
+
+/// A MailDev of the test's own that takes mail only from `accord` with password `s3cret`
+/// (SMTP AUTH PLAIN or LOGIN); killed on drop.
+struct AuthenticatingMailDev {
+    child: std::process::Child,
+    smtp: u16,
+    api: String,
+}
+
+impl AuthenticatingMailDev {
+    /// `None` when MailDev is not installed, which fails under CI=true.
+    fn start() -> Option<Self> {
+        let Some(bin) = maildev_bin() else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but MailDev is missing (ACCORD_TEST_MAILDEV_BIN): the SMTP authentication test must run"
+            );
+            eprintln!("MailDev is missing: skipping the SMTP authentication test (scripts/test installs it)");
+            return None;
+        };
+        let (smtp, web) = (free_port(), free_port());
+        let child = std::process::Command::new(bin)
+            .args(["--ip", "127.0.0.1", "-s", &smtp.to_string(), "--web-ip", "127.0.0.1", "-w", &web.to_string()])
+            .args(["--incoming-user", "accord", "--incoming-pass", "s3cret"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start MailDev");
+        wait_for_port(smtp, "MailDev's SMTP server");
+        wait_for_port(web, "MailDev's web API");
+        Some(Self { child, smtp, api: format!("http://127.0.0.1:{web}") })
+    }
+
+    fn url(&self, credentials: &str) -> String {
+        format!("smtp://{credentials}127.0.0.1:{}", self.smtp)
+    }
+}
+
+impl Drop for AuthenticatingMailDev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dispatcher_through(t: &TestApp, smtp_url: &str) -> Dispatcher {
+    let config = &t.app.config;
+    let transport = Transport::new(Some(smtp_url), config.data_dir.join("mail")).unwrap();
+    Dispatcher::new(
+        t.engine(),
+        Arc::new(transport),
+        config.mail_from().unwrap(),
+        config.backoff().unwrap(),
+        config.scheduler_poll().unwrap(),
+        config.lease().unwrap(),
+    )
+}
+
+/// An SMTP server that refuses the session (no credentials: 530; wrong ones: 535) is a
+/// configuration to correct, not a message to give up on: the email stays queued with the
+/// server's reply, and goes out once the credentials are right.
+async fn a_server_that_wants_other_credentials_keeps_the_email_queued(backend: Backend) {
+    let Some(sink) = AuthenticatingMailDev::start() else { return };
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let id = t.start_signup().await;
+
+    for (credentials, code) in [("", "530"), ("accord:wrong@", "535")] {
+        assert_eq!(dispatcher_through(&t, &sink.url(credentials)).dispatch_due().await.unwrap(), 0);
+        let view = t.engine().view(id).await.unwrap();
+        assert_eq!(view.emails[0].status, EmailStatus::Queued, "{credentials:?}: the email is kept");
+        let last = view.attempts.last().expect("the attempt is recorded");
+        assert_eq!(last.outcome, AttemptOutcome::Deferred, "{credentials:?}");
+        assert!(last.reply.contains(code), "{credentials:?}: the reply says why: {}", last.reply);
+        // Past the retry delay.
+        t.clock.advance(Duration::from_secs(24 * 3600));
+    }
+
+    assert_eq!(dispatcher_through(&t, &sink.url("accord:s3cret@")).dispatch_due().await.unwrap(), 1);
+    let view = t.engine().view(id).await.unwrap();
+    assert_eq!(view.emails[0].status, EmailStatus::Sent);
+    let recipient = &view.emails[0].recipient;
+    let mail =
+        Sink::new(SinkKind::MailDev, &sink.api).wait_for(recipient, |_| true, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(format!("<{}>", mail.message_id), view.emails[0].message_id);
 }
