@@ -72,8 +72,9 @@ pub struct BenchArgs {
     /// The SMTP server (a sink such as MailDev) for --emails, as smtp://HOST:PORT
     #[arg(long, value_name = "URL")]
     smtp: Option<String>,
-    /// Also measure PostgreSQL with this many nodes (engines with pools of their own) sharing
-    /// the clients
+    /// Also measure PostgreSQL with this many nodes (engines with pools of their own): sharing the
+    /// clients, serving the link clicks in turn (with --links) and sharing the outbox (with
+    /// --emails)
     #[arg(long, default_value_t = 2, value_name = "N")]
     nodes: usize,
     /// With --postgres: also run the npm package graphile-worker on the same database with no-op
@@ -131,7 +132,8 @@ pub async fn run(config: Config, args: BenchArgs, json: bool) -> anyhow::Result<
         figures.push(figure("sqlite", "events/s", events, None));
         if let Some(rate) = args.links {
             let links = dir.path().join("links.db");
-            figures.extend(link_latency(&config, &store::default_sqlite_url(&links), "sqlite", rate, duration).await?);
+            let links = store::default_sqlite_url(&links);
+            figures.extend(link_latency(&config, &links, "sqlite", 1, rate, duration).await?);
         }
     }
 
@@ -166,7 +168,10 @@ pub async fn run(config: Config, args: BenchArgs, json: bool) -> anyhow::Result<
             }
         }
         if let Some(rate) = args.links {
-            figures.extend(link_latency(&config, url, "postgres", rate, duration).await?);
+            figures.extend(link_latency(&config, url, "postgres", 1, rate, duration).await?);
+            if args.nodes > 1 {
+                figures.extend(link_latency(&config, url, "postgres×n", args.nodes, rate, duration).await?);
+            }
         }
         if let Some(rows) = args.rows {
             figures.extend(at_scale(url, rows).await?);
@@ -588,34 +593,46 @@ final = true
 "#;
 
 /// Link-click latency over HTTP on loopback, at a fixed rate (an open loop: requests go out on
-/// schedule whether or not earlier ones have answered). Three phases of `duration` each:
-/// `GET /healthz` (the HTTP floor, the reference), the link pages, and their actions.
+/// schedule whether or not earlier ones have answered). `nodes` servers, each with an engine and
+/// a pool of its own (as `accord serve` processes on one database have), take the requests in
+/// turn, as behind a round-robin load balancer: an invitation is started on one node, its page
+/// is fetched from the next and its form posted to the one after. Three phases of `duration`
+/// each: `GET /healthz` (the HTTP floor, the reference), the link pages, and their actions.
 async fn link_latency(
     config: &Config,
     url: &str,
     backend: &'static str,
+    nodes: usize,
     rate: u32,
     duration: Duration,
 ) -> anyhow::Result<Vec<Figure>> {
     anyhow::ensure!(rate > 0, "--links must be at least 1 request per second");
-    let store = store::connect(url, 16).await?;
-    store.migrate().await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let mut renderer = Renderer::load(&config.templates_dir)
-        .with_context(|| format!("loading the page templates from {}", config.templates_dir.display()))?;
-    renderer.add_raw("email/bench_link/invite.subject.tera", "Invitation")?;
-    renderer.add_raw("email/bench_link/invite.txt.tera", "Accept here: {{ links.accept }}")?;
-    let engine = engine_with(store, BENCH_LINK_WORKFLOW, "bench_link", renderer, &base).await?;
-    let router = crate::http::router(engine.clone());
-    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let nodes = nodes.max(1);
+    let mut engines = Vec::with_capacity(nodes);
+    let mut bases = Vec::with_capacity(nodes);
+    let mut servers = tokio::task::JoinSet::new();
+    for _ in 0..nodes {
+        let store = store::connect(url, 16).await?;
+        store.migrate().await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let mut renderer = Renderer::load(&config.templates_dir)
+            .with_context(|| format!("loading the page templates from {}", config.templates_dir.display()))?;
+        renderer.add_raw("email/bench_link/invite.subject.tera", "Invitation")?;
+        renderer.add_raw("email/bench_link/invite.txt.tera", "Accept here: {{ links.accept }}")?;
+        let engine = engine_with(store, BENCH_LINK_WORKFLOW, "bench_link", renderer, &base).await?;
+        let router = crate::http::router(engine.clone());
+        servers.spawn(async move { axum::serve(listener, router).await });
+        engines.push(engine);
+        bases.push(base);
+    }
 
     // One link per action request, each from its own invitation.
     let count = (f64::from(rate) * duration.as_secs_f64()).ceil() as usize + 1;
     let mut paths = Vec::with_capacity(count);
     for chunk in (0..count).collect::<Vec<_>>().chunks(64) {
-        let starts = chunk.iter().map(|n| {
-            let engine = engine.clone();
+        let starts = chunk.iter().map(|&n| {
+            let engine = engines[n % nodes].clone();
             async move {
                 let input = json!({ "contact": { "email": format!("link{n}@example.com") } });
                 let request =
@@ -633,14 +650,16 @@ async fn link_latency(
     }
 
     let http = reqwest::Client::new();
-    let phase = |method: reqwest::Method, targets: Vec<String>| {
-        let (http, base) = (http.clone(), base.clone());
+    // Request `n` of a phase goes to node `n + shift`.
+    let phase = |method: reqwest::Method, targets: Vec<String>, shift: usize| {
+        let (http, bases) = (http.clone(), bases.clone());
         async move {
             let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
             let started = tokio::time::Instant::now();
             let mut requests = tokio::task::JoinSet::new();
             for (n, path) in targets.into_iter().enumerate() {
                 tokio::time::sleep_until(started + interval * n as u32).await;
+                let base = &bases[(n + shift) % bases.len()];
                 let mut request = http.request(method.clone(), format!("{base}{path}"));
                 if method == reqwest::Method::POST {
                     // The page's form, as a browser posts it.
@@ -663,10 +682,10 @@ async fn link_latency(
             anyhow::Ok(latencies)
         }
     };
-    let floor = phase(reqwest::Method::GET, vec!["/healthz".to_owned(); count]).await?;
-    let pages = phase(reqwest::Method::GET, paths.clone()).await?;
-    let actions = phase(reqwest::Method::POST, paths).await?;
-    server.abort();
+    let floor = phase(reqwest::Method::GET, vec!["/healthz".to_owned(); count], 0).await?;
+    let pages = phase(reqwest::Method::GET, paths.clone(), 1).await?;
+    let actions = phase(reqwest::Method::POST, paths, 2).await?;
+    servers.abort_all();
 
     let reference = |q: f64, name: &str| Some((format!("GET /healthz {name} ms, {rate}/s"), percentile_ms(&floor, q)));
     Ok(vec![
