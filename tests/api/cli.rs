@@ -416,3 +416,27 @@ fn customers_and_their_relationships_are_managed_from_the_command_line() {
     assert!(audit.contains("customer_relationship_removed\treason: contract ended"), "{audit}");
     assert!(audit.contains("luca@fabrikam.example (cli)"), "{audit}");
 }
+
+/// `accord bench` on PostgreSQL with two nodes prints every link-click figure it promises, on one
+/// node and on two, each a positive number of milliseconds beside its reference. The values are
+/// the benchmark's business, not the test's.
+#[tokio::test]
+async fn bench_measures_link_clicks_on_one_node_and_on_two() {
+    let Some(db) = crate::helpers::TestDb::new(crate::helpers::Backend::Postgres).await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--json", "bench", "--no-sqlite", "--clients", "2", "--duration", "1s", "--links", "20"];
+    let out = accord(dir.path(), &[&args[..], &["--nodes", "2", "--postgres", &db.url]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let figures = report["figures"].as_array().unwrap();
+    for backend in ["postgres", "postgres×n"] {
+        for metric in ["page p50 ms", "page p99 ms", "click p50 ms", "click p99 ms"] {
+            let figure = figures
+                .iter()
+                .find(|f| f["backend"] == backend && f["metric"] == metric)
+                .unwrap_or_else(|| panic!("no {backend} {metric} in {report}"));
+            assert!(figure["value"].as_f64().unwrap() > 0.0, "{figure}");
+            assert!(figure["reference"].as_str().unwrap().starts_with("GET /healthz"), "{figure}");
+        }
+    }
+}
