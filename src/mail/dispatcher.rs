@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::TlsParameters;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rand::Rng;
 use tokio::sync::watch;
@@ -39,23 +39,26 @@ pub struct Failure {
 
 impl Transport {
     /// `smtp://[user:pass@]host:port` (plain, or STARTTLS with `?tls=required`), `smtps://…`
-    /// (TLS from the start); `None`: files under `mail_dir`.
+    /// (TLS from the start), either with `ca=PATH` to trust a private authority's certificate
+    /// besides the system's; `None`: files under `mail_dir`.
     pub fn new(smtp_url: Option<&str>, mail_dir: PathBuf) -> anyhow::Result<Self> {
         match smtp_url {
             Some(url) if url.starts_with("smtp://") => {
                 let parsed = url::Url::parse(url).map_err(|err| anyhow::anyhow!("bad ACCORD_SMTP_URL: {err}"))?;
                 let host = parsed.host_str().context("ACCORD_SMTP_URL names no host: use smtp://HOST:PORT")?.to_owned();
-                let tls = |host: &str| {
-                    TlsParameters::new(host.to_owned()).map_err(|err| anyhow::anyhow!("TLS for {host}: {err}"))
-                };
                 let starttls = match parsed.query_pairs().find(|(key, _)| key == "tls").map(|(_, v)| v.into_owned()) {
                     None => StartTls::Never,
-                    Some(mode) if mode == "required" => StartTls::Required(tls(&host)?),
-                    Some(mode) if mode == "opportunistic" => StartTls::Opportunistic(tls(&host)?),
+                    Some(mode) if mode == "required" => StartTls::Required(tls_for(&host, &parsed)?),
+                    Some(mode) if mode == "opportunistic" => StartTls::Opportunistic(tls_for(&host, &parsed)?),
                     Some(other) => anyhow::bail!(
                         "bad ACCORD_SMTP_URL: tls={other} is not known; use ?tls=required or ?tls=opportunistic (STARTTLS), or smtps:// for TLS from the start"
                     ),
                 };
+                anyhow::ensure!(
+                    matches!(starttls, StartTls::Required(_) | StartTls::Opportunistic(_))
+                        || !parsed.query_pairs().any(|(key, _)| key == "ca"),
+                    "bad ACCORD_SMTP_URL: ca= is for TLS: add ?tls=required (STARTTLS) or use smtps://"
+                );
                 let credentials = (!parsed.username().is_empty()).then(|| {
                     Credentials::new(
                         percent_decode(parsed.username()),
@@ -70,6 +73,10 @@ impl Transport {
                 let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|err| anyhow::anyhow!("bad ACCORD_SMTP_URL {}: {err}", crate::store::redact_url(url)))?
                     .timeout(Some(Duration::from_secs(30)));
+                if parsed.query_pairs().any(|(key, _)| key == "ca") {
+                    let host = parsed.host_str().context("ACCORD_SMTP_URL names no host: use smtps://HOST:PORT")?;
+                    builder = builder.tls(Tls::Wrapper(tls_for(host, &parsed)?));
+                }
                 if !parsed.username().is_empty() {
                     let password = parsed.password().unwrap_or_default();
                     builder = builder
@@ -109,6 +116,25 @@ impl Transport {
             },
         }
     }
+}
+
+/// TLS for `host`, trusting the system's root certificates and, where the URL has `ca=PATH`, the
+/// PEM certificate at PATH too (a relay whose certificate a private authority signed).
+fn tls_for(host: &str, url: &url::Url) -> anyhow::Result<TlsParameters> {
+    let mut builder = TlsParameters::builder(host.to_owned());
+    if let Some((_, path)) = url.query_pairs().find(|(key, _)| key == "ca") {
+        let pem = std::fs::read(&*path)
+            .map_err(|err| anyhow::anyhow!("bad ACCORD_SMTP_URL: cannot read the CA certificate ca={path}: {err}"))?;
+        // lettre's rustls side reads a file without any certificate as an empty list.
+        let not_pem =
+            |reason: String| anyhow::anyhow!("bad ACCORD_SMTP_URL: ca={path} is not a PEM certificate: {reason}");
+        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+            return Err(not_pem("no -----BEGIN CERTIFICATE----- in it".into()));
+        }
+        let certificate = Certificate::from_pem(&pem).map_err(|err| not_pem(err.to_string()))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    builder.build().map_err(|err| anyhow::anyhow!("TLS for {host}: {err}"))
 }
 
 fn percent_decode(text: &str) -> String {

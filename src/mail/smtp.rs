@@ -160,6 +160,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_private_authority_is_read_from_the_url_or_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let mail = || dir.path().join("mail");
+        let refused = |url: &str| Transport::new(Some(url), mail()).err().expect(url).to_string();
+
+        let message = refused("smtp://relay.example:25?ca=/etc/ca.pem");
+        assert!(message.contains("ca= is for TLS") && message.contains("?tls=required"), "{message}");
+        let missing = dir.path().join("missing.pem");
+        let message = refused(&format!("smtp://relay.example:587?tls=required&ca={}", missing.display()));
+        assert!(message.contains("cannot read the CA certificate"), "{message}");
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate").unwrap();
+        let message = refused(&format!("smtps://relay.example:465?ca={}", garbage.display()));
+        assert!(message.contains("is not a PEM certificate"), "{message}");
+
+        let mut authority = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        authority.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let authority = authority.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, authority.pem()).unwrap();
+        for url in ["smtp://relay.example:587?tls=required&ca=", "smtps://relay.example:465?ca="] {
+            let url = format!("{url}{}", ca.display());
+            assert!(Transport::new(Some(&url), mail()).is_ok(), "{url}");
+        }
+    }
+
+    #[tokio::test]
     async fn a_server_that_refuses_connections_is_a_transient_failure() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let pool = super::SmtpPool::new(

@@ -29,7 +29,8 @@ fn maildev() -> Option<(String, String)> {
 
 crate::on_each_store!(
     a_signup_runs_end_to_end_through_maildev,
-    a_server_that_wants_other_credentials_keeps_the_email_queued
+    a_server_that_wants_other_credentials_keeps_the_email_queued,
+    a_relay_with_starttls_and_a_private_authority_gets_the_mail
 );
 
 async fn a_signup_runs_end_to_end_through_maildev(backend: Backend) {
@@ -190,4 +191,121 @@ async fn a_server_that_wants_other_credentials_keeps_the_email_queued(backend: B
     let mail =
         Sink::new(SinkKind::MailDev, &sink.api).wait_for(recipient, |_| true, Duration::from_secs(20)).await.unwrap();
     assert_eq!(format!("<{}>", mail.message_id), view.emails[0].message_id);
+}
+
+/// Where `scripts/test` installed aiosmtpd for `tests/support/starttls_sink.py`
+/// (`ACCORD_TEST_AIOSMTPD_PATH`, or the tools cache).
+fn aiosmtpd_path() -> Option<std::path::PathBuf> {
+    let path = match std::env::var("ACCORD_TEST_AIOSMTPD_PATH") {
+        Ok(path) => std::path::PathBuf::from(path),
+        Err(_) => std::path::PathBuf::from(std::env::var("HOME").ok()?).join(".cache/accord-tools/python"),
+    };
+    path.join("aiosmtpd").is_dir().then_some(path)
+}
+
+/// A relay as companies run them: STARTTLS before anything else, with a certificate from a
+/// private authority, then SMTP AUTH as `accord`/`s3cret` (aiosmtpd, out of process); killed on
+/// drop. Keeps each message it accepts as a file.
+struct StartTlsRelay {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl StartTlsRelay {
+    /// `None` when aiosmtpd is not installed, which fails under CI=true.
+    fn start() -> Option<Self> {
+        let Some(python_path) = aiosmtpd_path() else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but aiosmtpd is missing (ACCORD_TEST_AIOSMTPD_PATH): the STARTTLS test must run"
+            );
+            eprintln!("aiosmtpd is missing: skipping the STARTTLS test (scripts/test installs it)");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        // The private authority, and the relay's certificate for 127.0.0.1 that it signs.
+        let mut authority = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        authority.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        authority.distinguished_name.push(rcgen::DnType::CommonName, "Accord test authority");
+        let authority = rcgen::CertifiedIssuer::self_signed(authority, rcgen::KeyPair::generate().unwrap()).unwrap();
+        let relay_key = rcgen::KeyPair::generate().unwrap();
+        let relay = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&relay_key, &authority)
+            .unwrap();
+        std::fs::write(dir.path().join("ca.pem"), authority.pem()).unwrap();
+        std::fs::write(dir.path().join("cert.pem"), relay.pem()).unwrap();
+        std::fs::write(dir.path().join("key.pem"), relay_key.serialize_pem()).unwrap();
+
+        let port = free_port();
+        let mut child = std::process::Command::new("python3")
+            .arg(crate::helpers::repo().join("tests/support/starttls_sink.py"))
+            .arg(port.to_string())
+            .args([dir.path().join("cert.pem"), dir.path().join("key.pem")])
+            .args(["accord", "s3cret"])
+            .arg(dir.path().join("mail"))
+            .env("PYTHONPATH", python_path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start python3");
+        let mut ready = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut ready).unwrap();
+        assert_eq!(ready.trim(), "ready", "the STARTTLS relay did not start (its errors are above)");
+        Some(Self { child, port, dir })
+    }
+
+    /// The relay's URL, naming the private authority's certificate or not.
+    fn url(&self, trusting_the_authority: bool) -> String {
+        let mut url = format!("smtp://accord:s3cret@127.0.0.1:{}?tls=required", self.port);
+        if trusting_the_authority {
+            let ca = self.dir.path().join("ca.pem");
+            url.push_str("&ca=");
+            url.extend(url::form_urlencoded::byte_serialize(ca.to_str().unwrap().as_bytes()));
+        }
+        url
+    }
+
+    /// Every message the relay kept.
+    fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.dir.path().join("mail")) else { return Vec::new() };
+        entries.map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap()).collect()
+    }
+}
+
+impl Drop for StartTlsRelay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Through STARTTLS and authentication to a relay whose certificate a private authority signed:
+/// not trusting the authority keeps the email queued with the reason; `?ca=` trusting it
+/// delivers it.
+async fn a_relay_with_starttls_and_a_private_authority_gets_the_mail(backend: Backend) {
+    let Some(relay) = StartTlsRelay::start() else { return };
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let id = t.start_signup().await;
+
+    assert_eq!(dispatcher_through(&t, &relay.url(false)).dispatch_due().await.unwrap(), 0);
+    let view = t.engine().view(id).await.unwrap();
+    assert_eq!(view.emails[0].status, EmailStatus::Queued, "an untrusted certificate keeps the email");
+    let last = view.attempts.last().expect("the attempt is recorded");
+    assert!(
+        last.reply.contains("STARTTLS") && last.reply.contains("certificate"),
+        "the reply says why: {}",
+        last.reply
+    );
+    assert!(relay.messages().is_empty());
+
+    t.clock.advance(Duration::from_secs(24 * 3600));
+    assert_eq!(dispatcher_through(&t, &relay.url(true)).dispatch_due().await.unwrap(), 1);
+    let view = t.engine().view(id).await.unwrap();
+    assert_eq!(view.emails[0].status, EmailStatus::Sent);
+    let messages = relay.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].contains(&view.emails[0].message_id), "{}", messages[0]);
+    assert!(messages[0].contains(&view.emails[0].recipient), "{}", messages[0]);
 }
