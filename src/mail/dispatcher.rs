@@ -40,7 +40,7 @@ pub struct Failure {
 impl Transport {
     /// `smtp://[user:pass@]host:port` (plain, or STARTTLS with `?tls=required`), `smtps://…`
     /// (TLS from the start), either with `ca=PATH` to trust a private authority's certificate
-    /// besides the system's; `None`: files under `mail_dir`.
+    /// besides the built-in roots; `None`: files under `mail_dir`.
     pub fn new(smtp_url: Option<&str>, mail_dir: PathBuf) -> anyhow::Result<Self> {
         match smtp_url {
             Some(url) if url.starts_with("smtp://") => {
@@ -118,8 +118,9 @@ impl Transport {
     }
 }
 
-/// TLS for `host`, trusting the system's root certificates and, where the URL has `ca=PATH`, the
-/// PEM certificate at PATH too (a relay whose certificate a private authority signed).
+/// TLS for `host`, trusting the Mozilla root certificates built into lettre (webpki-roots) and,
+/// where the URL has `ca=PATH`, the PEM certificate at PATH too (a relay whose certificate a
+/// private authority signed).
 fn tls_for(host: &str, url: &url::Url) -> anyhow::Result<TlsParameters> {
     let mut builder = TlsParameters::builder(host.to_owned());
     if let Some((_, path)) = url.query_pairs().find(|(key, _)| key == "ca") {
