@@ -30,7 +30,8 @@ fn maildev() -> Option<(String, String)> {
 crate::on_each_store!(
     a_signup_runs_end_to_end_through_maildev,
     a_server_that_wants_other_credentials_keeps_the_email_queued,
-    a_relay_with_starttls_and_a_private_authority_gets_the_mail
+    a_relay_with_starttls_and_a_private_authority_gets_the_mail,
+    a_relay_with_implicit_tls_and_a_private_authority_gets_the_mail
 );
 
 async fn a_signup_runs_end_to_end_through_maildev(backend: Backend) {
@@ -193,7 +194,7 @@ async fn a_server_that_wants_other_credentials_keeps_the_email_queued(backend: B
     assert_eq!(format!("<{}>", mail.message_id), view.emails[0].message_id);
 }
 
-/// Where `scripts/test` installed aiosmtpd for `tests/support/starttls_sink.py`
+/// Where `scripts/test` installed aiosmtpd for `tests/support/tls_relay.py`
 /// (`ACCORD_TEST_AIOSMTPD_PATH`, or the tools cache).
 fn aiosmtpd_path() -> Option<std::path::PathBuf> {
     let path = match std::env::var("ACCORD_TEST_AIOSMTPD_PATH") {
@@ -203,24 +204,26 @@ fn aiosmtpd_path() -> Option<std::path::PathBuf> {
     path.join("aiosmtpd").is_dir().then_some(path)
 }
 
-/// A relay as companies run them: STARTTLS before anything else, with a certificate from a
-/// private authority, then SMTP AUTH as `accord`/`s3cret` (aiosmtpd, out of process); killed on
-/// drop. Keeps each message it accepts as a file.
-struct StartTlsRelay {
+/// A relay as companies run them: TLS (after STARTTLS, required before anything else, or from
+/// the first byte with `implicit`) with a certificate from a private authority, then SMTP AUTH as
+/// `accord`/`s3cret` (aiosmtpd, out of process); killed on drop. Keeps each message it accepts
+/// as a file.
+struct TlsRelay {
     child: std::process::Child,
     port: u16,
+    implicit: bool,
     dir: tempfile::TempDir,
 }
 
-impl StartTlsRelay {
+impl TlsRelay {
     /// `None` when aiosmtpd is not installed, which fails under CI=true.
-    fn start() -> Option<Self> {
+    fn start(implicit: bool) -> Option<Self> {
         let Some(python_path) = aiosmtpd_path() else {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but aiosmtpd is missing (ACCORD_TEST_AIOSMTPD_PATH): the STARTTLS test must run"
+                "CI=true but aiosmtpd is missing (ACCORD_TEST_AIOSMTPD_PATH): the TLS relay tests must run"
             );
-            eprintln!("aiosmtpd is missing: skipping the STARTTLS test (scripts/test installs it)");
+            eprintln!("aiosmtpd is missing: skipping the TLS relay test (scripts/test installs it)");
             return None;
         };
         let dir = tempfile::tempdir().unwrap();
@@ -240,11 +243,12 @@ impl StartTlsRelay {
 
         let port = free_port();
         let mut child = std::process::Command::new("python3")
-            .arg(crate::helpers::repo().join("tests/support/starttls_sink.py"))
+            .arg(crate::helpers::repo().join("tests/support/tls_relay.py"))
             .arg(port.to_string())
             .args([dir.path().join("cert.pem"), dir.path().join("key.pem")])
             .args(["accord", "s3cret"])
             .arg(dir.path().join("mail"))
+            .arg(if implicit { "smtps" } else { "starttls" })
             .env("PYTHONPATH", python_path)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
@@ -252,16 +256,19 @@ impl StartTlsRelay {
             .expect("start python3");
         let mut ready = String::new();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut ready).unwrap();
-        assert_eq!(ready.trim(), "ready", "the STARTTLS relay did not start (its errors are above)");
-        Some(Self { child, port, dir })
+        assert_eq!(ready.trim(), "ready", "the TLS relay did not start (its errors are above)");
+        Some(Self { child, port, implicit, dir })
     }
 
     /// The relay's URL, naming the private authority's certificate or not.
     fn url(&self, trusting_the_authority: bool) -> String {
-        let mut url = format!("smtp://accord:s3cret@127.0.0.1:{}?tls=required", self.port);
+        let mut url = match self.implicit {
+            true => format!("smtps://accord:s3cret@127.0.0.1:{}?", self.port),
+            false => format!("smtp://accord:s3cret@127.0.0.1:{}?tls=required&", self.port),
+        };
         if trusting_the_authority {
             let ca = self.dir.path().join("ca.pem");
-            url.push_str("&ca=");
+            url.push_str("ca=");
             url.extend(url::form_urlencoded::byte_serialize(ca.to_str().unwrap().as_bytes()));
         }
         url
@@ -274,18 +281,25 @@ impl StartTlsRelay {
     }
 }
 
-impl Drop for StartTlsRelay {
+impl Drop for TlsRelay {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// Through STARTTLS and authentication to a relay whose certificate a private authority signed:
-/// not trusting the authority keeps the email queued with the reason; `?ca=` trusting it
-/// delivers it.
 async fn a_relay_with_starttls_and_a_private_authority_gets_the_mail(backend: Backend) {
-    let Some(relay) = StartTlsRelay::start() else { return };
+    through_a_tls_relay(backend, false).await;
+}
+
+async fn a_relay_with_implicit_tls_and_a_private_authority_gets_the_mail(backend: Backend) {
+    through_a_tls_relay(backend, true).await;
+}
+
+/// Through TLS and authentication to a relay whose certificate a private authority signed: not
+/// trusting the authority keeps the email queued with the reason; `ca=` trusting it delivers it.
+async fn through_a_tls_relay(backend: Backend, implicit: bool) {
+    let Some(relay) = TlsRelay::start(implicit) else { return };
     let Some(t) = TestApp::spawn(backend).await else { return };
     let id = t.start_signup().await;
 
@@ -293,11 +307,8 @@ async fn a_relay_with_starttls_and_a_private_authority_gets_the_mail(backend: Ba
     let view = t.engine().view(id).await.unwrap();
     assert_eq!(view.emails[0].status, EmailStatus::Queued, "an untrusted certificate keeps the email");
     let last = view.attempts.last().expect("the attempt is recorded");
-    assert!(
-        last.reply.contains("STARTTLS") && last.reply.contains("certificate"),
-        "the reply says why: {}",
-        last.reply
-    );
+    assert!(last.reply.contains("certificate"), "the reply says why: {}", last.reply);
+    assert!(implicit || last.reply.contains("STARTTLS"), "the reply says what failed: {}", last.reply);
     assert!(relay.messages().is_empty());
 
     t.clock.advance(Duration::from_secs(24 * 3600));

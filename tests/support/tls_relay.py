@@ -1,8 +1,9 @@
-"""An SMTP server for the STARTTLS test: aiosmtpd requiring STARTTLS before anything else and
-AUTH (PLAIN or LOGIN) as USER/PASSWORD before mail; each message it accepts is written whole to
-DIR/<n>.eml. Prints "ready" once it listens; runs until killed.
+"""An SMTP relay for the TLS tests: aiosmtpd speaking TLS, either after STARTTLS (required before
+anything else) or from the first byte (MODE smtps), then requiring AUTH (PLAIN or LOGIN) as
+USER/PASSWORD before mail; each message it accepts is written whole to DIR/<n>.eml. Prints
+"ready" once it listens; runs until killed.
 
-    python3 starttls_sink.py PORT CERT KEY USER PASSWORD DIR
+    python3 tls_relay.py PORT CERT KEY USER PASSWORD DIR starttls|smtps
 """
 
 import asyncio
@@ -13,7 +14,7 @@ import sys
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-port, cert, key, user, password, out = sys.argv[1:7]
+port, cert, key, user, password, out, mode = sys.argv[1:8]
 out = pathlib.Path(out)
 out.mkdir(parents=True, exist_ok=True)
 
@@ -35,14 +36,19 @@ def authenticate(server, session, envelope, mechanism, auth_data):
 
 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
 context.load_cert_chain(cert, key)
+if mode == "smtps":
+    # aiosmtpd counts only STARTTLS as TLS when deciding whether to offer AUTH; this connection
+    # is TLS from its first byte.
+    tls = {"ssl_context": context, "auth_require_tls": False}
+else:
+    tls = {"tls_context": context, "require_starttls": True}
 controller = Controller(
     Keep(),
     hostname="127.0.0.1",
     port=int(port),
-    tls_context=context,
-    require_starttls=True,
     auth_required=True,
     authenticator=authenticate,
+    **tls,
 )
 controller.start()
 print("ready", flush=True)
