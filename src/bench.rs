@@ -717,6 +717,15 @@ fn graphile_url(url: &str, tls: bool) -> anyhow::Result<String> {
     Ok(url.into())
 }
 
+/// Where the bench and `scripts/test` install the tools they run (graphile-worker, MailDev,
+/// aiosmtpd): `ACCORD_TOOLS_DIR`, else `accord-tools` in `XDG_CACHE_HOME`, else in `~/.cache`.
+pub fn tools_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("ACCORD_TOOLS_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|dir| std::path::PathBuf::from(dir).join("accord-tools")))
+        .or_else(|| std::env::var_os("HOME").map(|dir| std::path::PathBuf::from(dir).join(".cache/accord-tools")))
+}
+
 /// The npm package graphile-worker running no-op jobs on the same database, over the transport
 /// Accord's connections use: jobs/s, and whether that was TLS. Installed from
 /// `bench/graphile`'s lock file into the tools cache on first use.
@@ -726,12 +735,7 @@ async fn graphile(url: &str, concurrency: usize) -> anyhow::Result<(f64, bool)> 
         source.join("noop.js").is_file(),
         "bench/graphile/noop.js is missing: run from the repository root"
     );
-    let cache = std::env::var_os("ACCORD_TOOLS_DIR")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|dir| std::path::PathBuf::from(dir).join("accord-tools")))
-        .or_else(|| std::env::var_os("HOME").map(|dir| std::path::PathBuf::from(dir).join(".cache/accord-tools")))
-        .context("set ACCORD_TOOLS_DIR: where to install graphile-worker")?
-        .join("graphile");
+    let cache = tools_dir().context("set ACCORD_TOOLS_DIR: where to install graphile-worker")?.join("graphile");
     if !cache.join("node_modules/graphile-worker").is_dir() {
         std::fs::create_dir_all(&cache)?;
         for file in ["package.json", "package-lock.json"] {

@@ -18,7 +18,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection};
 
-use crate::helpers::{free_port, maildev_bin, wait_for_port};
+use crate::helpers::{free_port, maildev_bin, maildev_command, required, wait_for_port};
 
 /// The drill: an invitation with a link, a reminder, and an expiry for those who never click.
 const DRILL: &str = r#"
@@ -72,17 +72,6 @@ const COMPLETE: &str = "End of message.";
 
 /// How long a request may take before the drill counts it as hung.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn required<T>(found: Option<T>, what: &str) -> Option<T> {
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but {what} is missing: the fault drills must run"
-        );
-        eprintln!("{what} is missing: skipping the fault drill");
-    }
-    found
-}
 
 fn postgres_bindir() -> Option<PathBuf> {
     if let Ok(dir) = std::env::var("ACCORD_TEST_PG_BINDIR") {
@@ -216,11 +205,10 @@ impl Sink {
     }
 
     fn resume(&mut self) {
-        let web = free_port().to_string();
+        let web = free_port();
         let log = std::fs::File::create(self.dir.path().join(format!("maildev-{}.log", self.port))).unwrap();
         let mail = self.dir.path().join("mail");
-        let child = Command::new(&self.bin)
-            .args(["--ip", "127.0.0.1", "-s", &self.port.to_string(), "--web-ip", "127.0.0.1", "-w", &web])
+        let child = maildev_command(&self.bin, self.port, web)
             .arg("--mail-directory")
             .arg(&mail)
             .stdout(log.try_clone().unwrap())
@@ -688,8 +676,8 @@ struct Drill {
 }
 
 async fn setup(nodes: usize, reminder: &str, expiry: &str) -> Option<Drill> {
-    let bindir = required(postgres_bindir(), "PostgreSQL's server binaries (initdb, pg_ctl)")?;
-    let maildev = required(maildev_bin(), "MailDev (ACCORD_TEST_MAILDEV_BIN)")?;
+    let bindir = required(postgres_bindir(), "PostgreSQL's server binaries (initdb, pg_ctl)", "the fault drill")?;
+    let maildev = required(maildev_bin(), "MailDev (ACCORD_TEST_MAILDEV_BIN)", "the fault drill")?;
     let (reminder, expiry) = (reminder.to_owned(), expiry.to_owned());
     let drill = tokio::task::spawn_blocking(move || {
         let pg = PrivatePostgres::start(bindir);

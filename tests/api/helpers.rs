@@ -44,17 +44,8 @@ pub fn repo() -> PathBuf {
 
 /// The PostgreSQL server for tests: `None` when not configured, which fails under CI=true.
 pub fn postgres_base_url() -> Option<String> {
-    match std::env::var("ACCORD_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but ACCORD_TEST_POSTGRES_URL is not set: the PostgreSQL suite must run in CI"
-            );
-            eprintln!("ACCORD_TEST_POSTGRES_URL is not set: skipping the PostgreSQL variant");
-            None
-        }
-    }
+    let url = std::env::var("ACCORD_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty());
+    required(url, "ACCORD_TEST_POSTGRES_URL", "the PostgreSQL variant")
 }
 
 /// A fresh, empty database.
@@ -188,13 +179,41 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// `found`, or, when it is missing, `None` after saying that `test` is skipped; under CI=true a
+/// missing `what` fails instead, since CI must run every test.
+pub fn required<T>(found: Option<T>, what: &str, test: &str) -> Option<T> {
+    if found.is_none() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but {what} is missing: {test} must run");
+        eprintln!("{what} is missing: skipping {test} (scripts/test installs and starts what it needs)");
+    }
+    found
+}
+
+/// A tool `scripts/test` installed: at `$env` when set, else at `under` in the tools cache
+/// (`accord::bench::tools_dir`).
+fn installed(env: &str, under: &str) -> Option<PathBuf> {
+    match std::env::var_os(env) {
+        Some(path) => Some(PathBuf::from(path)),
+        None => Some(accord::bench::tools_dir()?.join(under)),
+    }
+}
+
 /// The MailDev that `scripts/test` installs (`ACCORD_TEST_MAILDEV_BIN`, or the tools cache).
 pub fn maildev_bin() -> Option<PathBuf> {
-    let path = match std::env::var("ACCORD_TEST_MAILDEV_BIN") {
-        Ok(path) => PathBuf::from(path),
-        Err(_) => PathBuf::from(std::env::var("HOME").ok()?).join(".cache/accord-tools/node_modules/.bin/maildev"),
-    };
-    path.is_file().then_some(path)
+    installed("ACCORD_TEST_MAILDEV_BIN", "node_modules/.bin/maildev").filter(|path| path.is_file())
+}
+
+/// Where `scripts/test` installed aiosmtpd for `tests/support/tls_relay.py`
+/// (`ACCORD_TEST_AIOSMTPD_PATH`, or the tools cache): a directory for `PYTHONPATH`.
+pub fn aiosmtpd_path() -> Option<PathBuf> {
+    installed("ACCORD_TEST_AIOSMTPD_PATH", "python").filter(|path| path.join("aiosmtpd").is_dir())
+}
+
+/// MailDev listening on loopback: SMTP on `smtp`, its web API on `web`.
+pub fn maildev_command(bin: &Path, smtp: u16, web: u16) -> std::process::Command {
+    let mut command = std::process::Command::new(bin);
+    command.args(["--ip", "127.0.0.1", "-s", &smtp.to_string(), "--web-ip", "127.0.0.1", "-w", &web.to_string()]);
+    command
 }
 
 pub fn free_port() -> u16 {

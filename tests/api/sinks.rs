@@ -10,21 +10,18 @@ use accord::store::{AttemptOutcome, EmailStatus};
 use reqwest::StatusCode;
 use tokio::sync::watch;
 
-use crate::helpers::{free_port, maildev_bin, signup_input, wait_for_port, Backend, TestApp, TestDb};
+use crate::helpers::{
+    aiosmtpd_path, free_port, maildev_bin, maildev_command, required, signup_input, wait_for_port, Backend, TestApp,
+    TestDb,
+};
 
 /// MailDev's web API and SMTP addresses: `None` when not configured, which fails under CI=true.
 fn maildev() -> Option<(String, String)> {
-    match (std::env::var("ACCORD_TEST_MAILDEV_URL"), std::env::var("ACCORD_TEST_MAILDEV_SMTP")) {
+    let found = match (std::env::var("ACCORD_TEST_MAILDEV_URL"), std::env::var("ACCORD_TEST_MAILDEV_SMTP")) {
         (Ok(api), Ok(smtp)) if !api.is_empty() && !smtp.is_empty() => Some((api, smtp)),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but ACCORD_TEST_MAILDEV_URL/ACCORD_TEST_MAILDEV_SMTP are not set: the sink test must run in CI"
-            );
-            eprintln!("ACCORD_TEST_MAILDEV_URL is not set: skipping the MailDev test (scripts/test starts MailDev)");
-            None
-        }
-    }
+        _ => None,
+    };
+    required(found, "ACCORD_TEST_MAILDEV_URL/ACCORD_TEST_MAILDEV_SMTP", "the MailDev test")
 }
 
 crate::on_each_store!(
@@ -120,17 +117,9 @@ struct AuthenticatingMailDev {
 impl AuthenticatingMailDev {
     /// `None` when MailDev is not installed, which fails under CI=true.
     fn start() -> Option<Self> {
-        let Some(bin) = maildev_bin() else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but MailDev is missing (ACCORD_TEST_MAILDEV_BIN): the SMTP authentication test must run"
-            );
-            eprintln!("MailDev is missing: skipping the SMTP authentication test (scripts/test installs it)");
-            return None;
-        };
+        let bin = required(maildev_bin(), "MailDev (ACCORD_TEST_MAILDEV_BIN)", "the SMTP authentication test")?;
         let (smtp, web) = (free_port(), free_port());
-        let child = std::process::Command::new(bin)
-            .args(["--ip", "127.0.0.1", "-s", &smtp.to_string(), "--web-ip", "127.0.0.1", "-w", &web.to_string()])
+        let child = maildev_command(&bin, smtp, web)
             .args(["--incoming-user", "accord", "--incoming-pass", "s3cret"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -194,16 +183,6 @@ async fn a_server_that_wants_other_credentials_keeps_the_email_queued(backend: B
     assert_eq!(format!("<{}>", mail.message_id), view.emails[0].message_id);
 }
 
-/// Where `scripts/test` installed aiosmtpd for `tests/support/tls_relay.py`
-/// (`ACCORD_TEST_AIOSMTPD_PATH`, or the tools cache).
-fn aiosmtpd_path() -> Option<std::path::PathBuf> {
-    let path = match std::env::var("ACCORD_TEST_AIOSMTPD_PATH") {
-        Ok(path) => std::path::PathBuf::from(path),
-        Err(_) => std::path::PathBuf::from(std::env::var("HOME").ok()?).join(".cache/accord-tools/python"),
-    };
-    path.join("aiosmtpd").is_dir().then_some(path)
-}
-
 /// A relay as companies run them: TLS (after STARTTLS, required before anything else, or from
 /// the first byte with `implicit`) with a certificate from a private authority, then SMTP AUTH as
 /// `accord`/`s3cret` (aiosmtpd, out of process); killed on drop. Keeps each message it accepts
@@ -218,14 +197,7 @@ struct TlsRelay {
 impl TlsRelay {
     /// `None` when aiosmtpd is not installed, which fails under CI=true.
     fn start(implicit: bool) -> Option<Self> {
-        let Some(python_path) = aiosmtpd_path() else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but aiosmtpd is missing (ACCORD_TEST_AIOSMTPD_PATH): the TLS relay tests must run"
-            );
-            eprintln!("aiosmtpd is missing: skipping the TLS relay test (scripts/test installs it)");
-            return None;
-        };
+        let python_path = required(aiosmtpd_path(), "aiosmtpd (ACCORD_TEST_AIOSMTPD_PATH)", "the TLS relay test")?;
         let dir = tempfile::tempdir().unwrap();
         // The private authority, and the relay's certificate for 127.0.0.1 that it signs.
         let mut authority = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
