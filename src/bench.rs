@@ -332,7 +332,7 @@ async fn measure(url: &str, nodes: usize, clients: usize, duration: Duration) ->
         store.migrate().await?;
         engines.push(bench_engine(store, BENCH_WORKFLOW, "bench", "ping").await?);
     }
-    let postgres = !url.starts_with("sqlite:");
+    let postgres = engines[0].store().backend() == store::Backend::Postgres;
 
     // Starts: each client starts instances until the deadline, keeping their ids for the events.
     if postgres {
@@ -412,7 +412,7 @@ async fn dispatch_rate(url: &str, nodes: usize, smtp: &str, count: usize, parall
         store.migrate().await?;
         engines.push(bench_engine(store, BENCH_MAIL_WORKFLOW, "bench_mail", "hello").await?);
     }
-    if !url.starts_with("sqlite:") {
+    if engines[0].store().backend() == store::Backend::Postgres {
         use sqlx::Connection;
         let mut db = sqlx::PgConnection::connect(url).await?;
         sqlx::query(
