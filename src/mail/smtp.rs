@@ -107,7 +107,9 @@ impl SmtpPool {
             StartTls::Never => {}
             StartTls::Opportunistic(_) if !connection.can_starttls() => {}
             StartTls::Opportunistic(tls) | StartTls::Required(tls) => {
-                connection.starttls(tls.clone(), &self.hello).await.map_err(session("STARTTLS"))?;
+                connection.starttls(tls.clone(), &self.hello).await.map_err(session(
+                    "STARTTLS (for a relay certificate from a private authority, add ca=PATH to ACCORD_SMTP_URL)",
+                ))?;
             }
         }
         if let Some(credentials) = &self.credentials {

@@ -281,6 +281,7 @@ async fn through_a_tls_relay(backend: Backend, implicit: bool) {
     let last = view.attempts.last().expect("the attempt is recorded");
     assert!(last.reply.contains("certificate"), "the reply says why: {}", last.reply);
     assert!(implicit || last.reply.contains("STARTTLS"), "the reply says what failed: {}", last.reply);
+    assert!(implicit || last.reply.contains("add ca=PATH"), "the reply says what to do: {}", last.reply);
     assert!(relay.messages().is_empty());
 
     t.clock.advance(Duration::from_secs(24 * 3600));
