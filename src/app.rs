@@ -8,13 +8,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::clock::{Clock, DatabaseClock, SystemClock};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::engine::{Engine, MailSettings, Registry};
 use crate::mail::check::check_templates;
 use crate::mail::{Dispatcher, Renderer, Transport};
 use crate::scheduler::Scheduler;
-use crate::store::{self, Store};
+use crate::store::{self, DatabaseClock, Store};
 use crate::workflow::{Catalog, CheckEnv, Diagnostic, InputRules, LoadReport};
 
 /// A loaded, migrated application, ready to serve.
@@ -42,7 +42,7 @@ impl App {
     }
 
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let registry = Arc::new(Registry::builtin());
+        let registry = Arc::new(crate::csp::registry());
         let report = load_workflows(&config, &registry)?;
         if !report.problems.is_empty() {
             return Err(DefinitionProblems(report.problems).into());

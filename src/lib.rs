@@ -6,25 +6,24 @@
 //! [`scheduler`] fires durable timers and periodic jobs; [`http`] and [`cli`] are the surfaces.
 #![forbid(unsafe_code)]
 
+pub use accord_core::time as clock;
+pub use accord_core::{csp, ids};
+
 pub mod app;
 pub mod bench;
 pub mod cli;
-pub mod clock;
 pub mod config;
 pub mod console;
 pub mod demo;
 pub mod directory;
-pub mod domain;
 pub mod engine;
 pub mod http;
-pub mod ids;
 pub mod keys;
 pub mod lease;
 pub mod mail;
 pub mod metrics;
 pub mod scheduler;
 pub mod sink;
-mod sqltext;
 pub mod store;
 pub mod telemetry;
 pub mod wake;

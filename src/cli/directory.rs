@@ -364,7 +364,7 @@ pub async fn audit(config: Config, subject: String, json: bool) -> anyhow::Resul
     print(json, &items, || {
         lines(items.iter().map(|a| {
             let reason = a.reason.as_deref().map(|r| format!("\treason: {r}")).unwrap_or_default();
-            format!("{}\t{}\t{}{reason}\t{}", a.at, a.actor, a.action, a.data.0)
+            format!("{}\t{}\t{}{reason}\t{}", a.at, a.actor, a.action, a.data)
         }))
     });
     Ok(())
@@ -413,7 +413,7 @@ fn parse_relationship(text: &str) -> anyhow::Result<(uuid::Uuid, String, Option<
 fn users_line(users: &[PartnerUserRecord]) -> String {
     users
         .iter()
-        .map(|u| format!("{} ({})", u.email, u.roles.0.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")))
+        .map(|u| format!("{} ({})", u.email, u.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")))
         .collect::<Vec<_>>()
         .join("; ")
 }

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use crate::app::{self, App, DefinitionProblems};
 use crate::bench::BenchArgs;
 use crate::config::Config;
-use crate::engine::{EngineError, EventRequest, InstanceView, Registry, StartRequest};
+use crate::engine::{EngineError, EventRequest, InstanceView, StartRequest};
 use crate::ids::{InstanceId, OutboxId};
 use crate::keys;
 use crate::mail::drafts::{self, DraftEdit, DraftError};
@@ -306,7 +306,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Graph { workflow, instance } => {
             let (definition, path) = match instance {
                 None => {
-                    let report = app::load_workflows(&config, &Registry::builtin())?;
+                    let report = app::load_workflows(&config, &crate::csp::registry())?;
                     let definition = report.definitions.into_iter().find(|d| d.name.as_str() == workflow);
                     let definition = definition.ok_or_else(|| {
                         anyhow::anyhow!(
@@ -467,7 +467,7 @@ fn check(mut config: Config, workflows: Option<PathBuf>, json: bool) -> anyhow::
     if let Some(dir) = workflows {
         config.workflows_dir = dir;
     }
-    let report = app::load_workflows(&config, &Registry::builtin())?;
+    let report = app::load_workflows(&config, &crate::csp::registry())?;
     if json {
         let names: Vec<String> = report.definitions.iter().map(|d| d.name.to_string()).collect();
         println!("{}", json!({ "files": report.files, "workflows": names, "problems": report.problems }));

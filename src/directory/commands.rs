@@ -295,7 +295,7 @@ async fn require_role(
 ) -> Result<(), CommandError> {
     let users = store.partner_users(partner.id).await?;
     let allowed =
-        users.iter().any(|u| u.email.eq_ignore_ascii_case(by.trim()) && u.roles.0.iter().any(|r| roles.contains(r)));
+        users.iter().any(|u| u.email.eq_ignore_ascii_case(by.trim()) && u.roles.iter().any(|r| roles.contains(r)));
     if allowed {
         return Ok(());
     }

@@ -1,6 +1,9 @@
 //! The engine's error kinds. Each has a stable machine-readable code (used by the API and the
 //! CLI's `--json`), and a message that says what to do next.
 
+use accord_core::directory::ReadError;
+use accord_core::machine::Refusal;
+
 use crate::ids::InstanceId;
 use crate::store::{Origin, StoreError};
 use crate::workflow::{EventKind, FieldError};
@@ -48,6 +51,31 @@ pub enum EngineError {
 
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<Refusal> for EngineError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::UnknownEvent { event, workflow, known } => EngineError::UnknownEvent { event, workflow, known },
+            Refusal::EventNotAllowed { event, state, allowed } => {
+                EngineError::EventNotAllowed { event, state, allowed }
+            }
+            Refusal::InstanceFinished { state, event } => EngineError::InstanceFinished { state, event },
+            Refusal::OriginNotAllowed { event, kind, origin } => EngineError::OriginNotAllowed { event, kind, origin },
+            Refusal::GuardRefused { guard, reason } => EngineError::GuardRefused { guard, reason },
+            Refusal::Definition(problem) => EngineError::Definition(problem),
+        }
+    }
+}
+
+/// A start check's read of the directory failed: the store's error, as it was.
+impl From<ReadError> for EngineError {
+    fn from(err: ReadError) -> Self {
+        match err.0.downcast::<StoreError>() {
+            Ok(store) => EngineError::Store(*store),
+            Err(other) => EngineError::Store(StoreError::Corrupt(other.to_string())),
+        }
+    }
 }
 
 impl EngineError {

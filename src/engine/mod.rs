@@ -3,8 +3,6 @@
 
 mod effects;
 mod error;
-pub mod registry;
-pub mod transition;
 
 use std::sync::Arc;
 
@@ -14,17 +12,16 @@ use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 use tracing::instrument;
 
+pub use accord_core::machine::{self as transition, Decision, Effect, Registry};
 pub use error::EngineError;
-pub use registry::Registry;
-pub use transition::{Decision, Effect};
 
 use crate::clock::{Clock, Timestamp};
 use crate::ids::{EventId, InstanceId};
 use crate::mail::Renderer;
 use crate::metrics::Metrics;
 use crate::store::{
-    Commit, CommitError, DefinitionRecord, EmailRecord, HistoryRecord, InstanceRecord, LinkRecord, Origin, Step, Store,
-    TimerClaim, TimerRecord,
+    Commit, CommitError, DefinitionRecord, DirectoryOf, EmailRecord, HistoryRecord, InstanceRecord, LinkRecord, Origin,
+    Step, Store, TimerClaim, TimerRecord,
 };
 use crate::workflow::{input, parse_definition, Catalog, CheckEnv, Definition, EmailSpec, EventName, InputRules};
 
@@ -199,7 +196,7 @@ impl Engine {
                 .registry
                 .find_start_check(name)
                 .ok_or_else(|| EngineError::Definition(format!("start check `{name}` is not registered")))?;
-            refused.extend(check(context.clone(), self.store.clone()).await?);
+            refused.extend(check(context.clone(), Arc::new(DirectoryOf(self.store.clone()))).await?);
         }
         if !refused.is_empty() {
             return Err(EngineError::InvalidInput(refused));
@@ -424,7 +421,7 @@ impl Engine {
                     Ok(decision) => decision,
                     // The key may have applied already and moved the instance on: that is a replay,
                     // not a refusal.
-                    Err(refusal) => return self.replay(id, &key, &print).await?.ok_or(refusal),
+                    Err(refusal) => return self.replay(id, &key, &print).await?.ok_or_else(|| refusal.into()),
                 };
             let history = HistoryRecord {
                 id: EventId::generate(),

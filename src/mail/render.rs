@@ -9,7 +9,7 @@ use serde_json::Value;
 use tera::{Context, Tera};
 
 /// The locale a message is recorded with when only the default version exists.
-pub const DEFAULT_LOCALE: &str = "en";
+pub use crate::workflow::DEFAULT_LOCALE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {

@@ -2,6 +2,7 @@
 //! PostgreSQL (for several nodes). Both implementations share their SQL (see `sql.rs`) and pass
 //! the same conformance suite.
 
+mod clock;
 mod postgres;
 mod records;
 mod sql;
@@ -12,7 +13,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use clock::DatabaseClock;
 pub use records::*;
+
+use accord_core::directory::{
+    CustomerPartner, CustomerRecord, DirectoryReader, PartnerRecord, PartnerUserRecord, ReadError, RelationshipRecord,
+};
 
 use crate::clock::Timestamp;
 use crate::ids::{InstanceId, OutboxId};
@@ -292,6 +298,32 @@ pub trait Store: Send + Sync + 'static {
         previous: Option<Timestamp>,
         tick: Timestamp,
     ) -> Result<bool, StoreError>;
+}
+
+/// The store as the CSP rules' start checks read the directory.
+pub struct DirectoryOf(pub Arc<dyn Store>);
+
+#[async_trait]
+impl DirectoryReader for DirectoryOf {
+    async fn partner(&self, id: uuid::Uuid) -> Result<Option<PartnerRecord>, ReadError> {
+        self.0.partner(id).await.map_err(ReadError::new)
+    }
+
+    async fn relationships(&self, partner: uuid::Uuid) -> Result<Vec<RelationshipRecord>, ReadError> {
+        self.0.relationships(partner).await.map_err(ReadError::new)
+    }
+
+    async fn partner_users(&self, partner: uuid::Uuid) -> Result<Vec<PartnerUserRecord>, ReadError> {
+        self.0.partner_users(partner).await.map_err(ReadError::new)
+    }
+
+    async fn customer(&self, id: uuid::Uuid) -> Result<Option<CustomerRecord>, ReadError> {
+        self.0.customer(id).await.map_err(ReadError::new)
+    }
+
+    async fn customer_partners(&self, customer: uuid::Uuid) -> Result<Vec<CustomerPartner>, ReadError> {
+        self.0.customer_partners(customer).await.map_err(ReadError::new)
+    }
 }
 
 /// Opens the store `url` names: `sqlite://…` or `postgres://…`.

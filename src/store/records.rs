@@ -6,37 +6,10 @@ use sqlx::types::Json;
 
 use crate::clock::Timestamp;
 use crate::ids::{EventId, InstanceId, OutboxId, TimerId};
-use crate::text_enum;
+use accord_core::text_enum;
+
 use crate::workflow::{EventName, StateName, WorkflowName};
-
-text_enum! {
-    /// Whether an instance can still move.
-    pub enum InstanceStatus {
-        Active => "active",
-        /// In a final state: no event applies any more.
-        Finished => "finished",
-    }
-}
-
-text_enum! {
-    /// Who or what delivered an event.
-    pub enum Origin {
-        /// The instance was created.
-        Start => "start",
-        /// A recipient acted on an emailed link.
-        Link => "link",
-        /// A reviewer decided.
-        Reviewer => "reviewer",
-        /// A pipeline signalled through the API.
-        Pipeline => "pipeline",
-        /// A durable timer fired.
-        Timer => "timer",
-        /// A periodic job ticked.
-        Schedule => "schedule",
-        /// An operator with full rights (CLI or admin key).
-        Operator => "operator",
-    }
-}
+pub use accord_core::machine::{InstanceStatus, Origin};
 
 text_enum! {
     pub enum TimerStatus {

@@ -87,7 +87,7 @@ mod tests {
         let source =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows/provider_invitation.toml"))
                 .unwrap();
-        let registry = crate::engine::Registry::builtin();
+        let registry = crate::csp::registry();
         let (guards, effects, checks) = (registry.guard_names(), registry.effect_names(), registry.start_check_names());
         let env = crate::workflow::CheckEnv {
             guards: &guards,

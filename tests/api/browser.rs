@@ -13,8 +13,7 @@ use accord::engine::StartRequest;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::email::{links_in, MailApp};
-use crate::helpers::Backend;
+use crate::helpers::{links_in, spawn_app, Backend, TestApp};
 
 /// A headless Chromium session, and the ChromeDriver that runs it.
 struct Browser {
@@ -43,7 +42,7 @@ impl Browser {
             eprintln!("skipping: chromium and chromium-driver are not installed (scripts/test installs them)");
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::helpers::free_port();
         let driver = Command::new(driver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -136,8 +135,8 @@ impl Browser {
     }
 }
 
-async fn reviewer_key(m: &MailApp) -> String {
-    accord::keys::create(m.t.engine().store().as_ref(), accord::store::Scope::Reviewer, "giulia", m.t.clock.now())
+async fn reviewer_key(m: &TestApp) -> String {
+    accord::keys::create(m.engine().store().as_ref(), accord::store::Scope::Reviewer, "giulia", m.clock.now())
         .await
         .unwrap()
         .0
@@ -155,12 +154,12 @@ crate::on_each_store!(
 );
 
 async fn a_reviewer_signs_in_and_approves_an_enrollment(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let Some(browser) = Browser::start(&prefix(backend, "review")).await else { return };
     let input = crate::enrollment::enrollment_input();
     let request = StartRequest { workflow: "enrollment".into(), input, idempotency_key: None, actor: "test".into() };
-    let id = m.t.engine().start(request).await.unwrap().instance.id;
-    m.t.send(id, "verify", Value::Null).await.unwrap();
+    let id = m.engine().start(request).await.unwrap().instance.id;
+    m.send(id, "verify", Value::Null).await.unwrap();
     assert_eq!(m.dispatch().await, 2);
     m.next_mail().await;
     m.next_mail().await;
@@ -180,13 +179,13 @@ async fn a_reviewer_signs_in_and_approves_an_enrollment(backend: Backend) {
     browser.xpath("//input[@name='event' and @value='reject']/ancestor::form//button").await.click().await.unwrap();
     browser.wait_for("A rejection needs a reason").await;
     browser.screenshot("console-reject-refused").await;
-    assert_eq!(m.t.state(id).await, "in_review");
+    assert_eq!(m.state(id).await, "in_review");
 
     browser.xpath("//input[@name='event' and @value='approve']/ancestor::form//button").await.click().await.unwrap();
     let after = browser.wait_for("awaiting_agreement</strong>").await;
     assert!(after.contains("reviewer:giulia"), "the decision is on the timeline with the reviewer: {after}");
     browser.screenshot("console-approved").await;
-    assert_eq!(m.t.state(id).await, "awaiting_agreement");
+    assert_eq!(m.state(id).await, "awaiting_agreement");
 
     assert_eq!(m.dispatch().await, 2);
     let subjects = [m.next_mail().await, m.next_mail().await];
@@ -199,7 +198,7 @@ async fn a_reviewer_signs_in_and_approves_an_enrollment(backend: Backend) {
     browser.finish().await;
 }
 
-async fn reseller(m: &MailApp) -> uuid::Uuid {
+async fn reseller(m: &TestApp) -> uuid::Uuid {
     let id = uuid::Uuid::new_v4();
     let partner = NewPartner {
         id,
@@ -216,7 +215,7 @@ async fn reseller(m: &MailApp) -> uuid::Uuid {
             roles: vec![Role::GlobalAdmin, Role::AdminAgent],
         }],
     };
-    m.t.engine().store().create_partner(&partner, "test", m.t.clock.now()).await.unwrap();
+    m.engine().store().create_partner(&partner, "test", m.clock.now()).await.unwrap();
     id
 }
 
@@ -232,10 +231,10 @@ fn customer_invitation(reseller: uuid::Uuid, locale: &str) -> StartRequest {
 }
 
 async fn a_customer_accepts_an_invitation_released_from_the_draft_editor(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let Some(browser) = Browser::start(&prefix(backend, "customer")).await else { return };
     let reseller = reseller(&m).await;
-    let id = m.t.engine().start(customer_invitation(reseller, "en")).await.unwrap().instance.id;
+    let id = m.engine().start(customer_invitation(reseller, "en")).await.unwrap().instance.id;
 
     browser.sign_in(&m.base, &reviewer_key(&m).await).await;
     browser.goto(&format!("{}/console/emails?status=draft", m.base)).await;
@@ -275,12 +274,12 @@ async fn a_customer_accepts_an_invitation_released_from_the_draft_editor(backend
     // Without the box, the browser itself holds the form back (and the server would refuse it).
     browser.xpath("//button[text()='Accept & authorize']").await.click().await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(m.t.state(id).await, "invited");
+    assert_eq!(m.state(id).await, "invited");
     browser.css("#confirm_0").await.click().await.unwrap();
     browser.xpath("//button[text()='Accept & authorize']").await.click().await.unwrap();
     browser.wait_for("<h1>Done</h1>").await;
     browser.screenshot("customer-done").await;
-    assert_eq!(m.t.state(id).await, "accepted");
+    assert_eq!(m.state(id).await, "accepted");
 
     browser.goto(&format!("{}/console/partners/{reseller}", m.base)).await;
     let listed = browser.wait_for("id=\"customers\"").await;
@@ -293,9 +292,9 @@ async fn a_customer_accepts_an_invitation_released_from_the_draft_editor(backend
 }
 
 async fn opening_every_link_page_changes_nothing(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let Some(browser) = Browser::start(&prefix(backend, "prefetch")).await else { return };
-    let engine = m.t.engine().clone();
+    let engine = m.engine().clone();
     let store = engine.store().clone();
     let reseller = reseller(&m).await;
     let mut ids = Vec::new();
@@ -322,7 +321,7 @@ async fn opening_every_link_page_changes_nothing(backend: Backend) {
         served_countries: vec!["IT".into()],
         users: Vec::new(),
     };
-    store.create_partner(&partner, "test", m.t.clock.now()).await.unwrap();
+    store.create_partner(&partner, "test", m.clock.now()).await.unwrap();
     let invitation = json!({
         "provider": { "id": provider.to_string(), "name": "Fabrikam Distribution" },
         "reseller": { "id": reseller.to_string(), "name": "Contoso Italia S.r.l.", "email": "admin@contoso.example" }
@@ -366,10 +365,10 @@ async fn opening_every_link_page_changes_nothing(backend: Backend) {
 }
 
 async fn a_failed_email_shows_the_servers_reply_and_is_retried(backend: Backend) {
-    let Some(m) = MailApp::spawn(backend, false).await else { return };
+    let Some(m) = spawn_app(backend).await else { return };
     let Some(browser) = Browser::start(&prefix(backend, "failed")).await else { return };
     crate::email::refusing_smtp_server(m.smtp_port).await;
-    let id = m.t.start_signup().await;
+    let id = m.start_signup().await;
     assert_eq!(m.dispatch().await, 0, "refused with 550");
 
     browser.sign_in(&m.base, &reviewer_key(&m).await).await;
@@ -379,7 +378,7 @@ async fn a_failed_email_shows_the_servers_reply_and_is_retried(backend: Backend)
     browser.screenshot("console-failed-emails").await;
     browser.xpath("//button[text()='Retry']").await.click().await.unwrap();
     browser.wait_for("No email has failed").await;
-    let view = m.t.engine().view(id).await.unwrap();
+    let view = m.engine().view(id).await.unwrap();
     assert_eq!(view.emails[0].status, accord::store::EmailStatus::Queued, "queued again");
 
     assert_eq!(m.dispatch().await, 0, "the server still refuses");

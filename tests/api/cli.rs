@@ -208,7 +208,7 @@ fn without_an_smtp_server_mail_is_written_as_eml_files() {
     std::fs::write(&input, serde_json::to_string(&crate::helpers::signup_input()).unwrap()).unwrap();
     let out = accord(dir.path(), &["start", "example_signup", "--input", input.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let port = format!("127.0.0.1:{}", crate::helpers::free_port());
     let mut server = Command::new(env!("CARGO_BIN_EXE_accord"))
         .current_dir(dir.path())
         .env("ACCORD_DATA_DIR", dir.path().join("data"))

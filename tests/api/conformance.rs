@@ -5,7 +5,7 @@ use accord::ids::InstanceId;
 use accord::store::{Commit, CommitError, EmailStatus, InstanceStatus, ListFilter, Origin, TimerStatus};
 use serde_json::json;
 
-use crate::helpers::{operator, signup_request, Backend, TestApp};
+use crate::helpers::{operator, signup_request, spawn_app, Backend};
 
 crate::on_each_store!(
     start_enters_the_initial_state_with_its_timers_and_email,
@@ -28,7 +28,7 @@ crate::on_each_store!(
 async fn concurrent_dispatchers_claim_disjoint_emails_and_a_lapsed_claim_is_fenced(backend: Backend) {
     use accord::clock::Clock;
     use accord::store::{AttemptOutcome, EmailFinish};
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     for _ in 0..40 {
         t.engine().start(signup_request()).await.unwrap();
     }
@@ -77,7 +77,7 @@ async fn concurrent_dispatchers_claim_disjoint_emails_and_a_lapsed_claim_is_fenc
 }
 
 async fn start_enters_the_initial_state_with_its_timers_and_email(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let now = accord::clock::Clock::now(t.clock.as_ref()).millis();
     let outcome = t.engine().start(signup_request()).await.unwrap();
     assert_eq!(outcome.instance.state.as_str(), "awaiting_verification");
@@ -101,7 +101,7 @@ async fn start_enters_the_initial_state_with_its_timers_and_email(backend: Backe
 }
 
 async fn refused_input_names_every_field_and_writes_nothing(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let input = json!({ "contact": { "name": "Anna", "email": "Anna@GMail.com", "locale": "italian", "fax": "1" } });
     let request = StartRequest { input, ..signup_request() };
     let Err(EngineError::InvalidInput(fields)) = t.engine().start(request).await else { panic!("input accepted") };
@@ -120,7 +120,7 @@ async fn refused_input_names_every_field_and_writes_nothing(backend: Backend) {
 }
 
 async fn unknown_workflow_instance_and_event_are_distinct_errors(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let request = StartRequest { workflow: "no_such_flow".into(), ..signup_request() };
     match t.engine().start(request).await {
         Err(err @ EngineError::UnknownWorkflow { .. }) => {
@@ -141,7 +141,7 @@ async fn unknown_workflow_instance_and_event_are_distinct_errors(backend: Backen
 }
 
 async fn event_not_allowed_names_the_current_state(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
     match t.send(id, "approve", json!(null)).await {
         Err(EngineError::EventNotAllowed { state, event, allowed }) => {
@@ -154,7 +154,7 @@ async fn event_not_allowed_names_the_current_state(backend: Backend) {
 }
 
 async fn guard_refusal_gives_the_reason_and_changes_nothing(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
     t.send(id, "verify", json!(null)).await.unwrap();
     let before = t.engine().view(id).await.unwrap();
@@ -177,7 +177,7 @@ async fn guard_refusal_gives_the_reason_and_changes_nothing(backend: Backend) {
 }
 
 async fn finished_instances_refuse_every_event(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
     t.send(id, "not_me", json!(null)).await.unwrap();
     match t.send(id, "verify", json!(null)).await {
@@ -190,7 +190,7 @@ async fn finished_instances_refuse_every_event(backend: Backend) {
 }
 
 async fn replayed_idempotency_key_returns_the_first_outcome(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
     let first = t.engine().apply(id, operator("verify", json!(null), Some("click-1"))).await.unwrap();
     assert!(!first.replayed);
@@ -204,7 +204,7 @@ async fn replayed_idempotency_key_returns_the_first_outcome(backend: Backend) {
 }
 
 async fn reused_key_with_other_data_is_refused(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
     t.send(id, "verify", json!(null)).await.unwrap();
     t.engine().apply(id, operator("reject", json!({"reason": "a"}), Some("k"))).await.unwrap();
@@ -213,7 +213,7 @@ async fn reused_key_with_other_data_is_refused(backend: Backend) {
 }
 
 async fn start_with_the_same_key_returns_the_first_instance(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let request = StartRequest { idempotency_key: Some("signup-42".into()), ..signup_request() };
     let first = t.engine().start(request.clone()).await.unwrap();
     let again = t.engine().start(request.clone()).await.unwrap();
@@ -227,7 +227,7 @@ async fn start_with_the_same_key_returns_the_first_instance(backend: Backend) {
 }
 
 async fn concurrent_events_apply_exactly_once(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
     t.send(id, "verify", json!(null)).await.unwrap();
     // Eight reviewers decide at once, each with their own key: one decision wins.
@@ -271,7 +271,7 @@ async fn concurrent_events_apply_exactly_once(backend: Backend) {
 }
 
 async fn stale_commit_is_refused_by_the_store(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
     let first = t.send(id, "verify", json!(null)).await.unwrap();
     // Replaying the commit that moved version 1 to 2 must not apply on version 2.
@@ -305,7 +305,7 @@ async fn stale_commit_is_refused_by_the_store(backend: Backend) {
 /// A commit at the right version that the store refuses part-way (a used idempotency key, a link
 /// no longer active, a timer claim that no longer holds) leaves no row of it behind.
 async fn a_refused_commit_writes_nothing(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
     let moved = t.send(id, "verify", json!(null)).await.unwrap();
     let store = t.engine().store().clone();
@@ -380,7 +380,7 @@ async fn a_refused_commit_writes_nothing(backend: Backend) {
 }
 
 async fn callers_may_only_send_their_kind_of_event(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
     t.send(id, "verify", json!(null)).await.unwrap();
     let as_pipeline = EventRequest { origin: Origin::Pipeline, ..operator("approve", json!(null), None) };
@@ -391,7 +391,7 @@ async fn callers_may_only_send_their_kind_of_event(backend: Backend) {
 }
 
 async fn listing_filters_by_workflow_and_state(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let a = t.start_signup().await;
     let b = t.start_signup().await;
     t.send(b, "verify", json!(null)).await.unwrap();

@@ -6,8 +6,7 @@ use accord::store::Scope;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 
-use crate::email::MailApp;
-use crate::helpers::Backend;
+use crate::helpers::{spawn_app, Backend};
 
 crate::on_each_store!(
     sessions_are_http_only_and_every_form_needs_its_csrf_token,
@@ -15,16 +14,14 @@ crate::on_each_store!(
 );
 
 async fn a_decision_submitted_twice_applies_once_and_is_recorded_with_the_reviewer(backend: Backend) {
-    let Some(m) = MailApp::spawn(backend, false).await else { return };
+    let Some(m) = spawn_app(backend).await else { return };
     let input = crate::enrollment::enrollment_input();
     let request =
         accord::engine::StartRequest { workflow: "enrollment".into(), input, idempotency_key: None, actor: "t".into() };
-    let id = m.t.engine().start(request).await.unwrap().instance.id;
-    m.t.send(id, "verify", serde_json::Value::Null).await.unwrap();
-    let key = accord::keys::create(m.t.engine().store().as_ref(), Scope::Reviewer, "giulia", m.t.clock.now())
-        .await
-        .unwrap()
-        .0;
+    let id = m.engine().start(request).await.unwrap().instance.id;
+    m.send(id, "verify", serde_json::Value::Null).await.unwrap();
+    let key =
+        accord::keys::create(m.engine().store().as_ref(), Scope::Reviewer, "giulia", m.clock.now()).await.unwrap().0;
     let response =
         m.client.post(format!("{}/console/login", m.base)).form(&[("key", key.as_str())]).send().await.unwrap();
     let cookie = response.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
@@ -41,7 +38,7 @@ async fn a_decision_submitted_twice_applies_once_and_is_recorded_with_the_review
         let response = m.client.post(&decide).header(COOKIE, &cookie).form(&form).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
     }
-    let history = m.t.engine().store().history(id).await.unwrap();
+    let history = m.engine().store().history(id).await.unwrap();
     let asked: Vec<_> = history.iter().filter(|h| h.event.as_str() == "request_info").collect();
     assert_eq!(asked.len(), 1, "the second submit replayed the first");
     assert_eq!(asked[0].actor, "reviewer:giulia");
@@ -49,11 +46,11 @@ async fn a_decision_submitted_twice_applies_once_and_is_recorded_with_the_review
 }
 
 async fn sessions_are_http_only_and_every_form_needs_its_csrf_token(backend: Backend) {
-    let Some(m) = MailApp::spawn(backend, false).await else { return };
-    let store = m.t.engine().store().clone();
+    let Some(m) = spawn_app(backend).await else { return };
+    let store = m.engine().store().clone();
     let key = |scope| {
         let store = store.clone();
-        let now = m.t.clock.now();
+        let now = m.clock.now();
         async move { accord::keys::create(store.as_ref(), scope, "giulia", now).await.unwrap().0 }
     };
     let login = format!("{}/console/login", m.base);

@@ -8,8 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::Connection;
 
-use crate::email::{links_in, MailApp};
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{links_in, spawn_app, Backend, TestApp};
 
 const ADMIN: &str = "admin@contoso.example";
 const SALES: &str = "sales@contoso.example";
@@ -64,8 +63,8 @@ struct Api {
 }
 
 impl Api {
-    async fn new(m: &MailApp, scope: accord::store::Scope) -> Self {
-        let key = accord::keys::create(m.t.engine().store().as_ref(), scope, "test", m.t.clock.now()).await.unwrap().0;
+    async fn new(m: &TestApp, scope: accord::store::Scope) -> Self {
+        let key = accord::keys::create(m.engine().store().as_ref(), scope, "test", m.clock.now()).await.unwrap().0;
         Self { client: m.client.clone(), base: m.base.clone(), key }
     }
 
@@ -106,7 +105,7 @@ crate::on_each_store!(
 );
 
 async fn only_a_global_admin_or_admin_agent_may_invite_and_dap_is_required_in_sovereign_clouds(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let reseller = partner(&t, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
     let engine = t.engine();
 
@@ -165,16 +164,16 @@ async fn only_a_global_admin_or_admin_agent_may_invite_and_dap_is_required_in_so
 }
 
 async fn the_customer_accepts_a_released_draft_with_delegated_admin(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
-    let reseller = partner(&m.t, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let reseller = partner(&m, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
     let api = Api::new(&m, accord::store::Scope::Pipeline).await;
-    let id =
-        m.t.engine()
-            .start(start("customer_invitation", invitation(reseller, "Northwind.Example", "us_government", true)))
-            .await
-            .unwrap()
-            .instance
-            .id;
+    let id = m
+        .engine()
+        .start(start("customer_invitation", invitation(reseller, "Northwind.Example", "us_government", true)))
+        .await
+        .unwrap()
+        .instance
+        .id;
     assert_eq!(m.dispatch().await, 0, "the invitation is a draft until the partner releases it");
 
     // The partner edits the draft: dropping the personalised link is refused, rewording is not.
@@ -215,7 +214,7 @@ async fn the_customer_accepts_a_released_draft_with_delegated_admin(backend: Bac
     let (status, page) = m.post(&accept, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("accettata"), "the outcome is named in the customer's language: {page}");
-    assert_eq!(m.t.state(id).await, "accepted");
+    assert_eq!(m.state(id).await, "accepted");
 
     let customers = api.get(&format!("/api/v1/partners/{reseller}/customers")).await;
     let listed = &customers["items"][0];
@@ -229,10 +228,10 @@ async fn the_customer_accepts_a_released_draft_with_delegated_admin(backend: Bac
 }
 
 async fn the_customer_accepts_without_delegated_admin_or_cancels(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
-    let reseller = partner(&m.t, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let reseller = partner(&m, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
     let api = Api::new(&m, accord::store::Scope::Pipeline).await;
-    let engine = m.t.engine().clone();
+    let engine = m.engine().clone();
     let mut english = invitation(reseller, "northwind.example", "public", false);
     english["customer"]["locale"] = json!("en");
     let plain = engine.start(start("customer_invitation", english)).await.unwrap().instance.id;
@@ -261,7 +260,7 @@ async fn the_customer_accepts_without_delegated_admin_or_cancels(backend: Backen
     assert!(page.contains("No administration privileges are requested"), "{page}");
     let (status, _) = m.post(&accept, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(m.t.state(plain).await, "accepted");
+    assert_eq!(m.state(plain).await, "accepted");
 
     // "Cancel invitation" on the acceptance page: no box needed, nothing created.
     let mail = by_domain("adatum.example");
@@ -269,15 +268,15 @@ async fn the_customer_accepts_without_delegated_admin_or_cancels(backend: Backen
     let (status, page) = m.post(&accept, &[("choice", "cancel")]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("invito è stato annullato: non è stata creata alcuna relazione"), "the cancel page: {page}");
-    assert_eq!(m.t.state(declined.instance.id).await, "cancelled");
+    assert_eq!(m.state(declined.instance.id).await, "cancelled");
     m.post(&accept, &[("confirm_0", "on")]).await;
-    assert_eq!(m.t.state(declined.instance.id).await, "cancelled", "the used link cannot accept afterwards");
+    assert_eq!(m.state(declined.instance.id).await, "cancelled", "the used link cannot accept afterwards");
     // The email's own cancel link.
     let mail = by_domain("tailspin.example");
     let cancel = m.link_titled(mail, "Annulla l&#x27;invito").await;
     let (status, _) = m.post(&cancel, &[]).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(m.t.state(cancelled.instance.id).await, "cancelled");
+    assert_eq!(m.state(cancelled.instance.id).await, "cancelled");
 
     let customers = api.get(&format!("/api/v1/partners/{reseller}/customers")).await;
     let items = customers["items"].as_array().unwrap();
@@ -290,10 +289,10 @@ async fn the_customer_accepts_without_delegated_admin_or_cancels(backend: Backen
 }
 
 /// Makes every insert of a relationship for `partner` fail, as a crash or constraint would.
-async fn break_relationships_for(m: &MailApp, backend: Backend, partner: uuid::Uuid) {
+async fn break_relationships_for(m: &TestApp, backend: Backend, partner: uuid::Uuid) {
     match backend {
         Backend::Sqlite => {
-            let mut db = sqlx::SqliteConnection::connect(&m.t.db.url).await.unwrap();
+            let mut db = sqlx::SqliteConnection::connect(&m.db.url).await.unwrap();
             let hex: String = partner.as_bytes().iter().map(|b| format!("{b:02X}")).collect();
             sqlx::query(&format!(
                 "CREATE TRIGGER injected_failure BEFORE INSERT ON customer_relationships \
@@ -304,7 +303,7 @@ async fn break_relationships_for(m: &MailApp, backend: Backend, partner: uuid::U
             .unwrap();
         }
         Backend::Postgres => {
-            let mut db = sqlx::PgConnection::connect(&m.t.db.url).await.unwrap();
+            let mut db = sqlx::PgConnection::connect(&m.db.url).await.unwrap();
             sqlx::query(&format!(
                 "CREATE FUNCTION injected_failure() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
                  IF NEW.partner_id = '{partner}' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$"
@@ -323,38 +322,38 @@ async fn break_relationships_for(m: &MailApp, backend: Backend, partner: uuid::U
     }
 }
 
-async fn mend_relationships(m: &MailApp, backend: Backend) {
+async fn mend_relationships(m: &TestApp, backend: Backend) {
     match backend {
         Backend::Sqlite => {
-            let mut db = sqlx::SqliteConnection::connect(&m.t.db.url).await.unwrap();
+            let mut db = sqlx::SqliteConnection::connect(&m.db.url).await.unwrap();
             sqlx::query("DROP TRIGGER injected_failure").execute(&mut db).await.unwrap();
         }
         Backend::Postgres => {
-            let mut db = sqlx::PgConnection::connect(&m.t.db.url).await.unwrap();
+            let mut db = sqlx::PgConnection::connect(&m.db.url).await.unwrap();
             sqlx::query("DROP TRIGGER injected_failure ON customer_relationships").execute(&mut db).await.unwrap();
         }
     }
 }
 
 async fn a_dual_invitation_needs_an_authorised_provider_and_creates_both_relationships_or_neither(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
-    let reseller = partner(&m.t, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
-    let provider = partner(&m.t, PartnerKind::IndirectProvider, "Fabrikam Distribution").await;
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let reseller = partner(&m, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
+    let provider = partner(&m, PartnerKind::IndirectProvider, "Fabrikam Distribution").await;
     let api = Api::new(&m, accord::store::Scope::Pipeline).await;
     let dual = || {
         let mut input = invitation(reseller, "northwind.example", "public", true);
         input["provider"] = json!({ "id": provider.to_string(), "name": "Fabrikam Distribution" });
         start("dual_customer_invitation", input)
     };
-    let codes = refused_codes(m.t.engine().start(dual()).await);
+    let codes = refused_codes(m.engine().start(dual()).await);
     assert_eq!(codes, [("provider.id".to_owned(), "no_provider_relationship")]);
 
-    let store = m.t.engine().store().clone();
+    let store = m.engine().store().clone();
     store
-        .change_directory(&DirectoryChange::RelateProvider { reseller, provider }, "test", m.t.clock.now())
+        .change_directory(&DirectoryChange::RelateProvider { reseller, provider }, "test", m.clock.now())
         .await
         .unwrap();
-    let id = m.t.engine().start(dual()).await.unwrap().instance.id;
+    let id = m.engine().start(dual()).await.unwrap().instance.id;
     assert_eq!(api.release_drafts().await, 1);
     assert_eq!(m.dispatch().await, 1);
     let mail = m.next_mail().await;
@@ -369,12 +368,12 @@ async fn a_dual_invitation_needs_an_authorised_provider_and_creates_both_relatio
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{page}");
     assert!(store.customers().await.unwrap().is_empty(), "no customer was written");
     assert!(store.partner_customers(reseller, None).await.unwrap().is_empty(), "nor the reseller's relationship");
-    assert_eq!(m.t.state(id).await, "invited", "the invitation can still be accepted");
+    assert_eq!(m.state(id).await, "invited", "the invitation can still be accepted");
 
     mend_relationships(&m, backend).await;
     let (status, page) = m.post(&accept, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert_eq!(m.t.state(id).await, "accepted");
+    assert_eq!(m.state(id).await, "accepted");
     let of_reseller = api.get(&format!("/api/v1/partners/{reseller}/customers")).await;
     let of_provider = api.get(&format!("/api/v1/partners/{provider}/customers")).await;
     assert_eq!(
@@ -399,9 +398,9 @@ async fn a_dual_invitation_needs_an_authorised_provider_and_creates_both_relatio
 }
 
 async fn customers_and_partners_end_relationships_by_the_rules(backend: Backend) {
-    let Some(m) = MailApp::spawn(backend, true).await else { return };
-    let reseller = partner(&m.t, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
-    let advisor = partner(&m.t, PartnerKind::IndirectReseller, "Adatum Advisors").await;
+    let Some(m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let reseller = partner(&m, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
+    let advisor = partner(&m, PartnerKind::IndirectReseller, "Adatum Advisors").await;
     let admin = Api::new(&m, accord::store::Scope::Admin).await;
     let api = Api::new(&m, accord::store::Scope::Pipeline).await;
     let body = json!({
@@ -500,9 +499,9 @@ async fn customers_and_partners_end_relationships_by_the_rules(backend: Backend)
 }
 
 async fn a_customer_without_the_agreement_accepts_it_by_link(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
-    let reseller = partner(&m.t, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
-    let stranger = partner(&m.t, PartnerKind::IndirectReseller, "Tailspin").await;
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let reseller = partner(&m, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
+    let stranger = partner(&m, PartnerKind::IndirectReseller, "Tailspin").await;
     let admin = Api::new(&m, accord::store::Scope::Admin).await;
     let body = json!({
         "name": "Northwind Traders", "domain": "northwind.example", "country": "IT",

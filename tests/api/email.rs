@@ -7,131 +7,8 @@ use accord::clock::Clock;
 use accord::store::{AttemptOutcome, EmailStatus};
 use reqwest::StatusCode;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::watch;
 
-use crate::helpers::{Backend, TestApp, TestDb};
-
-/// A received message, decoded.
-#[derive(Debug)]
-pub struct Mail {
-    pub to: Vec<String>,
-    pub subject: String,
-    pub message_id: String,
-    pub text: String,
-    pub html: String,
-}
-
-/// The app serving HTTP on port 0 and sending through mailcrab on another free port.
-pub struct MailApp {
-    pub t: TestApp,
-    pub base: String,
-    pub smtp_port: u16,
-    mailbox: Option<mailcrab::TestMailServerHandle>,
-    pub client: reqwest::Client,
-    _stop: watch::Sender<bool>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-impl MailApp {
-    pub async fn spawn(backend: Backend, with_smtp: bool) -> Option<Self> {
-        Self::spawn_with(backend, with_smtp, |_| {}).await
-    }
-
-    pub async fn spawn_with(
-        backend: Backend,
-        with_smtp: bool,
-        adjust: impl FnOnce(&mut accord::config::Config),
-    ) -> Option<Self> {
-        let db = TestDb::new(backend).await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let smtp_port = free_port();
-        let mailbox = if with_smtp { Some(start_mailcrab(smtp_port).await) } else { None };
-        let mut config = db.config();
-        config.public_url = base.clone();
-        config.smtp_url = Some(format!("smtp://127.0.0.1:{smtp_port}").into());
-        adjust(&mut config);
-        let t = TestApp::with_config(db, config).await;
-        let router = accord::http::router(t.engine().clone());
-        let (stop, mut shutdown) = watch::channel(false);
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown.wait_for(|s| *s).await;
-                })
-                .await
-                .unwrap();
-        });
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Some(Self { t, base, smtp_port, mailbox, client, _stop: stop })
-    }
-
-    pub async fn dispatch(&self) -> usize {
-        self.t.app.dispatcher().unwrap().dispatch_due().await.unwrap()
-    }
-
-    pub async fn next_mail(&mut self) -> Mail {
-        let mailbox = self.mailbox.as_mut().expect("an SMTP server");
-        let message =
-            tokio::time::timeout(Duration::from_secs(10), mailbox.rx.recv()).await.expect("a mail arrives").unwrap();
-        let raw = message.raw_bytes().expect("raw message");
-        let decoded = accord::sink::SinkMessage::from_raw("", Vec::new(), &raw).expect("a MIME message");
-        Mail {
-            to: decoded.to,
-            subject: decoded.subject,
-            message_id: decoded.message_id,
-            text: decoded.text,
-            html: decoded.html,
-        }
-    }
-
-    pub fn no_more_mail(&mut self) {
-        let mailbox = self.mailbox.as_mut().expect("an SMTP server");
-        assert!(mailbox.rx.try_recv().is_err(), "an unexpected extra mail arrived");
-    }
-
-    /// The personalised link in `mail` whose page has `title`.
-    pub async fn link_titled(&self, mail: &Mail, title: &str) -> String {
-        for link in links_in(&mail.text, &self.base) {
-            let page = self.client.get(&link).send().await.unwrap().text().await.unwrap();
-            if page.contains(&format!("<h1>{title}</h1>")) {
-                return link;
-            }
-        }
-        panic!("no link titled {title:?} in:\n{}", mail.text)
-    }
-
-    pub async fn get(&self, url: &str) -> (StatusCode, String) {
-        let response = self.client.get(url).send().await.unwrap();
-        (response.status(), response.text().await.unwrap())
-    }
-
-    pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
-        let response = self.client.post(url).form(form).send().await.unwrap();
-        (response.status(), response.text().await.unwrap())
-    }
-}
-
-async fn start_mailcrab(port: u16) -> mailcrab::TestMailServerHandle {
-    let handle = mailcrab::development_mail_server([127, 0, 0, 1], port).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "mailcrab did not start");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    handle
-}
-
-/// Every `<base>/l/<token>` in `text`.
-pub fn links_in(text: &str, base: &str) -> Vec<String> {
-    let prefix = format!("{base}/l/");
-    text.match_indices(&prefix)
-        .map(|(at, _)| text[at..].split(|c: char| c.is_whitespace() || c == '"' || c == '<').next().unwrap().to_owned())
-        .collect()
-}
+use crate::helpers::{links_in, spawn_app, Backend, TestApp};
 
 crate::on_each_store!(
     the_verification_email_arrives_with_both_parts_and_a_stable_message_id,
@@ -145,11 +22,11 @@ crate::on_each_store!(
 );
 
 async fn the_contact_answers_a_reviewers_question_on_the_link_page(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
-    let id = m.t.start_signup().await;
-    m.t.send(id, "verify", serde_json::json!(null)).await.unwrap();
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let id = m.start_signup().await;
+    m.send(id, "verify", serde_json::json!(null)).await.unwrap();
     let question = "Please send the company's VAT number.";
-    m.t.send(id, "request_info", serde_json::json!({ "message": question })).await.unwrap();
+    m.send(id, "request_info", serde_json::json!({ "message": question })).await.unwrap();
     assert_eq!(m.dispatch().await, 3);
     let mut request = None;
     for _ in 0..3 {
@@ -171,11 +48,11 @@ async fn the_contact_answers_a_reviewers_question_on_the_link_page(backend: Back
     let (status, page) = m.post(&answer, &[("answer", "   ")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("<li>La tua risposta</li>"), "a blank answer is refused: {page}");
-    assert_eq!(m.t.state(id).await, "awaiting_information");
+    assert_eq!(m.state(id).await, "awaiting_information");
 
     let (status, page) = m.post(&answer, &[("answer", "IT01234567890")]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    let view = m.t.engine().view(id).await.unwrap();
+    let view = m.engine().view(id).await.unwrap();
     assert_eq!(view.instance.state.as_str(), "in_review");
     assert_eq!(view.instance.context.0["answer"]["answer"], "IT01234567890");
     assert_eq!(view.instance.context.0["request_info"]["message"], question);
@@ -189,32 +66,38 @@ async fn a_link_action_may_keep_older_links_working(backend: Backend) {
     let edited = source.replace("[links.not_me]\n", "[links.not_me]\nsupersede = false\n");
     assert_ne!(source, edited);
     std::fs::write(&file, edited).unwrap();
-    let Some(mut m) = MailApp::spawn_with(backend, true, |config| {
-        config.workflows_dir = workflows.clone();
-        config.templates_dir = templates.clone();
-    })
-    .await
+    let Some(mut m) = TestApp::options(backend)
+        .smtp()
+        .config({
+            let (workflows, templates) = (workflows.clone(), templates.clone());
+            move |config| {
+                config.workflows_dir = workflows;
+                config.templates_dir = templates;
+            }
+        })
+        .spawn()
+        .await
     else {
         return;
     };
-    let id = m.t.start_signup().await;
+    let id = m.start_signup().await;
     m.dispatch().await;
     let first = m.next_mail().await;
     let first_verify = m.link_titled(&first, "Conferma il tuo indirizzo email").await;
     let first_not_me = m.link_titled(&first, "Non sono stato io").await;
-    m.t.clock.advance(Duration::from_secs(2 * 86_400 + 1));
-    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 1);
+    m.clock.advance(Duration::from_secs(2 * 86_400 + 1));
+    assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
     m.dispatch().await;
     let _reminder = m.next_mail().await;
     assert_eq!(m.get(&first_verify).await.0, StatusCode::GONE, "verify supersedes by default");
     let (status, page) = m.post(&first_not_me, &[]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert_eq!(m.t.state(id).await, "withdrawn");
+    assert_eq!(m.state(id).await, "withdrawn");
 }
 
 async fn the_verification_email_arrives_with_both_parts_and_a_stable_message_id(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
-    let id = m.t.start_signup().await;
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let id = m.start_signup().await;
     assert_eq!(m.dispatch().await, 1);
     let mail = m.next_mail().await;
     assert_eq!(mail.to, ["anna.rossi@contoso.it"]);
@@ -223,7 +106,7 @@ async fn the_verification_email_arrives_with_both_parts_and_a_stable_message_id(
     let text_links = links_in(&mail.text, &m.base);
     assert_eq!(text_links.len(), 2, "{}", mail.text);
     assert!(mail.html.contains(&format!("href=\"{}\"", text_links[0])), "{}", mail.html);
-    let view = m.t.engine().view(id).await.unwrap();
+    let view = m.engine().view(id).await.unwrap();
     assert_eq!(view.emails[0].status, EmailStatus::Sent);
     assert_eq!(format!("<{}>", mail.message_id), view.emails[0].message_id);
     assert_eq!(view.emails[0].locale, "en", "no Italian version yet: the default");
@@ -232,7 +115,7 @@ async fn the_verification_email_arrives_with_both_parts_and_a_stable_message_id(
     assert_eq!(m.dispatch().await, 0, "a sent email is not sent again");
     m.no_more_mail();
 
-    m.t.clock.advance(Duration::from_secs(2 * 86_400 + 30));
+    m.clock.advance(Duration::from_secs(2 * 86_400 + 30));
     let (status, metrics) = m.get(&format!("{}/metrics", m.base)).await;
     assert_eq!(status, StatusCode::OK);
     for line in [
@@ -249,8 +132,8 @@ async fn the_verification_email_arrives_with_both_parts_and_a_stable_message_id(
 }
 
 async fn a_get_changes_nothing_a_post_advances_and_a_second_post_shows_the_outcome(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
-    let id = m.t.start_signup().await;
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let id = m.start_signup().await;
     m.dispatch().await;
     let mail = m.next_mail().await;
     // The contact's locale is it-CH: the page comes in Italian.
@@ -262,7 +145,7 @@ async fn a_get_changes_nothing_a_post_advances_and_a_second_post_shows_the_outco
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("name=\"confirm_0\""), "{page}");
     }
-    let before = m.t.engine().view(id).await.unwrap();
+    let before = m.engine().view(id).await.unwrap();
     assert_eq!((before.instance.version, before.history.len()), (1, 1));
 
     // The checkbox is enforced on the server.
@@ -273,17 +156,17 @@ async fn a_get_changes_nothing_a_post_advances_and_a_second_post_shows_the_outco
         "{page}"
     );
     assert!(page.contains("<html lang=\"it\">"), "{page}");
-    assert_eq!(m.t.state(id).await, "awaiting_verification");
+    assert_eq!(m.state(id).await, "awaiting_verification");
 
     let (status, page) = m.post(&verify, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<h1>Fatto</h1>") && page.contains("in review"), "{page}");
-    assert_eq!(m.t.state(id).await, "in_review");
+    assert_eq!(m.state(id).await, "in_review");
 
     let (status, page) = m.post(&verify, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<h1>Operazione già eseguita</h1>") && page.contains("in review"), "{page}");
-    let history = m.t.engine().store().history(id).await.unwrap();
+    let history = m.engine().store().history(id).await.unwrap();
     assert_eq!(history.iter().filter(|h| h.event.as_str() == "verify").count(), 1);
     assert_eq!(history[1].origin, accord::store::Origin::Link);
 
@@ -294,15 +177,15 @@ async fn a_get_changes_nothing_a_post_advances_and_a_second_post_shows_the_outco
 }
 
 async fn expired_superseded_and_unknown_links_get_their_own_pages(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
-    let id = m.t.start_signup().await;
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let id = m.start_signup().await;
     m.dispatch().await;
     let first = m.next_mail().await;
     let first_verify = m.link_titled(&first, "Conferma il tuo indirizzo email").await;
 
     // Two days on, the reminder goes out with fresh links that replace the first ones.
-    m.t.clock.advance(Duration::from_secs(2 * 86_400 + 1));
-    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 1);
+    m.clock.advance(Duration::from_secs(2 * 86_400 + 1));
+    assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
     m.dispatch().await;
     let reminder = m.next_mail().await;
     assert!(reminder.subject.starts_with("Reminder:"), "{}", reminder.subject);
@@ -311,16 +194,16 @@ async fn expired_superseded_and_unknown_links_get_their_own_pages(backend: Backe
     assert!(page.contains("Questo link è stato sostituito"), "{page}");
     let (status, _) = m.post(&first_verify, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::GONE);
-    assert_eq!(m.t.state(id).await, "awaiting_verification");
+    assert_eq!(m.state(id).await, "awaiting_verification");
 
     let fresh = m.link_titled(&reminder, "Conferma il tuo indirizzo email").await;
-    m.t.clock.advance(Duration::from_secs(8 * 86_400));
+    m.clock.advance(Duration::from_secs(8 * 86_400));
     let (status, page) = m.get(&fresh).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(page.contains("Questo link è scaduto"), "{page}");
     let (status, _) = m.post(&fresh, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::GONE);
-    assert_eq!(m.t.state(id).await, "awaiting_verification");
+    assert_eq!(m.state(id).await, "awaiting_verification");
 
     // "Send me a new link": the same email again, with fresh links; asking twice sends one.
     let token = fresh.rsplit('/').next().unwrap();
@@ -336,8 +219,8 @@ async fn expired_superseded_and_unknown_links_get_their_own_pages(backend: Backe
     assert_ne!(renewed, fresh);
     let (status, _) = m.post(&renewed, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(m.t.state(id).await, "in_review");
-    let history = m.t.engine().store().history(id).await.unwrap();
+    assert_eq!(m.state(id).await, "in_review");
+    let history = m.engine().store().history(id).await.unwrap();
     assert_eq!(history.iter().filter(|h| h.event.as_str() == "link_resent").count(), 1);
 
     let (status, page) = m.get(&format!("{}/l/{}", m.base, "A".repeat(43))).await;
@@ -348,26 +231,26 @@ async fn expired_superseded_and_unknown_links_get_their_own_pages(backend: Backe
 }
 
 async fn mail_waits_for_an_absent_smtp_server_and_arrives_once_it_is_back(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, false).await else { return };
-    let id = m.t.start_signup().await;
+    let Some(mut m) = spawn_app(backend).await else { return };
+    let id = m.start_signup().await;
     assert_eq!(m.dispatch().await, 0, "nothing listens on the SMTP port yet");
-    m.t.clock.advance(Duration::from_secs(3600));
+    m.clock.advance(Duration::from_secs(3600));
     assert_eq!(m.dispatch().await, 0);
-    let view = m.t.engine().view(id).await.unwrap();
+    let view = m.engine().view(id).await.unwrap();
     let email = &view.emails[0];
     assert_eq!((email.status, email.attempts), (EmailStatus::Queued, 2));
     assert!(email.last_reply.as_deref().unwrap_or_default().to_lowercase().contains("connection refused"), "{email:?}");
-    assert!(email.next_attempt_at > m.t.clock.now(), "the next try waits (backoff)");
+    assert!(email.next_attempt_at > m.clock.now(), "the next try waits (backoff)");
     assert!(view.attempts.iter().all(|a| a.outcome == AttemptOutcome::Deferred));
 
-    m.mailbox = Some(start_mailcrab(m.smtp_port).await);
-    m.t.clock.advance(Duration::from_secs(3600));
+    m.start_smtp().await;
+    m.clock.advance(Duration::from_secs(3600));
     assert_eq!(m.dispatch().await, 1);
     let mail = m.next_mail().await;
     assert_eq!(mail.to, ["anna.rossi@contoso.it"]);
     assert_eq!(m.dispatch().await, 0);
     m.no_more_mail();
-    let view = m.t.engine().view(id).await.unwrap();
+    let view = m.engine().view(id).await.unwrap();
     assert_eq!((view.emails[0].status, view.emails[0].attempts), (EmailStatus::Sent, 3));
 }
 
@@ -399,14 +282,14 @@ pub async fn refusing_smtp_server(port: u16) {
 }
 
 async fn a_permanent_rejection_is_kept_with_the_reply_and_can_be_retried(backend: Backend) {
-    let Some(m) = MailApp::spawn(backend, false).await else { return };
+    let Some(m) = spawn_app(backend).await else { return };
     refusing_smtp_server(m.smtp_port).await;
-    let id = m.t.start_signup().await;
+    let id = m.start_signup().await;
     assert_eq!(m.dispatch().await, 0);
-    m.t.clock.advance(Duration::from_secs(86_400));
+    m.clock.advance(Duration::from_secs(86_400));
     assert_eq!(m.dispatch().await, 0, "a permanent failure is not retried by itself");
 
-    let key = accord::keys::create(m.t.engine().store().as_ref(), accord::store::Scope::Admin, "ops", m.t.clock.now())
+    let key = accord::keys::create(m.engine().store().as_ref(), accord::store::Scope::Admin, "ops", m.clock.now())
         .await
         .unwrap()
         .0;
@@ -434,7 +317,7 @@ async fn a_permanent_rejection_is_kept_with_the_reply_and_can_be_retried(backend
         m.client.post(format!("{}/api/v1/emails/{email_id}/retry", m.base)).bearer_auth(&key).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::CONFLICT, "only a failed email can be retried");
     assert_eq!(m.dispatch().await, 0);
-    let view = m.t.engine().view(id).await.unwrap();
+    let view = m.engine().view(id).await.unwrap();
     assert_eq!((view.emails[0].status, view.attempts.len()), (EmailStatus::Failed, 2));
 }
 
@@ -492,25 +375,30 @@ async fn a_draft_is_held_edited_without_losing_its_link_and_sent_on_release(back
         "<p>Hello {{ customer.name }}, <a href=\"{{ links.accept }}\">accept</a></p>",
     )
     .unwrap();
-    let Some(mut m) = MailApp::spawn_with(backend, true, |config| {
-        config.workflows_dir = workflows.clone();
-        config.templates_dir = templates.clone();
-    })
-    .await
+    let Some(mut m) = TestApp::options(backend)
+        .smtp()
+        .config({
+            let (workflows, templates) = (workflows.clone(), templates.clone());
+            move |config| {
+                config.workflows_dir = workflows;
+                config.templates_dir = templates;
+            }
+        })
+        .spawn()
+        .await
     else {
         return;
     };
     let input = serde_json::json!({ "customer": { "name": "Fabrikam", "email": "it@fabrikam.example" } });
     let request =
         accord::engine::StartRequest { workflow: "invite".into(), input, idempotency_key: None, actor: "test".into() };
-    let id = m.t.engine().start(request).await.unwrap().instance.id;
+    let id = m.engine().start(request).await.unwrap().instance.id;
     assert_eq!(m.dispatch().await, 0, "a draft is not sent");
 
-    let key =
-        accord::keys::create(m.t.engine().store().as_ref(), accord::store::Scope::Pipeline, "crm", m.t.clock.now())
-            .await
-            .unwrap()
-            .0;
+    let key = accord::keys::create(m.engine().store().as_ref(), accord::store::Scope::Pipeline, "crm", m.clock.now())
+        .await
+        .unwrap()
+        .0;
     let api = |method: reqwest::Method, path: String, body: Option<serde_json::Value>| {
         let mut request = m.client.request(method, format!("{}{path}", m.base)).bearer_auth(&key);
         if let Some(body) = body {
@@ -567,5 +455,5 @@ async fn a_draft_is_held_edited_without_losing_its_link_and_sent_on_release(back
     let (status, page) = m.post(&link, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("<h1>Done</h1>"), "no locale: the English page: {page}");
-    assert_eq!(m.t.state(id).await, "accepted");
+    assert_eq!(m.state(id).await, "accepted");
 }

@@ -8,8 +8,7 @@ use accord::store::Origin;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::email::{Mail, MailApp};
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{spawn_app, Backend, Mail, TestApp};
 
 pub fn enrollment_input() -> Value {
     json!({
@@ -38,7 +37,7 @@ fn reviewer(event: &str, data: Value) -> EventRequest {
 }
 
 /// The next mails, by subject, after a dispatch.
-async fn deliver(m: &mut MailApp, expected: usize) -> Vec<Mail> {
+async fn deliver(m: &mut TestApp, expected: usize) -> Vec<Mail> {
     assert_eq!(m.dispatch().await, expected);
     let mut mails = Vec::new();
     for _ in 0..expected {
@@ -57,7 +56,7 @@ crate::on_each_store!(
 );
 
 async fn every_refused_field_is_reported_at_once(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     for webmail in [
         "anna@gmail.com",
         "Anna@GMAIL.COM",
@@ -92,8 +91,8 @@ async fn every_refused_field_is_reported_at_once(backend: Backend) {
 }
 
 async fn an_approved_enrollment_is_active_once_the_global_admin_accepts_the_agreement(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
-    let id = m.t.engine().start(start(enrollment_input())).await.unwrap().instance.id;
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let id = m.engine().start(start(enrollment_input())).await.unwrap().instance.id;
     let mail = deliver(&mut m, 1).await.pop().unwrap();
     assert_eq!(mail.to, ["anna.rossi@contoso.it"]);
     assert_eq!(mail.subject, "Conferma il tuo indirizzo email per Contoso Italia S.r.l.", "the contact's language");
@@ -102,11 +101,11 @@ async fn an_approved_enrollment_is_active_once_the_global_admin_accepts_the_agre
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "both boxes are required");
     let (status, _) = m.post(&verify, &[("confirm_0", "on"), ("confirm_1", "on")]).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(m.t.state(id).await, "in_review");
+    assert_eq!(m.state(id).await, "in_review");
     let review = deliver(&mut m, 1).await.pop().unwrap();
     assert!(review.text.contains("alcuni giorni"), "the review takes several days: {}", review.text);
 
-    m.t.engine().apply(id, reviewer("approve", Value::Null)).await.unwrap();
+    m.engine().apply(id, reviewer("approve", Value::Null)).await.unwrap();
     let mails = deliver(&mut m, 2).await;
     let approved = mails.iter().find(|mail| mail.to == ["anna.rossi@contoso.it"]).unwrap();
     assert_eq!(approved.subject, "Contoso Italia S.r.l.: la registrazione è stata approvata");
@@ -115,26 +114,26 @@ async fn an_approved_enrollment_is_active_once_the_global_admin_accepts_the_agre
         .find(|mail| mail.to == ["admin@contosoitalia.onmicrosoft.com"])
         .expect("the global admin is asked");
     let accept = m.link_titled(agreement, "Accetta il Contratto per i partner Microsoft").await;
-    assert_eq!(m.t.state(id).await, "awaiting_agreement", "not active before the agreement");
+    assert_eq!(m.state(id).await, "awaiting_agreement", "not active before the agreement");
     assert!(agreement.text.contains("gruppo degli agenti amministratori"), "{}", agreement.text);
-    let partners = m.t.engine().store().partners(None).await.unwrap();
+    let partners = m.engine().store().partners(None).await.unwrap();
     assert_eq!(partners.len(), 1);
     assert_eq!((partners[0].legal_name.as_str(), partners[0].country.as_str()), ("Contoso Italia S.r.l.", "IT"));
     assert_eq!(partners[0].status, accord::directory::PartnerStatus::PendingAgreement);
-    let users = m.t.engine().store().partner_users(partners[0].id).await.unwrap();
+    let users = m.engine().store().partner_users(partners[0].id).await.unwrap();
     assert_eq!(users[0].email, "admin@contosoitalia.onmicrosoft.com");
     assert_eq!(
-        users[0].roles.0,
+        users[0].roles,
         [accord::directory::Role::GlobalAdmin, accord::directory::Role::AdminAgent],
         "the global admin joins the admin agents"
     );
     let (status, _) = m.post(&accept, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(m.t.state(id).await, "active");
+    assert_eq!(m.state(id).await, "active");
     let active = deliver(&mut m, 1).await.pop().unwrap();
     assert_eq!(active.subject, "Contoso Italia S.r.l.: l'account è attivo");
 
-    let key = accord::keys::create(m.t.engine().store().as_ref(), accord::store::Scope::Reviewer, "r", m.t.clock.now())
+    let key = accord::keys::create(m.engine().store().as_ref(), accord::store::Scope::Reviewer, "r", m.clock.now())
         .await
         .unwrap()
         .0;
@@ -154,75 +153,75 @@ async fn an_approved_enrollment_is_active_once_the_global_admin_accepts_the_agre
 }
 
 async fn a_rejection_carries_its_reason_and_an_overdue_review_reaches_the_reviewers(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let mut input = enrollment_input();
     input["primary_contact"]["locale"] = json!("en-GB");
-    let id = m.t.engine().start(start(input)).await.unwrap().instance.id;
-    m.t.send(id, "verify", Value::Null).await.unwrap();
+    let id = m.engine().start(start(input)).await.unwrap().instance.id;
+    m.send(id, "verify", Value::Null).await.unwrap();
     deliver(&mut m, 2).await;
 
-    m.t.clock.advance(Duration::from_secs(5 * 86_400 + 1));
-    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 1);
+    m.clock.advance(Duration::from_secs(5 * 86_400 + 1));
+    assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
     let escalation = deliver(&mut m, 1).await.pop().unwrap();
     assert_eq!(escalation.to, ["reviewers@contoso.example"]);
     assert_eq!(escalation.subject, "Review overdue: enrollment of Contoso Italia S.r.l.");
 
-    let err = m.t.engine().apply(id, reviewer("reject", json!({}))).await.unwrap_err();
+    let err = m.engine().apply(id, reviewer("reject", json!({}))).await.unwrap_err();
     assert_eq!(err.code(), "guard_refused", "a rejection needs a reason");
-    m.t.engine().apply(id, reviewer("reject", json!({ "reason": "The MPN ID is not active." }))).await.unwrap();
+    m.engine().apply(id, reviewer("reject", json!({ "reason": "The MPN ID is not active." }))).await.unwrap();
     let rejected = deliver(&mut m, 1).await.pop().unwrap();
     assert_eq!(rejected.subject, "Contoso Italia S.r.l.: your enrollment was not approved");
     assert!(rejected.text.contains("Reason: The MPN ID is not active."), "{}", rejected.text);
 }
 
 async fn this_wasnt_me_closes_the_enrollment(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
-    let id = m.t.engine().start(start(enrollment_input())).await.unwrap().instance.id;
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let id = m.engine().start(start(enrollment_input())).await.unwrap().instance.id;
     let mail = deliver(&mut m, 1).await.pop().unwrap();
     let not_me = m.link_titled(&mail, "Non sono stato io").await;
     let (status, _) = m.post(&not_me, &[]).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(m.t.state(id).await, "withdrawn");
-    m.t.clock.advance(Duration::from_secs(30 * 86_400));
-    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 0, "no reminder or expiry after it is closed");
+    assert_eq!(m.state(id).await, "withdrawn");
+    m.clock.advance(Duration::from_secs(30 * 86_400));
+    assert_eq!(m.scheduler().fire_due().await.unwrap(), 0, "no reminder or expiry after it is closed");
     assert_eq!(m.dispatch().await, 0, "and no more mail");
 }
 
 async fn verification_is_reminded_and_then_expires(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
-    let id = m.t.engine().start(start(enrollment_input())).await.unwrap().instance.id;
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let id = m.engine().start(start(enrollment_input())).await.unwrap().instance.id;
     let first = deliver(&mut m, 1).await.pop().unwrap();
     let old_link = m.link_titled(&first, "Conferma il tuo indirizzo email").await;
 
-    m.t.clock.advance(Duration::from_secs(2 * 86_400 + 1));
-    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 1);
+    m.clock.advance(Duration::from_secs(2 * 86_400 + 1));
+    assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
     let reminder = deliver(&mut m, 1).await.pop().unwrap();
     assert_eq!(reminder.subject, "Promemoria: conferma il tuo indirizzo email per Contoso Italia S.r.l.");
     let (status, _) = m.get(&old_link).await;
     assert_eq!(status, StatusCode::GONE, "the reminder's link replaces the first one");
-    assert_eq!(m.t.state(id).await, "awaiting_verification");
+    assert_eq!(m.state(id).await, "awaiting_verification");
 
-    m.t.clock.advance(Duration::from_secs(5 * 86_400));
-    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 1);
-    assert_eq!(m.t.state(id).await, "expired");
+    m.clock.advance(Duration::from_secs(5 * 86_400));
+    assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
+    assert_eq!(m.state(id).await, "expired");
     let expired = deliver(&mut m, 1).await.pop().unwrap();
     assert_eq!(expired.subject, "Contoso Italia S.r.l.: la registrazione è scaduta", "the contact is told");
     let new_link = m.link_titled(&reminder, "Conferma il tuo indirizzo email").await;
     let (status, page) = m.post(&new_link, &[("confirm_0", "on"), ("confirm_1", "on")]).await;
     assert_eq!(status, StatusCode::CONFLICT, "an expired verification cannot be confirmed: {page}");
     assert!(page.contains("scaduta"), "the page says the enrollment expired: {page}");
-    assert_eq!(m.t.state(id).await, "expired");
+    assert_eq!(m.state(id).await, "expired");
 }
 
 async fn the_reviewer_asks_for_information_and_the_contact_answers_on_the_page(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
-    let id = m.t.engine().start(start(enrollment_input())).await.unwrap().instance.id;
-    m.t.send(id, "verify", Value::Null).await.unwrap();
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let id = m.engine().start(start(enrollment_input())).await.unwrap().instance.id;
+    m.send(id, "verify", Value::Null).await.unwrap();
     deliver(&mut m, 2).await;
-    let err = m.t.engine().apply(id, reviewer("request_info", json!({}))).await.unwrap_err();
+    let err = m.engine().apply(id, reviewer("request_info", json!({}))).await.unwrap_err();
     assert_eq!(err.code(), "guard_refused", "a request needs a message");
     let question = "Please send the VAT number of the company.";
-    m.t.engine().apply(id, reviewer("request_info", json!({ "message": question }))).await.unwrap();
+    m.engine().apply(id, reviewer("request_info", json!({ "message": question }))).await.unwrap();
     let mail = deliver(&mut m, 1).await.pop().unwrap();
     assert_eq!(mail.subject, "Contoso Italia S.r.l.: il revisore ha bisogno di altre informazioni");
     assert!(mail.text.contains(question), "the contact reads the question: {}", mail.text);
@@ -233,10 +232,10 @@ async fn the_reviewer_asks_for_information_and_the_contact_answers_on_the_page(b
     let (status, page) = m.post(&answer, &[("answer", "IT01234567890")]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("in revisione"), "the page says where the enrollment is now: {page}");
-    assert_eq!(m.t.state(id).await, "in_review");
+    assert_eq!(m.state(id).await, "in_review");
     let back = deliver(&mut m, 1).await.pop().unwrap();
     assert_eq!(back.subject, "Contoso Italia S.r.l.: stiamo esaminando la tua registrazione");
-    let view = m.t.engine().view(id).await.unwrap();
+    let view = m.engine().view(id).await.unwrap();
     let context = serde_json::to_value(&view).unwrap();
     assert!(context.to_string().contains("IT01234567890"), "the reviewers can read the answer: {context}");
 }

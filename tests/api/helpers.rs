@@ -1,6 +1,8 @@
-//! Test harness: a fresh database per test (SQLite in a temp dir, or a new PostgreSQL database
-//! when ACCORD_TEST_POSTGRES_URL is set), the app built the way `main` builds it, and a manual
-//! clock so timers fire without sleeping.
+//! The one test harness: [`spawn_app`] gives every integration test a fresh database (SQLite in a
+//! temp dir, or a new PostgreSQL database when ACCORD_TEST_POSTGRES_URL is set), the app built
+//! the way `main` builds it on a manual clock (timers fire without sleeping), serving HTTP on a
+//! port of its own, API keys, and on request an SMTP server capturing the mail; [`free_port`] is
+//! the one way to pick a port for anything else.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,9 +15,11 @@ use accord::engine::{Engine, EngineError, EventRequest, Outcome, StartRequest};
 use accord::ids::InstanceId;
 use accord::scheduler::Scheduler;
 use accord::store::Origin;
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Connection;
 use tempfile::TempDir;
+use tokio::sync::watch;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -90,24 +94,95 @@ impl TestDb {
     }
 }
 
-/// The application on a manual clock.
+/// Everything a test drives: the application built the way `main` builds it, on a manual clock,
+/// serving HTTP on a port of its own, with an API key per scope on request and, with
+/// [`Spawn::smtp`], an SMTP server in process (mailcrab) capturing what it sends.
 pub struct TestApp {
     pub db: TestDb,
     pub app: App,
     pub clock: Arc<ManualClock>,
+    /// `http://127.0.0.1:<port>`: the API, the link pages and the console.
+    pub base: String,
+    /// A client that does not follow redirects, so tests see them.
+    pub client: reqwest::Client,
+    /// The port `ACCORD_SMTP_URL` points at; nothing listens there without [`Spawn::smtp`].
+    pub smtp_port: u16,
+    mailbox: Option<mailcrab::TestMailServerHandle>,
+    _stop: watch::Sender<bool>,
+}
+
+/// How to spawn a [`TestApp`]: `spawn_app(backend)` for the defaults, else
+/// `TestApp::options(backend)` and the builder methods.
+pub struct Spawn {
+    backend: Backend,
+    db: Option<TestDb>,
+    smtp: bool,
+    adjust: Vec<Adjust>,
+}
+
+/// A change to the configuration a [`TestApp`] is built with.
+type Adjust = Box<dyn FnOnce(&mut Config) + Send>;
+
+impl Spawn {
+    /// Starts an SMTP server for the app's mail ([`TestApp::next_mail`]).
+    pub fn smtp(mut self) -> Self {
+        self.smtp = true;
+        self
+    }
+
+    /// Runs on `db` instead of a fresh database (a restart on the same data).
+    pub fn db(mut self, db: TestDb) -> Self {
+        self.db = Some(db);
+        self
+    }
+
+    /// Changes the configuration the app is built with.
+    pub fn config(mut self, adjust: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.adjust.push(Box::new(adjust));
+        self
+    }
+
+    /// `None` when the backend is not available here (skipped; a failure under CI=true).
+    pub async fn spawn(self) -> Option<TestApp> {
+        let db = match self.db {
+            Some(db) => db,
+            None => TestDb::new(self.backend).await?,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("a bound address"));
+        let smtp_port = free_port();
+        let mailbox = if self.smtp { Some(start_mailcrab(smtp_port).await) } else { None };
+        let mut config = db.config();
+        config.public_url = base.clone();
+        config.smtp_url = Some(format!("smtp://127.0.0.1:{smtp_port}").into());
+        for adjust in self.adjust {
+            adjust(&mut config);
+        }
+        let clock = Arc::new(ManualClock::new(Timestamp::from_datetime("2026-03-02T09:00:00Z".parse().unwrap())));
+        let app = App::build_with_clock(config, clock.clone()).await.expect("the app builds");
+        let router = accord::http::router(app.engine.clone());
+        let (stop, mut shutdown) = watch::channel(false);
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = shutdown.wait_for(|stop| *stop).await;
+                })
+                .await
+                .expect("the test server runs");
+        });
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Some(TestApp { db, app, clock, base, client, smtp_port, mailbox, _stop: stop })
+    }
+}
+
+/// The application on a fresh database of `backend`, serving HTTP, on the defaults.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    TestApp::options(backend).spawn().await
 }
 
 impl TestApp {
-    pub async fn spawn(backend: Backend) -> Option<Self> {
-        let db = TestDb::new(backend).await?;
-        let config = db.config();
-        Some(Self::with_config(db, config).await)
-    }
-
-    pub async fn with_config(db: TestDb, config: Config) -> Self {
-        let clock = Arc::new(ManualClock::new(Timestamp::from_datetime("2026-03-02T09:00:00Z".parse().unwrap())));
-        let app = App::build_with_clock(config, clock.clone()).await.expect("the app builds");
-        Self { db, app, clock }
+    pub fn options(backend: Backend) -> Spawn {
+        Spawn { backend, db: None, smtp: false, adjust: Vec::new() }
     }
 
     pub fn engine(&self) -> &Engine {
@@ -116,6 +191,22 @@ impl TestApp {
 
     pub fn scheduler(&self) -> Scheduler {
         Scheduler::new(self.app.engine.clone(), Duration::from_secs(1), accord::lease::Lease::DEFAULT)
+    }
+
+    /// Stops serving and hands back the database, for a restart on the same data.
+    pub fn stop(self) -> TestDb {
+        self.db
+    }
+
+    /// A new API key with `scope`, as `accord keys create` makes it.
+    pub async fn key(&self, scope: accord::store::Scope) -> String {
+        let now = accord::clock::Clock::now(self.clock.as_ref());
+        accord::keys::create(self.engine().store().as_ref(), scope, "test", now).await.unwrap().0
+    }
+
+    /// Sends what is due now; the number of emails handled.
+    pub async fn dispatch(&self) -> usize {
+        self.app.dispatcher().unwrap().dispatch_due().await.unwrap()
     }
 
     pub async fn start_signup(&self) -> InstanceId {
@@ -129,6 +220,99 @@ impl TestApp {
     pub async fn state(&self, id: InstanceId) -> String {
         self.engine().store().instance(id).await.unwrap().unwrap().state.to_string()
     }
+
+    /// Starts the SMTP server now, on [`TestApp::smtp_port`]: a server that was down comes back.
+    pub async fn start_smtp(&mut self) {
+        self.mailbox = Some(start_mailcrab(self.smtp_port).await);
+    }
+
+    /// The next message the SMTP server received, decoded.
+    pub async fn next_mail(&mut self) -> Mail {
+        let mailbox = self.mailbox.as_mut().expect("an SMTP server: spawn with .smtp()");
+        let message =
+            tokio::time::timeout(Duration::from_secs(10), mailbox.rx.recv()).await.expect("a mail arrives").unwrap();
+        let raw = message.raw_bytes().expect("raw message");
+        let decoded = accord::sink::SinkMessage::from_raw("", Vec::new(), &raw).expect("a MIME message");
+        Mail {
+            to: decoded.to,
+            subject: decoded.subject,
+            message_id: decoded.message_id,
+            text: decoded.text,
+            html: decoded.html,
+        }
+    }
+
+    pub fn no_more_mail(&mut self) {
+        let mailbox = self.mailbox.as_mut().expect("an SMTP server: spawn with .smtp()");
+        assert!(mailbox.rx.try_recv().is_err(), "an unexpected extra mail arrived");
+    }
+
+    /// The personalised link in `mail` whose page has `title`.
+    pub async fn link_titled(&self, mail: &Mail, title: &str) -> String {
+        for link in links_in(&mail.text, &self.base) {
+            let page = self.client.get(&link).send().await.unwrap().text().await.unwrap();
+            if page.contains(&format!("<h1>{title}</h1>")) {
+                return link;
+            }
+        }
+        panic!("no link titled {title:?} in:\n{}", mail.text)
+    }
+
+    pub async fn get(&self, url: &str) -> (StatusCode, String) {
+        let response = self.client.get(url).send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+        let response = self.client.post(url).form(form).send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    /// Calls the JSON API at `path` with `key`; the body as JSON, or as a string when it is not.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+}
+
+/// A received message, decoded.
+#[derive(Debug)]
+pub struct Mail {
+    pub to: Vec<String>,
+    pub subject: String,
+    pub message_id: String,
+    pub text: String,
+    pub html: String,
+}
+
+async fn start_mailcrab(port: u16) -> mailcrab::TestMailServerHandle {
+    let handle = mailcrab::development_mail_server([127, 0, 0, 1], port).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "mailcrab did not start");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    handle
+}
+
+/// Every `<base>/l/<token>` in `text`.
+pub fn links_in(text: &str, base: &str) -> Vec<String> {
+    let prefix = format!("{base}/l/");
+    text.match_indices(&prefix)
+        .map(|(at, _)| text[at..].split(|c: char| c.is_whitespace() || c == '"' || c == '<').next().unwrap().to_owned())
+        .collect()
 }
 
 pub fn signup_input() -> Value {

@@ -3,53 +3,16 @@
 use accord::store::Scope;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::sync::watch;
 
-use crate::helpers::{signup_input, Backend, TestApp};
-
-struct Api {
-    base: String,
-    client: reqwest::Client,
-    _stop: watch::Sender<bool>,
-}
-
-impl Api {
-    async fn key(t: &TestApp, scope: Scope) -> String {
-        let now = accord::clock::Clock::now(t.clock.as_ref());
-        accord::keys::create(t.engine().store().as_ref(), scope, "test", now).await.unwrap().0
-    }
-
-    async fn spawn(t: TestApp) -> Api {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, shutdown) = watch::channel(false);
-        tokio::spawn(async move {
-            let TestApp { app, db, .. } = t;
-            let _keep = db;
-            app.serve(listener, shutdown).await.unwrap();
-        });
-        Api { base, client: reqwest::Client::new(), _stop: stop }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-}
+use crate::helpers::{signup_input, spawn_app, Backend};
 
 crate::on_each_store!(the_api_starts_reads_lists_and_moves_instances, the_api_refuses_bad_requests_with_stable_codes);
 
 async fn the_api_starts_reads_lists_and_moves_instances(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
-    let pipeline = Api::key(&t, Scope::Pipeline).await;
-    let reviewer = Api::key(&t, Scope::Reviewer).await;
-    let api = Api::spawn(t).await;
+    let Some(t) = spawn_app(backend).await else { return };
+    let pipeline = t.key(Scope::Pipeline).await;
+    let reviewer = t.key(Scope::Reviewer).await;
+    let api = t;
     use reqwest::Method;
 
     let body = json!({ "workflow": "example_signup", "input": signup_input(), "idempotency_key": "crm-1" });
@@ -88,10 +51,10 @@ async fn the_api_starts_reads_lists_and_moves_instances(backend: Backend) {
 }
 
 async fn the_api_refuses_bad_requests_with_stable_codes(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
-    let pipeline = Api::key(&t, Scope::Pipeline).await;
-    let reviewer = Api::key(&t, Scope::Reviewer).await;
-    let api = Api::spawn(t).await;
+    let Some(t) = spawn_app(backend).await else { return };
+    let pipeline = t.key(Scope::Pipeline).await;
+    let reviewer = t.key(Scope::Reviewer).await;
+    let api = t;
     use reqwest::Method;
 
     let (status, body) = api.call(Method::GET, "/api/v1/instances", "acc_not-a-key", None).await;

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use accord::clock::{Clock, DatabaseClock, ManualClock, SystemClock, Timestamp};
+use accord::clock::{Clock, ManualClock, SystemClock, Timestamp};
 use accord::engine::EngineError;
+use accord::store::DatabaseClock;
 use accord::store::{Origin, TimerStatus};
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{spawn_app, Backend};
 
 const DAY: Duration = Duration::from_secs(86_400);
 const LEASE: Duration = Duration::from_secs(30);
@@ -21,7 +22,7 @@ crate::on_each_store!(
 );
 
 async fn metrics_show_lapsed_claims_takeovers_and_stuck_instances(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     t.start_signup().await;
     let store = t.engine().store().clone();
     let metrics = || async { t.engine().metrics().render(store.as_ref(), t.clock.now()).await.unwrap() };
@@ -52,7 +53,7 @@ async fn metrics_show_lapsed_claims_takeovers_and_stuck_instances(backend: Backe
 }
 
 async fn schedulers_on_three_nodes_fire_each_timer_once_and_in_each_instances_order(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let mut ids = Vec::new();
     for _ in 0..30 {
         ids.push(t.start_signup().await);
@@ -76,7 +77,7 @@ async fn schedulers_on_three_nodes_fire_each_timer_once_and_in_each_instances_or
 }
 
 async fn a_lapsed_timer_claim_is_taken_over_and_the_old_claim_cannot_settle_it(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
     let store = t.engine().store().clone();
     t.clock.advance(7 * DAY + Duration::from_secs(1));
@@ -111,7 +112,7 @@ async fn a_lapsed_timer_claim_is_taken_over_and_the_old_claim_cannot_settle_it(b
 }
 
 async fn a_node_whose_clock_is_off_keeps_the_databases_time(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     // This node's clock runs an hour fast.
     let real = SystemClock.now();
     let node = Arc::new(ManualClock::new(Timestamp::from_millis(real.millis() + 3_600_000)));
@@ -129,13 +130,13 @@ mod postgres_only {
 
     use accord::wake::Wake;
 
-    use crate::helpers::{Backend, TestApp};
+    use crate::helpers::{spawn_app, Backend};
 
     /// A start on one node queues an email; another node's listener hears of it at commit rather
     /// than at its next poll. Its timers, due in days, wake nobody.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_commit_on_one_node_wakes_the_others() {
-        let Some(t) = TestApp::spawn(Backend::Postgres).await else { return };
+        let Some(t) = spawn_app(Backend::Postgres).await else { return };
         let other = accord::store::connect(&t.db.url, 2).await.unwrap();
         let wake = std::sync::Arc::new(Wake::default());
         let listener = tokio::spawn({

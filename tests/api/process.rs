@@ -1,13 +1,12 @@
 //! Real processes: `accord serve` stopped with SIGKILL and started again.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestDb};
+use crate::helpers::{free_port, Backend, TestDb};
 
 const QUICK: &str = r#"
 name = "quick"
@@ -83,11 +82,6 @@ fn kill(mut child: Child) {
     child.wait().unwrap();
 }
 
-fn free_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
-}
-
 fn write_workflow(dir: &Path) {
     std::fs::create_dir_all(dir.join("workflows")).unwrap();
     std::fs::create_dir_all(dir.join("templates")).unwrap();
@@ -98,7 +92,7 @@ crate::on_each_store!(a_timer_due_while_the_server_is_down_fires_once_after_rest
 
 async fn a_timer_due_while_the_server_is_down_fires_once_after_restart(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else { return };
-    let env = Env { db, dir: tempfile::tempdir().unwrap(), listen: free_port() };
+    let env = Env { db, dir: tempfile::tempdir().unwrap(), listen: format!("127.0.0.1:{}", free_port()) };
     write_workflow(env.dir.path());
     tokio::task::spawn_blocking(move || {
         let server = env.serve();

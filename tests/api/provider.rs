@@ -7,8 +7,7 @@ use accord::engine::{EngineError, StartRequest};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::email::MailApp;
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{spawn_app, Backend, TestApp};
 
 async fn partner(t: &TestApp, kind: PartnerKind, status: PartnerStatus, country: &str, serves: &[&str]) -> uuid::Uuid {
     let id = uuid::Uuid::new_v4();
@@ -54,12 +53,12 @@ crate::on_each_store!(
 );
 
 async fn an_admin_adds_providers_through_the_api(backend: Backend) {
-    let Some(m) = MailApp::spawn(backend, false).await else { return };
-    let store = m.t.engine().store().clone();
+    let Some(m) = spawn_app(backend).await else { return };
+    let store = m.engine().store().clone();
     let admin =
-        accord::keys::create(store.as_ref(), accord::store::Scope::Admin, "ops", m.t.clock.now()).await.unwrap().0;
+        accord::keys::create(store.as_ref(), accord::store::Scope::Admin, "ops", m.clock.now()).await.unwrap().0;
     let pipeline =
-        accord::keys::create(store.as_ref(), accord::store::Scope::Pipeline, "crm", m.t.clock.now()).await.unwrap().0;
+        accord::keys::create(store.as_ref(), accord::store::Scope::Pipeline, "crm", m.clock.now()).await.unwrap().0;
     let body = json!({ "legal_name": "Fabrikam Distribution", "country": "it", "mpn_id": "7654321", "tenant_domain": "fabrikam.example",
                        "serves": ["IT", "sm"], "admin": { "name": "Luca Verdi", "email": "luca@fabrikam.example" } });
     let url = format!("{}/api/v1/partners/providers", m.base);
@@ -81,7 +80,7 @@ async fn an_admin_adds_providers_through_the_api(backend: Backend) {
 }
 
 async fn only_an_active_provider_serving_the_resellers_country_may_invite(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let reseller = partner(&t, PartnerKind::IndirectReseller, PartnerStatus::Active, "IT", &[]).await;
     let pending = partner(&t, PartnerKind::IndirectReseller, PartnerStatus::PendingAgreement, "IT", &[]).await;
     let french = partner(&t, PartnerKind::IndirectProvider, PartnerStatus::Active, "FR", &["FR", "BE"]).await;
@@ -99,12 +98,12 @@ async fn only_an_active_provider_serving_the_resellers_country_may_invite(backen
 }
 
 async fn the_reseller_authorizes_the_provider_on_the_link_page(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
-    let reseller = partner(&m.t, PartnerKind::IndirectReseller, PartnerStatus::Active, "IT", &[]).await;
-    let provider = partner(&m.t, PartnerKind::IndirectProvider, PartnerStatus::Active, "IT", &["IT"]).await;
-    let id = m.t.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let reseller = partner(&m, PartnerKind::IndirectReseller, PartnerStatus::Active, "IT", &[]).await;
+    let provider = partner(&m, PartnerKind::IndirectProvider, PartnerStatus::Active, "IT", &["IT"]).await;
+    let id = m.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
     // A second invitation started before either is accepted: the directory refuses the later one.
-    let twin = m.t.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
+    let twin = m.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
     assert_eq!(m.dispatch().await, 2);
     let first = m.next_mail().await;
     let second = m.next_mail().await;
@@ -117,14 +116,10 @@ async fn the_reseller_authorizes_the_provider_on_the_link_page(backend: Backend)
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the box must be ticked");
     let (status, page) = m.post(&authorize, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    let relationships = m.t.engine().store().relationships(reseller).await.unwrap();
+    let relationships = m.engine().store().relationships(reseller).await.unwrap();
     assert_eq!(relationships.len(), 1);
     assert_eq!((relationships[0].provider_id, relationships[0].admin_access), (Some(provider), true));
-    assert_eq!(
-        m.t.engine().store().relationships(provider).await.unwrap().len(),
-        1,
-        "listed on the provider's side too"
-    );
+    assert_eq!(m.engine().store().relationships(provider).await.unwrap().len(), 1, "listed on the provider's side too");
 
     let other = m.link_titled(&second, "Autorizza il provider indiretto").await;
     let (status, page) = m.post(&other, &[("confirm_0", "on")]).await;
@@ -134,27 +129,23 @@ async fn the_reseller_authorizes_the_provider_on_the_link_page(backend: Backend)
         "{page}"
     );
     // The mails may arrive in either order: one invitation is authorized, the other unchanged.
-    let mut states = [m.t.state(id).await, m.t.state(twin).await];
+    let mut states = [m.state(id).await, m.state(twin).await];
     states.sort();
     assert_eq!(states, ["authorized", "invited"], "nothing changed for the refused twin");
 
-    let codes = refused_codes(m.t.engine().start(invitation(provider, reseller)).await);
+    let codes = refused_codes(m.engine().start(invitation(provider, reseller)).await);
     assert_eq!(codes, [("reseller.id".to_owned(), "already_related")]);
 
     // The reseller later removes the provider's admin access; the relationship stays.
-    let key = accord::keys::create(
-        m.t.engine().store().as_ref(),
-        accord::store::Scope::Pipeline,
-        "reseller",
-        m.t.clock.now(),
-    )
-    .await
-    .unwrap()
-    .0;
+    let key =
+        accord::keys::create(m.engine().store().as_ref(), accord::store::Scope::Pipeline, "reseller", m.clock.now())
+            .await
+            .unwrap()
+            .0;
     let url = format!("{}/api/v1/partners/{reseller}/providers/{provider}/remove-admin-access", m.base);
     let response = m.client.post(&url).bearer_auth(&key).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let relationships = m.t.engine().store().relationships(reseller).await.unwrap();
+    let relationships = m.engine().store().relationships(reseller).await.unwrap();
     assert_eq!(relationships.len(), 1, "the partnership stays");
     assert!(!relationships[0].admin_access);
     let again = m.client.post(&url).bearer_auth(&key).send().await.unwrap();
@@ -166,33 +157,33 @@ async fn the_reseller_authorizes_the_provider_on_the_link_page(backend: Backend)
 }
 
 async fn the_reseller_may_decline_or_let_the_invitation_expire(backend: Backend) {
-    let Some(mut m) = MailApp::spawn(backend, true).await else { return };
-    let reseller = partner(&m.t, PartnerKind::IndirectReseller, PartnerStatus::Active, "IT", &[]).await;
-    let provider = partner(&m.t, PartnerKind::IndirectProvider, PartnerStatus::Active, "IT", &["IT"]).await;
-    let declined = m.t.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let reseller = partner(&m, PartnerKind::IndirectReseller, PartnerStatus::Active, "IT", &[]).await;
+    let provider = partner(&m, PartnerKind::IndirectProvider, PartnerStatus::Active, "IT", &["IT"]).await;
+    let declined = m.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
     assert_eq!(m.dispatch().await, 1);
     let mail = m.next_mail().await;
     let decline = m.link_titled(&mail, "Rifiuta l&#x27;invito").await;
     let (status, page) = m.post(&decline, &[]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("rifiutata") && page.contains("Non è stato autorizzato nulla"), "the declined page: {page}");
-    assert_eq!(m.t.state(declined).await, "declined");
-    assert!(m.t.engine().store().relationships(reseller).await.unwrap().is_empty());
+    assert_eq!(m.state(declined).await, "declined");
+    assert!(m.engine().store().relationships(reseller).await.unwrap().is_empty());
 
     // Declined, it may be asked again; this time nobody answers.
-    let ignored = m.t.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
+    let ignored = m.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
     assert_eq!(m.dispatch().await, 1);
     let first = m.next_mail().await;
-    m.t.clock.advance(std::time::Duration::from_secs(7 * 86_400 + 1));
-    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 1);
+    m.clock.advance(std::time::Duration::from_secs(7 * 86_400 + 1));
+    assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
     assert_eq!(m.dispatch().await, 1, "a reminder");
     let reminder = m.next_mail().await;
     assert_eq!(reminder.subject, first.subject);
-    m.t.clock.advance(std::time::Duration::from_secs(23 * 86_400));
-    assert_eq!(m.t.scheduler().fire_due().await.unwrap(), 1);
-    assert_eq!(m.t.state(ignored).await, "expired");
+    m.clock.advance(std::time::Duration::from_secs(23 * 86_400));
+    assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
+    assert_eq!(m.state(ignored).await, "expired");
     let authorize = m.link_titled(&reminder, "Autorizza il provider indiretto").await;
     let (status, _) = m.post(&authorize, &[("confirm_0", "on")]).await;
     assert_ne!(status, StatusCode::OK, "an expired invitation cannot be authorised");
-    assert!(m.t.engine().store().relationships(reseller).await.unwrap().is_empty());
+    assert!(m.engine().store().relationships(reseller).await.unwrap().is_empty());
 }

@@ -8,11 +8,10 @@ use accord::mail::{Dispatcher, Transport};
 use accord::sink::{Sink, SinkKind};
 use accord::store::{AttemptOutcome, EmailStatus};
 use reqwest::StatusCode;
-use tokio::sync::watch;
 
 use crate::helpers::{
-    aiosmtpd_path, free_port, maildev_bin, maildev_command, required, signup_input, wait_for_port, Backend, TestApp,
-    TestDb,
+    aiosmtpd_path, free_port, maildev_bin, maildev_command, required, signup_input, spawn_app, wait_for_port, Backend,
+    TestApp,
 };
 
 /// MailDev's web API and SMTP addresses: `None` when not configured, which fails under CI=true.
@@ -33,23 +32,14 @@ crate::on_each_store!(
 
 async fn a_signup_runs_end_to_end_through_maildev(backend: Backend) {
     let Some((api, smtp)) = maildev() else { return };
-    let Some(db) = TestDb::new(backend).await else { return };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let mut config = db.config();
-    config.public_url = base.clone();
-    config.smtp_url = Some(format!("smtp://{smtp}").into());
-    let t = TestApp::with_config(db, config).await;
-    let (_stop, mut shutdown) = watch::channel(false);
-    let router = accord::http::router(t.engine().clone());
-    tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = shutdown.wait_for(|s| *s).await;
-            })
-            .await
-            .unwrap();
-    });
+    let Some(t) = TestApp::options(backend)
+        .config(move |config| config.smtp_url = Some(format!("smtp://{smtp}").into()))
+        .spawn()
+        .await
+    else {
+        return;
+    };
+    let base = t.base.clone();
 
     let recipient = format!("anna.{}@contoso.it", uuid::Uuid::new_v4().simple());
     let mut input = signup_input();
@@ -66,7 +56,7 @@ async fn a_signup_runs_end_to_end_through_maildev(backend: Backend) {
     assert_eq!(format!("<{}>", mail.message_id), view.emails[0].message_id);
 
     let client = reqwest::Client::new();
-    let links = crate::email::links_in(&mail.text, &base);
+    let links = crate::helpers::links_in(&mail.text, &base);
     let mut verify = None;
     for link in &links {
         let page = client.get(link).send().await.unwrap().text().await.unwrap();
@@ -160,7 +150,7 @@ fn dispatcher_through(t: &TestApp, smtp_url: &str) -> Dispatcher {
 /// server's reply, and goes out once the credentials are right.
 async fn a_server_that_wants_other_credentials_keeps_the_email_queued(backend: Backend) {
     let Some(sink) = AuthenticatingMailDev::start() else { return };
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
 
     for (credentials, code) in [("", "530"), ("accord:wrong@", "535")] {
@@ -272,7 +262,7 @@ async fn a_relay_with_implicit_tls_and_a_private_authority_gets_the_mail(backend
 /// trusting the authority keeps the email queued with the reason; `ca=` trusting it delivers it.
 async fn through_a_tls_relay(backend: Backend, implicit: bool) {
     let Some(relay) = TlsRelay::start(implicit) else { return };
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
 
     assert_eq!(dispatcher_through(&t, &relay.url(false)).dispatch_due().await.unwrap(), 0);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use accord::store::{Origin, TimerStatus};
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{spawn_app, Backend};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -17,7 +17,7 @@ crate::on_each_store!(
 );
 
 async fn a_due_timer_fires_once_and_its_transition_runs(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
     let scheduler = t.scheduler();
     assert_eq!(scheduler.fire_due().await.unwrap(), 0, "nothing is due yet");
@@ -38,7 +38,7 @@ async fn a_due_timer_fires_once_and_its_transition_runs(backend: Backend) {
 }
 
 async fn leaving_a_state_cancels_its_timers(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
     t.send(id, "verify", json!(null)).await.unwrap();
     t.clock.advance(8 * DAY);
@@ -62,7 +62,7 @@ async fn leaving_a_state_cancels_its_timers(backend: Backend) {
 }
 
 async fn expiry_ends_the_instance(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
     t.clock.advance(30 * DAY);
     // Both the reminder and the expiry are overdue: both fire, in due order, exactly once.
@@ -74,7 +74,7 @@ async fn expiry_ends_the_instance(backend: Backend) {
 }
 
 async fn a_periodic_job_reaches_each_instance_once_per_tick(backend: Backend) {
-    let Some(t) = TestApp::spawn(backend).await else { return };
+    let Some(t) = spawn_app(backend).await else { return };
     let reviewing = t.start_signup().await;
     t.send(reviewing, "verify", json!(null)).await.unwrap();
     let waiting = t.start_signup().await;

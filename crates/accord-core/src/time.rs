@@ -3,15 +3,14 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A point in time, stored as Unix milliseconds (a `BIGINT` in both databases).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, sqlx::Type)]
-#[sqlx(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(transparent))]
 pub struct Timestamp(i64);
 
 impl Timestamp {
@@ -98,38 +97,6 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_millis(self.0.load(Ordering::SeqCst))
-    }
-}
-
-/// The database's clock, as seen from this node: the node's own clock corrected by the offset
-/// last measured against the database server. Every node arms, claims and fires timers by it,
-/// so nodes whose clocks disagree still agree on when a timer is due.
-#[derive(Debug)]
-pub struct DatabaseClock {
-    local: Arc<dyn Clock>,
-    offset_millis: AtomicI64,
-}
-
-impl DatabaseClock {
-    pub fn new(local: Arc<dyn Clock>) -> Self {
-        Self { local, offset_millis: AtomicI64::new(0) }
-    }
-
-    /// Measures the offset to the database's clock, taking the middle of the round trip as the
-    /// moment the database read its clock. Returns the offset (database minus node).
-    pub async fn sync(&self, store: &dyn crate::store::Store) -> Result<i64, crate::store::StoreError> {
-        let before = self.local.now().millis();
-        let database = store.database_now().await?.millis();
-        let after = self.local.now().millis();
-        let offset = database - (before + (after - before) / 2);
-        self.offset_millis.store(offset, Ordering::SeqCst);
-        Ok(offset)
-    }
-}
-
-impl Clock for DatabaseClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_millis(self.local.now().millis() + self.offset_millis.load(Ordering::SeqCst))
     }
 }
 

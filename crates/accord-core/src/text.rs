@@ -1,51 +1,55 @@
-//! Stores enums and names as `TEXT` in both databases: the Rust side stays typed, the column
-//! holds the `snake_case` spelling, and a value that does not parse fails loudly on read.
+//! Enums and names spelled as `snake_case` text. With the `sqlx` feature they are stored as
+//! `TEXT` in both databases: the Rust side stays typed, the column holds the spelling, and a value
+//! that does not parse fails loudly on read.
 
 /// Implements `sqlx::Type`, `Encode` and `Decode` for any database whose `str` and `String`
 /// already have them, by way of `as_str()` and `FromStr`.
+#[cfg(feature = "sqlx")]
 #[macro_export]
 macro_rules! sql_text {
     ($ty:ty) => {
-        impl<DB: sqlx::Database> sqlx::Type<DB> for $ty
+        impl<DB: $crate::__private::sqlx::Database> $crate::__private::sqlx::Type<DB> for $ty
         where
-            str: sqlx::Type<DB>,
+            str: $crate::__private::sqlx::Type<DB>,
         {
             fn type_info() -> DB::TypeInfo {
-                <str as sqlx::Type<DB>>::type_info()
+                <str as $crate::__private::sqlx::Type<DB>>::type_info()
             }
 
             fn compatible(ty: &DB::TypeInfo) -> bool {
-                <str as sqlx::Type<DB>>::compatible(ty)
+                <str as $crate::__private::sqlx::Type<DB>>::compatible(ty)
             }
         }
 
-        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $ty
+        impl<'q, DB: $crate::__private::sqlx::Database> $crate::__private::sqlx::Encode<'q, DB> for $ty
         where
-            String: sqlx::Encode<'q, DB>,
+            String: $crate::__private::sqlx::Encode<'q, DB>,
         {
             fn encode_by_ref(
                 &self,
-                buf: &mut <DB as sqlx::Database>::ArgumentBuffer<'q>,
-            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                buf: &mut <DB as $crate::__private::sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<$crate::__private::sqlx::encode::IsNull, $crate::__private::sqlx::error::BoxDynError> {
                 // Owned, because SQLite's `&str` encoding borrows for the query's lifetime.
-                <String as sqlx::Encode<'q, DB>>::encode(self.as_str().to_owned(), buf)
+                <String as $crate::__private::sqlx::Encode<'q, DB>>::encode(self.as_str().to_owned(), buf)
             }
         }
 
-        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $ty
+        impl<'r, DB: $crate::__private::sqlx::Database> $crate::__private::sqlx::Decode<'r, DB> for $ty
         where
-            String: sqlx::Decode<'r, DB>,
+            String: $crate::__private::sqlx::Decode<'r, DB>,
         {
-            fn decode(value: <DB as sqlx::Database>::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-                let text = <String as sqlx::Decode<'r, DB>>::decode(value)?;
+            fn decode(
+                value: <DB as $crate::__private::sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, $crate::__private::sqlx::error::BoxDynError> {
+                let text = <String as $crate::__private::sqlx::Decode<'r, DB>>::decode(value)?;
                 text.parse::<$ty>().map_err(|err| format!("{err}").into())
             }
         }
     };
 }
 
-/// A fieldless enum spelled in `snake_case` text, with `as_str`, `FromStr`, `Display`, serde and
-/// the `TEXT` column mapping.
+/// A fieldless enum spelled in `snake_case` text, with `as_str`, `FromStr`, `Display`, serde and,
+/// with the `sqlx` feature, the `TEXT` column mapping.
 #[macro_export]
 macro_rules! text_enum {
     ($(#[$doc:meta])* pub enum $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
@@ -86,6 +90,23 @@ macro_rules! text_enum {
             }
         }
 
-        $crate::sql_text!($name);
+        $crate::__text_column!($name);
     };
+}
+
+/// `text_enum!`'s column mapping: `sql_text!` when the `sqlx` feature is on, nothing otherwise.
+#[cfg(feature = "sqlx")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __text_column {
+    ($ty:ty) => {
+        $crate::sql_text!($ty);
+    };
+}
+
+#[cfg(not(feature = "sqlx"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __text_column {
+    ($ty:ty) => {};
 }

@@ -305,14 +305,35 @@ fn check_value(field: &InputField, value: &Value, rules: &InputRules) -> Result<
 }
 
 fn parse_email(path: &str, text: &str) -> Result<String, FieldError> {
-    let address = lettre::Address::from_str(text).map_err(|_| {
+    let invalid = || {
         FieldError::new(
             path,
             "invalid_email",
             format!("`{path}` must be an email address such as name@example.com, not `{text}`"),
         )
-    })?;
-    Ok(format!("{}@{}", address.user(), address.domain().to_ascii_lowercase()))
+    };
+    let (user, domain) = text.rsplit_once('@').ok_or_else(invalid)?;
+    if !is_email_user(user) || !is_email_domain(domain) {
+        return Err(invalid());
+    }
+    Ok(format!("{user}@{}", domain.to_ascii_lowercase()))
+}
+
+/// The local part of an address as RFC 5321 allows it (`email_address`'s check, which lettre's
+/// `Address` also uses, so what is accepted here is what the SMTP envelope can carry).
+fn is_email_user(user: &str) -> bool {
+    email_address::EmailAddress::is_valid_local_part(user)
+}
+
+/// A domain name (or its IDNA form), or an IP literal: the domains lettre's `Address` accepts.
+fn is_email_domain(domain: &str) -> bool {
+    let ascii_ok = |domain: &str| {
+        email_address::EmailAddress::is_valid_domain(domain) || {
+            let ip = domain.strip_prefix('[').and_then(|ip| ip.strip_suffix(']')).unwrap_or(domain);
+            ip.parse::<std::net::IpAddr>().is_ok()
+        }
+    };
+    ascii_ok(domain) || idna::domain_to_ascii(domain).is_ok_and(|ascii| ascii_ok(&ascii))
 }
 
 /// An ISO 3166-1 alpha-2 code, upper-cased (`it` becomes `IT`), if `text` is one.

@@ -6,28 +6,37 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::directory::{
-    Cloud, CustomerRelationshipKind, DirectoryChange, NewCustomer, NewCustomerRelationship, NewPartner, NewUser,
-    PartnerKind, PartnerRecord, PartnerStatus, Role,
+    Cloud, CustomerRelationshipKind, DirectoryChange, DirectoryReader, NewCustomer, NewCustomerRelationship,
+    NewPartner, NewUser, PartnerKind, PartnerRecord, PartnerStatus, ReadError, Role,
 };
-use crate::engine::registry::{Call, Registry};
-use crate::engine::Effect;
-use crate::store::{Store, StoreError};
+use crate::machine::{Call, Effect, Registry};
 use crate::workflow::FieldError;
 
+/// The registry the shipped workflows are checked and run against: the built-in guards and
+/// effects, and the rules below.
+pub fn registry() -> Registry {
+    let mut registry = Registry::builtin();
+    register(&mut registry);
+    registry
+}
+
+/// Adds the Cloud Solution Provider effects and start checks to `registry`.
 pub fn register(registry: &mut Registry) {
     registry.effect("create_reseller", create_reseller);
     registry.effect("activate_partner", activate_partner);
     registry.effect("relate_provider", relate_provider);
     registry.effect("accept_customer_invitation", accept_customer_invitation);
     registry.effect("accept_customer_agreement", accept_customer_agreement);
-    registry.start_check("provider_may_invite", |input, store| Box::pin(provider_may_invite(input, store)));
-    registry.start_check("reseller_may_invite_customer", |input, store| {
-        Box::pin(reseller_may_invite_customer(input, store))
+    registry.start_check("provider_may_invite", |input, directory| Box::pin(provider_may_invite(input, directory)));
+    registry.start_check("reseller_may_invite_customer", |input, directory| {
+        Box::pin(reseller_may_invite_customer(input, directory))
     });
-    registry.start_check("reseller_and_provider_may_invite_customer", |input, store| {
-        Box::pin(reseller_and_provider_may_invite_customer(input, store))
+    registry.start_check("reseller_and_provider_may_invite_customer", |input, directory| {
+        Box::pin(reseller_and_provider_may_invite_customer(input, directory))
     });
-    registry.start_check("customer_needs_agreement", |input, store| Box::pin(customer_needs_agreement(input, store)));
+    registry.start_check("customer_needs_agreement", |input, directory| {
+        Box::pin(customer_needs_agreement(input, directory))
+    });
 }
 
 fn refused(field: &str, code: &'static str, message: String) -> FieldError {
@@ -50,9 +59,9 @@ async fn active_partner(
     input: &Value,
     path: &str,
     kind: PartnerKind,
-    store: &dyn Store,
+    directory: &dyn DirectoryReader,
     errors: &mut Vec<FieldError>,
-) -> Result<Option<PartnerRecord>, StoreError> {
+) -> Result<Option<PartnerRecord>, ReadError> {
     let id = match partner_id(input, path) {
         Ok(id) => id,
         Err(err) => {
@@ -64,7 +73,7 @@ async fn active_partner(
         PartnerKind::IndirectProvider => ("an indirect provider", "not_a_provider"),
         PartnerKind::IndirectReseller => ("an indirect reseller", "not_a_reseller"),
     };
-    match store.partner(id).await? {
+    match directory.partner(id).await? {
         Some(p) if p.kind != kind => {
             errors.push(refused(path, code, format!("{} is not {what}", p.legal_name)));
             Ok(None)
@@ -90,12 +99,14 @@ async fn active_partner(
 
 /// An active indirect provider may invite an active indirect reseller whose legal country it
 /// serves, unless they are related already.
-async fn provider_may_invite(input: Value, store: Arc<dyn Store>) -> Result<Vec<FieldError>, StoreError> {
+async fn provider_may_invite(input: Value, directory: Arc<dyn DirectoryReader>) -> Result<Vec<FieldError>, ReadError> {
     let mut errors = Vec::new();
-    let provider = active_partner(&input, "provider.id", PartnerKind::IndirectProvider, &*store, &mut errors).await?;
-    let reseller = active_partner(&input, "reseller.id", PartnerKind::IndirectReseller, &*store, &mut errors).await?;
+    let provider =
+        active_partner(&input, "provider.id", PartnerKind::IndirectProvider, &*directory, &mut errors).await?;
+    let reseller =
+        active_partner(&input, "reseller.id", PartnerKind::IndirectReseller, &*directory, &mut errors).await?;
     if let (Some(provider), Some(reseller)) = (provider, reseller) {
-        if !provider.served_countries.0.iter().any(|c| c == &reseller.country) {
+        if !provider.served_countries.iter().any(|c| c == &reseller.country) {
             errors.push(refused(
                 "reseller.id",
                 "country_not_served",
@@ -104,11 +115,11 @@ async fn provider_may_invite(input: Value, store: Arc<dyn Store>) -> Result<Vec<
                     provider.legal_name,
                     reseller.country,
                     reseller.legal_name,
-                    provider.served_countries.0.join(", ")
+                    provider.served_countries.join(", ")
                 ),
             ));
         }
-        let related = store.relationships(reseller.id).await?.iter().any(|r| r.provider_id == Some(provider.id));
+        let related = directory.relationships(reseller.id).await?.iter().any(|r| r.provider_id == Some(provider.id));
         if related {
             errors.push(refused(
                 "reseller.id",
@@ -122,22 +133,26 @@ async fn provider_may_invite(input: Value, store: Arc<dyn Store>) -> Result<Vec<
 
 /// A customer invitation: sent for an active reseller by one of its global admins or admin
 /// agents, with delegated admin privileges wherever the customer's cloud requires them.
-async fn reseller_may_invite_customer(input: Value, store: Arc<dyn Store>) -> Result<Vec<FieldError>, StoreError> {
+async fn reseller_may_invite_customer(
+    input: Value,
+    directory: Arc<dyn DirectoryReader>,
+) -> Result<Vec<FieldError>, ReadError> {
     let mut errors = Vec::new();
-    check_customer_request(&input, &*store, &mut errors).await?;
+    check_customer_request(&input, &*directory, &mut errors).await?;
     Ok(errors)
 }
 
 /// A dual invitation also needs the reseller's authorised indirect provider.
 async fn reseller_and_provider_may_invite_customer(
     input: Value,
-    store: Arc<dyn Store>,
-) -> Result<Vec<FieldError>, StoreError> {
+    directory: Arc<dyn DirectoryReader>,
+) -> Result<Vec<FieldError>, ReadError> {
     let mut errors = Vec::new();
-    let reseller = check_customer_request(&input, &*store, &mut errors).await?;
-    let provider = active_partner(&input, "provider.id", PartnerKind::IndirectProvider, &*store, &mut errors).await?;
+    let reseller = check_customer_request(&input, &*directory, &mut errors).await?;
+    let provider =
+        active_partner(&input, "provider.id", PartnerKind::IndirectProvider, &*directory, &mut errors).await?;
     if let (Some(reseller), Some(provider)) = (reseller, provider) {
-        let authorised = store.relationships(reseller.id).await?;
+        let authorised = directory.relationships(reseller.id).await?;
         if !authorised.iter().any(|r| r.provider_id == Some(provider.id)) {
             let others: Vec<String> = authorised.iter().filter_map(|r| r.provider_id).map(|p| p.to_string()).collect();
             let hint = if others.is_empty() {
@@ -162,21 +177,21 @@ async fn reseller_and_provider_may_invite_customer(
 /// The checks single and dual invitations share; returns the reseller when it may invite.
 async fn check_customer_request(
     input: &Value,
-    store: &dyn Store,
+    directory: &dyn DirectoryReader,
     errors: &mut Vec<FieldError>,
-) -> Result<Option<PartnerRecord>, StoreError> {
-    let reseller = active_partner(input, "reseller.id", PartnerKind::IndirectReseller, store, errors).await?;
+) -> Result<Option<PartnerRecord>, ReadError> {
+    let reseller = active_partner(input, "reseller.id", PartnerKind::IndirectReseller, directory, errors).await?;
     if let Some(reseller) = &reseller {
         let sender = text(input, "sender.email").unwrap_or_default();
-        let users = store.partner_users(reseller.id).await?;
+        let users = directory.partner_users(reseller.id).await?;
         match users.iter().find(|u| u.email.eq_ignore_ascii_case(&sender)) {
             None => errors.push(refused(
                 "sender.email",
                 "unknown_user",
                 format!("{sender} is not a user of {}; `accord partners` lists its users", reseller.legal_name),
             )),
-            Some(user) if !user.roles.0.iter().any(|r| matches!(r, Role::GlobalAdmin | Role::AdminAgent)) => {
-                let roles: Vec<&str> = user.roles.0.iter().map(Role::as_str).collect();
+            Some(user) if !user.roles.iter().any(|r| matches!(r, Role::GlobalAdmin | Role::AdminAgent)) => {
+                let roles: Vec<&str> = user.roles.iter().map(Role::as_str).collect();
                 errors.push(refused(
                     "sender.email",
                     "role_not_allowed",
@@ -225,7 +240,10 @@ async fn check_customer_request(
 
 /// An agreement-acceptance request: the customer has a relationship with the partner and has not
 /// accepted the customer agreement.
-async fn customer_needs_agreement(input: Value, store: Arc<dyn Store>) -> Result<Vec<FieldError>, StoreError> {
+async fn customer_needs_agreement(
+    input: Value,
+    directory: Arc<dyn DirectoryReader>,
+) -> Result<Vec<FieldError>, ReadError> {
     let mut errors = Vec::new();
     let customer = match uuid::Uuid::parse_str(&text(&input, "customer.id").unwrap_or_default()) {
         Err(_) => {
@@ -236,7 +254,7 @@ async fn customer_needs_agreement(input: Value, store: Arc<dyn Store>) -> Result
             ));
             return Ok(errors);
         }
-        Ok(id) => match store.customer(id).await? {
+        Ok(id) => match directory.customer(id).await? {
             None => {
                 errors.push(refused("customer.id", "unknown_customer", format!("no customer with id {id}")));
                 return Ok(errors);
@@ -252,7 +270,7 @@ async fn customer_needs_agreement(input: Value, store: Arc<dyn Store>) -> Result
         ));
     }
     let partner = text(&input, "partner.id").unwrap_or_default();
-    let related = store
+    let related = directory
         .customer_partners(customer.id)
         .await?
         .iter()
@@ -366,3 +384,7 @@ fn accept_customer_agreement(call: &Call<'_>) -> Result<Vec<Effect>, String> {
         accepted_by: text(call.context, "customer.email")?,
     })])
 }
+
+#[cfg(test)]
+#[path = "csp_tests.rs"]
+mod tests;

@@ -101,6 +101,6 @@ mod tests {
     }
 }
 
-crate::sql_text!(WorkflowName);
-crate::sql_text!(StateName);
-crate::sql_text!(EventName);
+crate::__text_column!(WorkflowName);
+crate::__text_column!(StateName);
+crate::__text_column!(EventName);

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::transition::Effect;
+use super::Effect;
+use crate::directory::{DirectoryReader, ReadError};
+use crate::workflow::FieldError;
 
 /// What a guard or effect sees.
 #[derive(Debug)]
@@ -30,11 +32,10 @@ pub type EffectFn = fn(&Call<'_>) -> Result<Vec<Effect>, String>;
 
 /// Checks an instance's (already validated) input against the directory before it starts;
 /// returns every refused field.
-pub type StartCheck =
-    fn(
-        Value,
-        std::sync::Arc<dyn crate::store::Store>,
-    ) -> futures::future::BoxFuture<'static, Result<Vec<crate::workflow::FieldError>, crate::store::StoreError>>;
+pub type StartCheck = fn(
+    Value,
+    std::sync::Arc<dyn DirectoryReader>,
+) -> futures::future::BoxFuture<'static, Result<Vec<FieldError>, ReadError>>;
 
 /// The named guards, effects and start checks a definition may reference.
 #[derive(Clone, Debug)]
@@ -50,13 +51,13 @@ impl Registry {
         Self { guards: BTreeMap::new(), effects: BTreeMap::new(), start_checks: BTreeMap::new() }
     }
 
-    /// The guards and effects every workflow may use.
+    /// The guards and effects every workflow may use; [`crate::csp::registry`] adds the Cloud
+    /// Solution Provider rules the shipped workflows reference.
     pub fn builtin() -> Self {
         let mut registry = Self::empty();
         registry.guard("has_reason", |call| require_text(call, "reason"));
         registry.guard("has_message", |call| require_text(call, "message"));
         registry.effect("record_data", record_data);
-        crate::domain::register(&mut registry);
         registry
     }
 

@@ -3,36 +3,9 @@
 
 use serde_json::Value;
 
-use super::registry::{Call, Registry};
-use super::EngineError;
-use crate::clock::Timestamp;
-use crate::store::{InstanceStatus, Origin};
-use crate::workflow::{Definition, EmailSpec, EventKind, EventName, State, StateName, TimerSpec};
-
-/// Something a transition causes, as data; the store writes it in the transition's transaction.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Effect {
-    /// Queue an email to `recipient` (already resolved from the party).
-    Email { spec: EmailSpec, recipient: String },
-    /// Arm a timer of the state being entered.
-    ArmTimer { spec: TimerSpec, due_at: Timestamp },
-    /// Cancel the armed timers of the state being left.
-    CancelTimers,
-    /// Merge this object into the instance's context.
-    MergeContext(Value),
-    /// Change the partner directory.
-    Directory(crate::directory::DirectoryChange),
-}
-
-/// The outcome of a transition.
-#[derive(Clone, Debug)]
-pub struct Decision {
-    pub from: Option<StateName>,
-    pub to: StateName,
-    pub status: InstanceStatus,
-    pub context: Value,
-    pub effects: Vec<Effect>,
-}
+use super::{Call, Decision, Effect, InstanceStatus, Origin, Refusal, Registry};
+use crate::time::Timestamp;
+use crate::workflow::{Definition, EmailSpec, EventKind, EventName, State, StateName};
 
 /// The event as the engine evaluates it.
 #[derive(Clone, Debug)]
@@ -62,10 +35,10 @@ pub fn start(
     context: Value,
     configured: &Addresses,
     now: Timestamp,
-) -> Result<Decision, EngineError> {
+) -> Result<Decision, Refusal> {
     let initial = definition
         .state(&definition.initial)
-        .ok_or_else(|| EngineError::Definition(format!("initial state `{}` is missing", definition.initial)))?;
+        .ok_or_else(|| Refusal::Definition(format!("initial state `{}` is missing", definition.initial)))?;
     let mut effects = Vec::new();
     enter(definition, initial, &context, configured, now, &mut effects)?;
     Ok(Decision { from: None, to: initial.name.clone(), status: status_of(initial), context, effects })
@@ -88,23 +61,23 @@ pub fn decide(
     incoming: &Incoming<'_>,
     configured: &Addresses,
     now: Timestamp,
-) -> Result<Decision, EngineError> {
+) -> Result<Decision, Refusal> {
     let Current { instance_id, state, status, context } = current;
     let event = EventName::parse(incoming.event).map_err(|_| unknown_event(definition, incoming.event))?;
     let Some(kind) = definition.event_kind(&event) else {
         return Err(unknown_event(definition, incoming.event));
     };
     if status == InstanceStatus::Finished {
-        return Err(EngineError::InstanceFinished { state: state.to_string(), event: event.to_string() });
+        return Err(Refusal::InstanceFinished { state: state.to_string(), event: event.to_string() });
     }
     if !origin_allows(incoming.origin, kind) {
-        return Err(EngineError::OriginNotAllowed { event: event.to_string(), kind, origin: incoming.origin });
+        return Err(Refusal::OriginNotAllowed { event: event.to_string(), kind, origin: incoming.origin });
     }
     let current = definition.state(state).ok_or_else(|| {
-        EngineError::Definition(format!("the instance is in state `{state}`, which its definition lacks"))
+        Refusal::Definition(format!("the instance is in state `{state}`, which its definition lacks"))
     })?;
     let Some(transition) = current.transitions.get(&event) else {
-        return Err(EngineError::EventNotAllowed {
+        return Err(Refusal::EventNotAllowed {
             event: event.to_string(),
             state: state.to_string(),
             allowed: current.transitions.keys().map(ToString::to_string).collect(),
@@ -122,15 +95,15 @@ pub fn decide(
     for name in &transition.guards {
         let guard = registry
             .find_guard(name)
-            .ok_or_else(|| EngineError::Definition(format!("guard `{name}` is not registered")))?;
-        guard(&call).map_err(|reason| EngineError::GuardRefused { guard: name.clone(), reason })?;
+            .ok_or_else(|| Refusal::Definition(format!("guard `{name}` is not registered")))?;
+        guard(&call).map_err(|reason| Refusal::GuardRefused { guard: name.clone(), reason })?;
     }
     let mut effects = Vec::new();
     for name in &transition.effects {
         let effect = registry
             .find_effect(name)
-            .ok_or_else(|| EngineError::Definition(format!("effect `{name}` is not registered")))?;
-        effects.extend(effect(&call).map_err(|reason| EngineError::GuardRefused { guard: name.clone(), reason })?);
+            .ok_or_else(|| Refusal::Definition(format!("effect `{name}` is not registered")))?;
+        effects.extend(effect(&call).map_err(|reason| Refusal::GuardRefused { guard: name.clone(), reason })?);
     }
     let mut context = context.clone();
     for effect in &effects {
@@ -147,7 +120,7 @@ pub fn decide(
         Some(to) => {
             let target = definition
                 .state(to)
-                .ok_or_else(|| EngineError::Definition(format!("transition to unknown state `{to}`")))?;
+                .ok_or_else(|| Refusal::Definition(format!("transition to unknown state `{to}`")))?;
             effects.push(Effect::CancelTimers);
             enter(definition, target, &context, configured, now, &mut effects)?;
             target
@@ -171,7 +144,7 @@ fn enter(
     configured: &Addresses,
     now: Timestamp,
     effects: &mut Vec<Effect>,
-) -> Result<(), EngineError> {
+) -> Result<(), Refusal> {
     for spec in &state.emails {
         effects.push(email(definition, spec, context, configured)?);
     }
@@ -186,21 +159,19 @@ fn email(
     spec: &EmailSpec,
     context: &Value,
     configured: &Addresses,
-) -> Result<Effect, EngineError> {
-    let party = definition.parties.get(&spec.to).ok_or_else(|| {
-        EngineError::Definition(format!("email `{}` names unknown party `{}`", spec.template, spec.to))
-    })?;
+) -> Result<Effect, Refusal> {
+    let party = definition
+        .parties
+        .get(&spec.to)
+        .ok_or_else(|| Refusal::Definition(format!("email `{}` names unknown party `{}`", spec.template, spec.to)))?;
     let recipient = match (&party.email, &party.config) {
         (Some(path), _) => lookup(context, path).and_then(Value::as_str).ok_or_else(|| {
-            EngineError::Definition(format!(
-                "party `{}` has no email address at `{path}` in the instance's input",
-                spec.to
-            ))
+            Refusal::Definition(format!("party `{}` has no email address at `{path}` in the instance's input", spec.to))
         })?,
         (None, Some(key)) => configured.get(key).map(String::as_str).ok_or_else(|| {
-            EngineError::Definition(format!("party `{}`: no address configured under [parties] {key}", spec.to))
+            Refusal::Definition(format!("party `{}`: no address configured under [parties] {key}", spec.to))
         })?,
-        (None, None) => return Err(EngineError::Definition(format!("party `{}` has no address", spec.to))),
+        (None, None) => return Err(Refusal::Definition(format!("party `{}` has no address", spec.to))),
     };
     Ok(Effect::Email { spec: spec.clone(), recipient: recipient.to_owned() })
 }
@@ -224,8 +195,8 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-fn unknown_event(definition: &Definition, event: &str) -> EngineError {
-    EngineError::UnknownEvent {
+fn unknown_event(definition: &Definition, event: &str) -> Refusal {
+    Refusal::UnknownEvent {
         event: event.to_owned(),
         workflow: definition.name.to_string(),
         known: definition.events.keys().map(ToString::to_string).collect(),

@@ -1,0 +1,250 @@
+//! Workflow definitions: state machines written as TOML in `workflows/`, parsed into validated
+//! types. A [`Definition`] that exists has passed every check `accord check` runs.
+
+pub mod input;
+mod names;
+mod parse;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use input::{FieldError, FieldType, InputField, InputRules};
+pub use names::{BadName, EventName, StateName, WorkflowName};
+pub use parse::{parse_definition, CheckEnv, Diagnostic};
+
+/// The locale every fallback chain ends with: emails and pages in it must exist.
+pub const DEFAULT_LOCALE: &str = "en";
+
+/// Where an event may come from. A definition declares one kind per event, and the engine
+/// refuses an event from a source its kind does not allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A recipient acting on an emailed link.
+    Link,
+    /// A reviewer's decision.
+    Decision,
+    /// A pipeline's signal through the API or CLI.
+    Signal,
+    /// A durable timer armed on entering a state.
+    Timer,
+    /// A periodic job driven by a cron expression.
+    Schedule,
+}
+
+impl EventKind {
+    pub const ALL: &'static [(&'static str, EventKind)] = &[
+        ("link", EventKind::Link),
+        ("decision", EventKind::Decision),
+        ("signal", EventKind::Signal),
+        ("timer", EventKind::Timer),
+        ("schedule", EventKind::Schedule),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(_, kind)| *kind == self).map(|(name, _)| *name).unwrap_or("signal")
+    }
+}
+
+/// A validated workflow definition, identified by the hash of its source text.
+#[derive(Clone, Debug, Serialize)]
+pub struct Definition {
+    pub name: WorkflowName,
+    pub title: String,
+    pub initial: StateName,
+    pub input: Vec<InputField>,
+    /// Rules across input fields, checked at start with the fields.
+    pub checks: Vec<input::SameValue>,
+    /// Directory checks run at start (registered by name), after the fields pass.
+    pub start_checks: Vec<String>,
+    pub parties: BTreeMap<String, Party>,
+    pub events: BTreeMap<EventName, EventKind>,
+    pub links: BTreeMap<String, LinkAction>,
+    pub states: BTreeMap<StateName, State>,
+    pub schedules: Vec<ScheduleSpec>,
+    /// Sample input (`[sample]`, else every declared field set to ""), for checking templates.
+    #[serde(skip)]
+    pub sample: serde_json::Value,
+    /// SHA-256 of the source text, hex: the version an instance is pinned to.
+    pub hash: String,
+    #[serde(skip)]
+    pub source: String,
+}
+
+impl Definition {
+    /// Every email the definition can send: (state, spec), entry emails and transition emails.
+    pub fn emails(&self) -> impl Iterator<Item = (&State, &EmailSpec)> {
+        self.states.values().flat_map(|state| {
+            state
+                .emails
+                .iter()
+                .chain(state.transitions.values().flat_map(|t| t.emails.iter()))
+                .map(move |email| (state, email))
+        })
+    }
+
+    pub fn state(&self, name: &StateName) -> Option<&State> {
+        self.states.get(name)
+    }
+
+    pub fn event_kind(&self, event: &EventName) -> Option<EventKind> {
+        self.events.get(event).copied()
+    }
+
+    /// The locale of `party`, read from an instance's context.
+    pub fn party_locale<'a>(&self, party: &str, context: &'a serde_json::Value) -> Option<&'a str> {
+        let path = self.parties.get(party)?.locale.as_ref()?;
+        path.split('.').try_fold(context, |value, key| value.get(key))?.as_str()
+    }
+}
+
+/// The hash that versions a definition's source text.
+pub fn content_hash(source: &str) -> String {
+    hex::encode(Sha256::digest(source.as_bytes()))
+}
+
+/// A recipient of the workflow's email, found in the instance's input.
+#[derive(Clone, Debug, Serialize)]
+pub struct Party {
+    /// Dotted path of the email address in the input; `None` for a configured party.
+    pub email: Option<String>,
+    /// For a party whose address is configured (`[parties]` in accord.toml, such as the
+    /// reviewers), the key of that address.
+    pub config: Option<String>,
+    pub name: Option<String>,
+    pub locale: Option<String>,
+}
+
+/// An action a recipient takes by opening an emailed link.
+#[derive(Clone, Debug, Serialize)]
+pub struct LinkAction {
+    pub event: EventName,
+    pub party: String,
+    #[serde(with = "humantime_serde_secs")]
+    pub expires: Duration,
+    /// The page's heading.
+    pub title: Localized<String>,
+    /// What acting means, shown above the form.
+    pub description: Localized<String>,
+    /// The submit button's label.
+    pub button: Localized<String>,
+    /// Checkboxes the recipient must tick; enforced on the server.
+    pub confirm: Localized<Vec<String>>,
+    /// Whether an expired or replaced link's page offers "send me a new link".
+    pub resend: bool,
+    /// Whether a newer link for this action (a reminder, a resend) makes older ones stop working.
+    pub supersede: bool,
+    /// Text the recipient types on the page (an answer to a question); sent as the event's data.
+    pub fields: Vec<LinkField>,
+    /// Other link actions (of the same recipient) the page also offers as buttons, such as
+    /// "Cancel invitation" beside "Accept & authorize"; the link is used by whichever is chosen.
+    pub alternatives: Vec<String>,
+    /// What the page says once the action is done ("The invitation is cancelled: ...").
+    pub done: Option<Localized<String>>,
+}
+
+/// A text box on a link page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkField {
+    /// The key in the event's data.
+    pub name: String,
+    pub label: Localized<String>,
+    #[serde(default = "required_by_default")]
+    pub required: bool,
+}
+
+fn required_by_default() -> bool {
+    true
+}
+
+/// Text given once, or per locale: `title = "Accept"` or `title = { en = "Accept", it = "Accetta" }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Localized<T> {
+    One(T),
+    PerLocale(BTreeMap<String, T>),
+}
+
+impl<T: Clone + Default> Localized<T> {
+    /// The version for the first locale of `chain` that has one (`None` in the chain stands for
+    /// the default: `en`, else the first given).
+    pub fn get(&self, chain: &[Option<String>]) -> T {
+        match self {
+            Localized::One(value) => value.clone(),
+            Localized::PerLocale(map) => chain
+                .iter()
+                .find_map(|locale| map.get(locale.as_deref().unwrap_or(DEFAULT_LOCALE)))
+                .or_else(|| map.values().next())
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct State {
+    pub name: StateName,
+    pub is_final: bool,
+    pub description: Option<String>,
+    /// How pages name the state to recipients, per locale ("accettata"); else its name.
+    pub label: Option<Localized<String>>,
+    /// Emails sent on entering the state.
+    pub emails: Vec<EmailSpec>,
+    /// Timers armed on entering the state and cancelled on leaving it.
+    pub timers: Vec<TimerSpec>,
+    pub transitions: BTreeMap<EventName, Transition>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Transition {
+    pub event: EventName,
+    /// `None`: an internal transition that runs its effects and stays in the state (timers keep
+    /// running).
+    pub to: Option<StateName>,
+    pub guards: Vec<String>,
+    pub effects: Vec<String>,
+    pub emails: Vec<EmailSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EmailSpec {
+    pub template: String,
+    /// The party it is sent to.
+    pub to: String,
+    /// Link actions personalised for the recipient.
+    pub links: Vec<String>,
+    /// Rendered and stored, sent only once a person releases it.
+    pub draft: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TimerSpec {
+    pub name: String,
+    #[serde(with = "humantime_serde_secs")]
+    pub after: Duration,
+    pub event: EventName,
+}
+
+/// A periodic job: on each tick of `cron`, `event` is sent to every active instance in `states`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScheduleSpec {
+    pub name: String,
+    #[serde(serialize_with = "serialize_cron")]
+    pub cron: cron::Schedule,
+    pub event: EventName,
+    pub states: Vec<StateName>,
+}
+
+fn serialize_cron<S: serde::Serializer>(schedule: &cron::Schedule, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(schedule)
+}
+
+mod humantime_serde_secs {
+    pub fn serialize<S: serde::Serializer>(duration: &std::time::Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&humantime::format_duration(*duration))
+    }
+}
