@@ -1,12 +1,24 @@
-//! Persistence. One [`Store`] trait, implemented for SQLite (the embedded default) and
-//! PostgreSQL (for several nodes). Both implementations share their SQL (see `sql.rs`) and pass
-//! the same conformance suite.
+//! Persistence, one module per aggregate (definitions, instances, timers, outbox, links,
+//! directory, keys and sessions, schedules, stats), each with a small trait and the SQL that
+//! implements it; [`Store`] is all of them. Both backends, SQLite (the embedded default) and
+//! PostgreSQL (for several nodes), expand the same SQL (`shared.rs`) and pass the same
+//! conformance suite.
 
 mod clock;
+pub mod definitions;
+pub mod directory;
+pub mod instances;
+pub mod keys;
+pub mod links;
+pub mod outbox;
 mod postgres;
 mod records;
-mod sql;
+pub mod schedules;
+pub(crate) mod shared;
 mod sqlite;
+pub mod stats;
+pub(crate) mod step;
+pub mod timers;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,14 +26,19 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use clock::DatabaseClock;
+pub use definitions::DefinitionStore;
+pub use directory::{DirectoryOf, DirectoryStore};
+pub use instances::InstanceStore;
+pub use keys::KeyStore;
+pub use links::LinkStore;
+pub use outbox::OutboxStore;
 pub use records::*;
-
-use accord_core::directory::{
-    CustomerPartner, CustomerRecord, DirectoryReader, PartnerRecord, PartnerUserRecord, ReadError, RelationshipRecord,
-};
+pub use schedules::ScheduleStore;
+pub use shared::Dialect;
+pub use stats::StatsStore;
+pub use timers::TimerStore;
 
 use crate::clock::Timestamp;
-use crate::ids::{InstanceId, OutboxId};
 
 /// Which database a store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,9 +115,25 @@ pub enum CommitError {
     Store(#[from] StoreError),
 }
 
-/// The storage operations the engine, scheduler and API need.
+/// Everything the engine, the scheduler, the dispatcher and the API store: one small trait per
+/// aggregate, and what concerns the database itself. Code that needs a store takes
+/// `Arc<dyn Store>` (whose aggregate methods need no import); code that needs one aggregate can
+/// take that trait alone, as the CSP rules take [`DirectoryOf`]'s `DirectoryReader`.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    DefinitionStore
+    + InstanceStore
+    + TimerStore
+    + OutboxStore
+    + LinkStore
+    + DirectoryStore
+    + KeyStore
+    + ScheduleStore
+    + StatsStore
+    + Send
+    + Sync
+    + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Applies pending migrations.
@@ -113,217 +146,8 @@ pub trait Store: Send + Sync + 'static {
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Stores a definition snapshot; storing the same hash again is a no-op.
-    async fn save_definition(&self, definition: &DefinitionRecord) -> Result<(), StoreError>;
-
-    async fn definition(&self, hash: &str) -> Result<Option<DefinitionRecord>, StoreError>;
-
-    /// Writes a new instance with its first history row and entry effects, in one transaction.
-    /// A `start_key` used before yields [`CommitError::DuplicateKey`].
-    async fn create_instance(&self, instance: &InstanceRecord, step: &Step) -> Result<(), CommitError>;
-
-    /// Applies a transition: instance row (only if still at `expected_version`), history row and
-    /// effects, in one transaction.
-    async fn commit(&self, commit: &Commit) -> Result<(), CommitError>;
-
-    async fn instance(&self, id: InstanceId) -> Result<Option<InstanceRecord>, StoreError>;
-
-    async fn instance_by_start_key(&self, key: &str) -> Result<Option<InstanceRecord>, StoreError>;
-
-    async fn list_instances(&self, filter: &ListFilter) -> Result<Vec<InstanceRecord>, StoreError>;
-
-    /// Ids of active instances of `workflow` in any of `states`.
-    async fn active_in_states(&self, workflow: &str, states: &[String]) -> Result<Vec<InstanceId>, StoreError>;
-
-    async fn history(&self, id: InstanceId) -> Result<Vec<HistoryRecord>, StoreError>;
-
-    async fn history_by_key(&self, id: InstanceId, key: &str) -> Result<Option<HistoryRecord>, StoreError>;
-
-    async fn timers(&self, id: InstanceId) -> Result<Vec<TimerRecord>, StoreError>;
-
-    async fn emails(&self, id: InstanceId) -> Result<Vec<EmailRecord>, StoreError>;
-
-    /// Claims up to `limit` timers due at `now` (armed, or firing under a lapsed lease) until
-    /// `lease_until`, in one statement, oldest first. Each claim bumps `attempts`, the fencing
-    /// number its completion must show. Only the earliest pending timer of an instance can be
-    /// claimed, so one instance's timers fire in due order however many schedulers claim. On
-    /// PostgreSQL the rows are picked with `FOR UPDATE SKIP LOCKED`.
-    async fn claim_due_timers(
-        &self,
-        now: Timestamp,
-        lease_until: Timestamp,
-        limit: i64,
-    ) -> Result<Vec<TimerRecord>, StoreError>;
-
-    /// Extends a timer's claim to `until`; false when the claim no longer holds.
-    async fn renew_timer_lease(&self, claim: TimerClaim, until: Timestamp) -> Result<bool, StoreError>;
-
-    /// Extends an email's claim numbered `attempt` to `until`; false when it no longer holds.
-    async fn renew_email_lease(&self, id: OutboxId, attempt: i64, until: Timestamp) -> Result<bool, StoreError>;
-
     /// The database server's clock: every node arms and fires timers by it.
     async fn database_now(&self) -> Result<Timestamp, StoreError>;
-
-    /// When the next armed timer is due.
-    async fn next_due(&self) -> Result<Option<Timestamp>, StoreError>;
-
-    /// Settles a claimed timer without a transition (its event no longer applies), if the claim
-    /// still holds.
-    async fn skip_timer(&self, claim: TimerClaim, at: Timestamp, note: &str) -> Result<bool, StoreError>;
-
-    /// Delivery attempts of every email of an instance, oldest first.
-    async fn attempts(&self, id: InstanceId) -> Result<Vec<AttemptRecord>, StoreError>;
-
-    async fn email(&self, id: OutboxId) -> Result<Option<EmailRecord>, StoreError>;
-
-    /// Claims up to `limit` emails due now (queued, or being sent under a lapsed lease) for one
-    /// attempt each, until `lease_until`, in one statement. Each claim bumps `attempts`, the
-    /// fencing number its completion must show. On PostgreSQL the rows are picked with
-    /// `FOR UPDATE SKIP LOCKED`, so dispatchers on several nodes take disjoint batches without
-    /// waiting on each other.
-    async fn claim_due_emails(
-        &self,
-        now: Timestamp,
-        lease_until: Timestamp,
-        limit: i64,
-    ) -> Result<Vec<EmailRecord>, StoreError>;
-
-    /// Records an attempt and its effect on the email, if the claim numbered `attempt` still holds.
-    async fn finish_email(&self, finish: &EmailFinish) -> Result<bool, StoreError>;
-
-    /// Puts a failed email back in the queue; false when it was not failed.
-    async fn retry_email(&self, id: OutboxId, now: Timestamp) -> Result<bool, StoreError>;
-
-    /// Replaces a draft's content; false when the email is not (or no longer) a draft.
-    async fn update_draft(
-        &self,
-        id: OutboxId,
-        subject: &str,
-        text: &str,
-        html: Option<&str>,
-    ) -> Result<bool, StoreError>;
-
-    /// Queues a draft for sending; false when it is not a draft.
-    async fn release_draft(&self, id: OutboxId, now: Timestamp) -> Result<bool, StoreError>;
-
-    /// Emails in `status`, oldest first.
-    async fn emails_by_status(&self, status: EmailStatus, limit: i64) -> Result<Vec<EmailRecord>, StoreError>;
-
-    /// Queue and timer figures for `/metrics`.
-    async fn stats(&self, now: Timestamp) -> Result<StoreStats, StoreError>;
-
-    /// Partners, of one kind or all, by name.
-    async fn partners(
-        &self,
-        kind: Option<crate::directory::PartnerKind>,
-    ) -> Result<Vec<crate::directory::PartnerRecord>, StoreError>;
-
-    async fn partner(&self, id: uuid::Uuid) -> Result<Option<crate::directory::PartnerRecord>, StoreError>;
-
-    /// Adds a partner with its users, and an audit row, in one transaction.
-    async fn create_partner(
-        &self,
-        partner: &crate::directory::NewPartner,
-        actor: &str,
-        at: Timestamp,
-    ) -> Result<(), StoreError>;
-
-    /// Active reseller-provider relationships of a partner (either side).
-    async fn relationships(&self, partner: uuid::Uuid)
-        -> Result<Vec<crate::directory::RelationshipRecord>, StoreError>;
-
-    /// The reseller removes its provider's administrator access to its work account; the
-    /// relationship stays. `None`: no such relationship; `Some(false)`: already removed.
-    async fn remove_provider_admin_access(
-        &self,
-        reseller: uuid::Uuid,
-        provider: uuid::Uuid,
-        actor: &str,
-        at: Timestamp,
-    ) -> Result<Option<bool>, StoreError>;
-
-    /// Applies a directory command (with its audit row) in one transaction; `Refused` when the
-    /// directory no longer allows it.
-    async fn change_directory(
-        &self,
-        change: &crate::directory::DirectoryChange,
-        actor: &str,
-        at: Timestamp,
-    ) -> Result<(), CommitError>;
-
-    async fn customer(&self, id: uuid::Uuid) -> Result<Option<crate::directory::CustomerRecord>, StoreError>;
-
-    async fn customers(&self) -> Result<Vec<crate::directory::CustomerRecord>, StoreError>;
-
-    /// A partner's Customers list (active relationships); with `shared_with`, only customers
-    /// that partner also has.
-    async fn partner_customers(
-        &self,
-        partner: uuid::Uuid,
-        shared_with: Option<uuid::Uuid>,
-    ) -> Result<Vec<crate::directory::PartnerCustomer>, StoreError>;
-
-    /// A customer's partners, with removed relationships whose admin privileges remain.
-    async fn customer_partners(
-        &self,
-        customer: uuid::Uuid,
-    ) -> Result<Vec<crate::directory::CustomerPartner>, StoreError>;
-
-    /// The audit rows about one subject (`partner:{id}`, `customer:{id}`), oldest first.
-    async fn audit_log(&self, subject: &str) -> Result<Vec<crate::directory::AuditRecord>, StoreError>;
-
-    async fn partner_users(&self, partner: uuid::Uuid) -> Result<Vec<crate::directory::PartnerUserRecord>, StoreError>;
-
-    async fn link(&self, hash: &str) -> Result<Option<LinkRecord>, StoreError>;
-
-    async fn create_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
-
-    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
-
-    /// Keeps a console session (its token's hash) for `key`, until `expires_at`.
-    async fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
-
-    /// The session with this token hash and its key, if it has not expired at `now`.
-    async fn session(&self, hash: &str, now: Timestamp) -> Result<Option<(SessionRecord, ApiKeyRecord)>, StoreError>;
-
-    /// Ends a session (sign-out); also drops every expired one.
-    async fn delete_session(&self, hash: &str, now: Timestamp) -> Result<(), StoreError>;
-
-    async fn schedule_tick(&self, name: &str) -> Result<Option<Timestamp>, StoreError>;
-
-    /// Moves a schedule's last tick from `previous` to `tick`; false when another node already did.
-    async fn advance_schedule(
-        &self,
-        name: &str,
-        previous: Option<Timestamp>,
-        tick: Timestamp,
-    ) -> Result<bool, StoreError>;
-}
-
-/// The store as the CSP rules' start checks read the directory.
-pub struct DirectoryOf(pub Arc<dyn Store>);
-
-#[async_trait]
-impl DirectoryReader for DirectoryOf {
-    async fn partner(&self, id: uuid::Uuid) -> Result<Option<PartnerRecord>, ReadError> {
-        self.0.partner(id).await.map_err(ReadError::new)
-    }
-
-    async fn relationships(&self, partner: uuid::Uuid) -> Result<Vec<RelationshipRecord>, ReadError> {
-        self.0.relationships(partner).await.map_err(ReadError::new)
-    }
-
-    async fn partner_users(&self, partner: uuid::Uuid) -> Result<Vec<PartnerUserRecord>, ReadError> {
-        self.0.partner_users(partner).await.map_err(ReadError::new)
-    }
-
-    async fn customer(&self, id: uuid::Uuid) -> Result<Option<CustomerRecord>, ReadError> {
-        self.0.customer(id).await.map_err(ReadError::new)
-    }
-
-    async fn customer_partners(&self, customer: uuid::Uuid) -> Result<Vec<CustomerPartner>, ReadError> {
-        self.0.customer_partners(customer).await.map_err(ReadError::new)
-    }
 }
 
 /// Opens the store `url` names: `sqlite://…` or `postgres://…`.

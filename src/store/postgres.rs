@@ -12,6 +12,7 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 use tokio::task::AbortHandle;
 use tracing::{debug, warn};
 
+use super::step::{Settlements, SETTLE};
 use super::{
     redact_url, CommitError, EmailRecord, EmailStatus, HistoryRecord, InstanceRecord, InstanceStatus, InstanceWrite,
     LinkRecord, LinkStatus, Origin, Step, StoreError, TimerRecord, TimerStatus,
@@ -173,6 +174,8 @@ struct StepDocument<'a> {
     emails: Vec<NewEmail<'a>>,
     supersede: &'a [String],
     links: Vec<NewLink<'a>>,
+    /// The statuses the settled rows move between, as the shared transaction moves them.
+    settle: Settlements,
 }
 
 impl<'a> StepDocument<'a> {
@@ -195,6 +198,7 @@ impl<'a> StepDocument<'a> {
             emails: step.emails.iter().map(NewEmail::new).collect(),
             supersede: &step.supersede,
             links: step.links.iter().map(NewLink::new).collect(),
+            settle: SETTLE,
         }
     }
 }
@@ -364,11 +368,20 @@ impl<'a> NewLink<'a> {
     }
 }
 
-super::sql::impl_store!(
-    PgStore,
-    Postgres,
-    super::Backend::Postgres,
-    MIGRATOR,
-    "FOR UPDATE SKIP LOCKED",
-    "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT"
-);
+impl super::Dialect for PgStore {
+    const BACKEND: super::Backend = super::Backend::Postgres;
+    const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
+    const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
+    const NOW_MILLIS: &'static str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+}
+
+super::shared::shared!(PgStore, Postgres);
+super::definitions::impl_definition_store!(PgStore, Postgres);
+super::instances::impl_instance_store!(PgStore, Postgres);
+super::timers::impl_timer_store!(PgStore, Postgres);
+super::outbox::impl_outbox_store!(PgStore, Postgres);
+super::links::impl_link_store!(PgStore, Postgres);
+super::directory::impl_directory_store!(PgStore, Postgres);
+super::keys::impl_key_store!(PgStore, Postgres);
+super::schedules::impl_schedule_store!(PgStore, Postgres);
+super::stats::impl_stats_store!(PgStore, Postgres);

@@ -59,11 +59,20 @@ impl SqliteStore {
     fn committed(&self, _step: &super::Step) {}
 }
 
-super::sql::impl_store!(
-    SqliteStore,
-    Sqlite,
-    super::Backend::Sqlite,
-    MIGRATOR,
-    "",
-    "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
-);
+impl super::Dialect for SqliteStore {
+    const BACKEND: super::Backend = super::Backend::Sqlite;
+    const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
+    const SKIP_LOCKED: &'static str = "";
+    const NOW_MILLIS: &'static str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+}
+
+super::shared::shared!(SqliteStore, Sqlite);
+super::definitions::impl_definition_store!(SqliteStore, Sqlite);
+super::instances::impl_instance_store!(SqliteStore, Sqlite);
+super::timers::impl_timer_store!(SqliteStore, Sqlite);
+super::outbox::impl_outbox_store!(SqliteStore, Sqlite);
+super::links::impl_link_store!(SqliteStore, Sqlite);
+super::directory::impl_directory_store!(SqliteStore, Sqlite);
+super::keys::impl_key_store!(SqliteStore, Sqlite);
+super::schedules::impl_schedule_store!(SqliteStore, Sqlite);
+super::stats::impl_stats_store!(SqliteStore, Sqlite);

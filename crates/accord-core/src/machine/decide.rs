@@ -202,3 +202,7 @@ fn unknown_event(definition: &Definition, event: &str) -> Refusal {
         known: definition.events.keys().map(ToString::to_string).collect(),
     }
 }
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

@@ -1,4 +1,5 @@
-//! The engine's contract, run against SQLite and PostgreSQL alike.
+//! Instances and their history: the engine's contract over `InstanceStore` (a step written whole
+//! or not at all, at the version read, once per idempotency key), on SQLite and PostgreSQL alike.
 
 use accord::engine::{EngineError, EventRequest, StartRequest};
 use accord::ids::InstanceId;
@@ -22,59 +23,7 @@ crate::on_each_store!(
     a_refused_commit_writes_nothing,
     callers_may_only_send_their_kind_of_event,
     listing_filters_by_workflow_and_state,
-    concurrent_dispatchers_claim_disjoint_emails_and_a_lapsed_claim_is_fenced,
 );
-
-async fn concurrent_dispatchers_claim_disjoint_emails_and_a_lapsed_claim_is_fenced(backend: Backend) {
-    use accord::clock::Clock;
-    use accord::store::{AttemptOutcome, EmailFinish};
-    let Some(t) = spawn_app(backend).await else { return };
-    for _ in 0..40 {
-        t.engine().start(signup_request()).await.unwrap();
-    }
-    let store = t.engine().store().clone();
-    let now = t.clock.now();
-    let lease = now.plus(std::time::Duration::from_secs(120));
-    // Four dispatchers claim at once, in small batches, until nothing is left.
-    let claimers = (0..4).map(|_| {
-        let store = store.clone();
-        tokio::spawn(async move {
-            let mut mine = Vec::new();
-            loop {
-                let batch = store.claim_due_emails(now, lease, 3).await.unwrap();
-                if batch.is_empty() {
-                    return mine;
-                }
-                mine.extend(batch.into_iter().map(|e| (e.id, e.attempts)));
-            }
-        })
-    });
-    let mut claimed: Vec<_> = futures::future::join_all(claimers).await.into_iter().flat_map(|r| r.unwrap()).collect();
-    assert_eq!(claimed.len(), 40, "every email claimed once");
-    assert!(claimed.iter().all(|(_, attempt)| *attempt == 1));
-    claimed.sort();
-    claimed.dedup();
-    assert_eq!(claimed.len(), 40, "no email claimed twice");
-    assert!(store.claim_due_emails(now, lease, 100).await.unwrap().is_empty(), "claimed emails are leased");
-
-    // The lease lapses: another dispatcher takes the email over, and the first one's completion
-    // no longer counts.
-    let later = lease.plus(std::time::Duration::from_secs(1));
-    let retaken = store.claim_due_emails(later, later.plus(std::time::Duration::from_secs(120)), 1).await.unwrap();
-    assert_eq!(retaken.len(), 1);
-    assert_eq!(retaken[0].attempts, 2, "the new claim has a new fencing number");
-    let finish = |attempt| EmailFinish {
-        outbox: retaken[0].id,
-        attempt,
-        at: later,
-        outcome: AttemptOutcome::Sent,
-        reply: "250 ok".into(),
-        status: EmailStatus::Sent,
-        next_attempt_at: later,
-    };
-    assert!(!store.finish_email(&finish(1)).await.unwrap(), "the lapsed claim cannot complete");
-    assert!(store.finish_email(&finish(2)).await.unwrap());
-}
 
 async fn start_enters_the_initial_state_with_its_timers_and_email(backend: Backend) {
     let Some(t) = spawn_app(backend).await else { return };

@@ -1,0 +1,234 @@
+//! The outbox: emails rendered by steps, claimed under a lease by dispatchers, their attempts, drafts.
+
+use async_trait::async_trait;
+
+use super::{AttemptRecord, EmailFinish, EmailRecord, EmailStatus, StoreError};
+use crate::clock::Timestamp;
+use crate::ids::{InstanceId, OutboxId};
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    async fn emails(&self, id: InstanceId) -> Result<Vec<EmailRecord>, StoreError>;
+
+    /// Delivery attempts of every email of an instance, oldest first.
+    async fn attempts(&self, id: InstanceId) -> Result<Vec<AttemptRecord>, StoreError>;
+
+    async fn email(&self, id: OutboxId) -> Result<Option<EmailRecord>, StoreError>;
+
+    /// Claims up to `limit` emails due now (queued, or being sent under a lapsed lease) for one
+    /// attempt each, until `lease_until`, in one statement. Each claim bumps `attempts`, the
+    /// fencing number its completion must show. On PostgreSQL the rows are picked with
+    /// `FOR UPDATE SKIP LOCKED`, so dispatchers on several nodes take disjoint batches without
+    /// waiting on each other.
+    async fn claim_due_emails(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<EmailRecord>, StoreError>;
+
+    /// Extends an email's claim numbered `attempt` to `until`; false when it no longer holds.
+    async fn renew_email_lease(&self, id: OutboxId, attempt: i64, until: Timestamp) -> Result<bool, StoreError>;
+
+    /// Records an attempt and its effect on the email, if the claim numbered `attempt` still holds.
+    async fn finish_email(&self, finish: &EmailFinish) -> Result<bool, StoreError>;
+
+    /// Puts a failed email back in the queue; false when it was not failed.
+    async fn retry_email(&self, id: OutboxId, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Replaces a draft's content; false when the email is not (or no longer) a draft.
+    async fn update_draft(
+        &self,
+        id: OutboxId,
+        subject: &str,
+        text: &str,
+        html: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Queues a draft for sending; false when it is not a draft.
+    async fn release_draft(&self, id: OutboxId, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Emails in `status`, oldest first.
+    async fn emails_by_status(&self, status: EmailStatus, limit: i64) -> Result<Vec<EmailRecord>, StoreError>;
+}
+
+/// Implements [`OutboxStore`] for `$store`, whose `pool` is a `sqlx::Pool<$db>`; expanded in the
+/// backend's module after [`super::shared::shared!`], whose helpers and constants it uses.
+macro_rules! impl_outbox_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::OutboxStore for $store {
+            async fn emails(
+                &self,
+                id: $crate::ids::InstanceId,
+            ) -> Result<Vec<$crate::store::EmailRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!(
+                    "SELECT {EMAIL_COLUMNS} FROM outbox WHERE instance_id = $1 ORDER BY history_seq, created_at, template"
+                ))
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn attempts(
+                &self,
+                id: $crate::ids::InstanceId,
+            ) -> Result<Vec<$crate::store::AttemptRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(
+                    "SELECT a.id, a.outbox_id, a.at, a.outcome, a.reply FROM email_attempts a \
+                     JOIN outbox o ON o.id = a.outbox_id WHERE o.instance_id = $1 ORDER BY a.at",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn email(
+                &self,
+                id: $crate::ids::OutboxId,
+            ) -> Result<Option<$crate::store::EmailRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!("SELECT {EMAIL_COLUMNS} FROM outbox WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn claim_due_emails(
+                &self,
+                now: $crate::clock::Timestamp,
+                lease_until: $crate::clock::Timestamp,
+                limit: i64,
+            ) -> Result<Vec<$crate::store::EmailRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!(
+                    "UPDATE outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2, claimed_at = $4, \
+                     took_over = (status = $1) WHERE id IN (SELECT id FROM outbox WHERE status IN ($3, $1) AND next_attempt_at <= $4 \
+                     ORDER BY next_attempt_at LIMIT $5 {SKIP_LOCKED}) RETURNING {EMAIL_COLUMNS}"
+                ))
+                .bind($crate::store::EmailStatus::Sending)
+                .bind(lease_until)
+                .bind($crate::store::EmailStatus::Queued)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn renew_email_lease(
+                &self,
+                id: $crate::ids::OutboxId,
+                attempt: i64,
+                until: $crate::clock::Timestamp,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let renewed =
+                    sqlx::query::<$db>("UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND status = $3 AND attempts = $4")
+                        .bind(until)
+                        .bind(id)
+                        .bind($crate::store::EmailStatus::Sending)
+                        .bind(attempt)
+                        .execute(&self.pool)
+                        .await?;
+                Ok(renewed.rows_affected() == 1)
+            }
+
+            async fn finish_email(
+                &self,
+                f: &$crate::store::EmailFinish,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let mut tx = self.begin_write().await?;
+                let sent_at = (f.status == $crate::store::EmailStatus::Sent).then_some(f.at);
+                let updated = sqlx::query::<$db>(
+                    "UPDATE outbox SET status = $1, next_attempt_at = $2, last_reply = $3, sent_at = $4 \
+                     WHERE id = $5 AND attempts = $6 AND status = $7",
+                )
+                .bind(f.status)
+                .bind(f.next_attempt_at)
+                .bind(&f.reply)
+                .bind(sent_at)
+                .bind(f.outbox)
+                .bind(f.attempt)
+                .bind($crate::store::EmailStatus::Sending)
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                sqlx::query::<$db>("INSERT INTO email_attempts (id, outbox_id, at, outcome, reply) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(uuid::Uuid::new_v4())
+                    .bind(f.outbox)
+                    .bind(f.at)
+                    .bind(f.outcome)
+                    .bind(&f.reply)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn retry_email(
+                &self,
+                id: $crate::ids::OutboxId,
+                now: $crate::clock::Timestamp,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let updated = sqlx::query::<$db>("UPDATE outbox SET status = $1, next_attempt_at = $2 WHERE id = $3 AND status = $4")
+                    .bind($crate::store::EmailStatus::Queued)
+                    .bind(now)
+                    .bind(id)
+                    .bind($crate::store::EmailStatus::Failed)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(updated.rows_affected() == 1)
+            }
+
+            async fn update_draft(
+                &self,
+                id: $crate::ids::OutboxId,
+                subject: &str,
+                text: &str,
+                html: Option<&str>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let updated = sqlx::query::<$db>(
+                    "UPDATE outbox SET subject = $1, text_body = $2, html_body = $3 WHERE id = $4 AND status = $5",
+                )
+                .bind(subject)
+                .bind(text)
+                .bind(html)
+                .bind(id)
+                .bind($crate::store::EmailStatus::Draft)
+                .execute(&self.pool)
+                .await?;
+                Ok(updated.rows_affected() == 1)
+            }
+
+            async fn release_draft(
+                &self,
+                id: $crate::ids::OutboxId,
+                now: $crate::clock::Timestamp,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let updated = sqlx::query::<$db>("UPDATE outbox SET status = $1, next_attempt_at = $2 WHERE id = $3 AND status = $4")
+                    .bind($crate::store::EmailStatus::Queued)
+                    .bind(now)
+                    .bind(id)
+                    .bind($crate::store::EmailStatus::Draft)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(updated.rows_affected() == 1)
+            }
+
+            async fn emails_by_status(
+                &self,
+                status: $crate::store::EmailStatus,
+                limit: i64,
+            ) -> Result<Vec<$crate::store::EmailRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!(
+                    "SELECT {EMAIL_COLUMNS} FROM outbox WHERE status = $1 ORDER BY created_at LIMIT $2"
+                ))
+                .bind(status)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_outbox_store;

@@ -1,0 +1,106 @@
+//! What the two databases share: the [`Dialect`] each backend declares (the little that differs),
+//! the column lists every query of a table reads, and [`shared!`], which stamps the helpers every
+//! aggregate's SQL uses (the step write, the directory writes) and the [`Store`] methods that
+//! are not any aggregate's into a backend's module.
+//!
+//! The aggregates' SQL is text both databases accept (`$n` placeholders, `ON CONFLICT`, partial
+//! indexes), written once per aggregate as a macro body that each backend expands over its own
+//! pool type (`sqlx::Pool<Sqlite>`, `sqlx::Pool<Postgres>`), so the two cannot drift; the
+//! conformance suite proves they behave alike.
+//!
+//! [`Store`]: super::Store
+
+use super::Backend;
+
+/// What differs between SQLite and PostgreSQL in the SQL they share.
+pub trait Dialect {
+    const BACKEND: Backend;
+    /// This backend's migrations (`migrations/sqlite` or `migrations/postgres`).
+    const MIGRATOR: &'static sqlx::migrate::Migrator;
+    /// How a claim's row selection skips rows another transaction has locked (`FOR UPDATE SKIP
+    /// LOCKED` on PostgreSQL; SQLite has one writer at a time and needs nothing).
+    const SKIP_LOCKED: &'static str;
+    /// The database's clock in Unix milliseconds, as an SQL expression.
+    const NOW_MILLIS: &'static str;
+}
+
+/// The columns each table's rows are read with, in the order of their `FromRow` records.
+pub mod columns {
+    pub const CUSTOMER_COLUMNS: &str = "id, name, domain, country, cloud, admin_name, admin_email, locale, \
+         agreement_accepted_at, agreement_accepted_by, created_at, updated_at";
+    pub const INSTANCE_COLUMNS: &str =
+        "id, workflow, definition_hash, state, status, version, context, start_key, created_at, updated_at";
+    pub const HISTORY_COLUMNS: &str = "id, instance_id, seq, event, origin, actor, from_state, to_state, data, \
+         idempotency_key, fingerprint, at";
+    pub const TIMER_COLUMNS: &str =
+        "id, instance_id, name, event, state, due_at, status, created_at, settled_at, note, \
+         attempts, lease_until, claimed_at, took_over";
+    pub const EMAIL_COLUMNS: &str =
+        "id, instance_id, history_seq, template, party, recipient, links, status, created_at, \
+         locale, subject, text_body, html_body, message_id, attempts, next_attempt_at, last_reply, sent_at, \
+         claimed_at, took_over";
+    pub const LINK_COLUMNS: &str =
+        "hash, instance_id, outbox_id, action, event, party, recipient, status, expires_at, created_at, used_at";
+}
+
+/// How overdue a timer must be before its instance counts as stuck.
+pub const STUCK_AFTER_MILLIS: i64 = 60_000;
+
+/// Stamps into a backend's module what every aggregate's SQL uses (the [`Dialect`]'s constants
+/// under short names, the column lists, the step and directory writes) and implements the
+/// [`Store`](super::Store) methods of its own. `$store` has a `pool` field of
+/// `sqlx::Pool<$db>` and inherent `listen_for_wake()`.
+macro_rules! shared {
+    ($store:ty, $db:ty) => {
+        #[allow(unused_imports)]
+        use $crate::store::shared::columns::*;
+        use $crate::store::shared::STUCK_AFTER_MILLIS;
+
+        const SKIP_LOCKED: &str = <$store as $crate::store::Dialect>::SKIP_LOCKED;
+        const NOW_MILLIS: &str = <$store as $crate::store::Dialect>::NOW_MILLIS;
+
+        $crate::store::step::step_writes!($db);
+        $crate::store::directory::directory_writes!($db);
+
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            fn backend(&self) -> $crate::store::Backend {
+                <$store as $crate::store::Dialect>::BACKEND
+            }
+
+            async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
+                // PostgreSQL serialises concurrent migrators with an advisory lock; SQLite has
+                // none, so a process that loses the race (the other applied the migration
+                // first) tries again and then finds nothing left to do.
+                let mut attempt = 0;
+                loop {
+                    match <$store as $crate::store::Dialect>::MIGRATOR.run(&self.pool).await {
+                        Ok(()) => return Ok(()),
+                        Err(_) if attempt < 3 => {
+                            attempt += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+                        }
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+            }
+
+            async fn listen(&self, wake: std::sync::Arc<$crate::wake::Wake>) {
+                self.listen_for_wake(wake).await
+            }
+
+            async fn ping(&self) -> Result<(), $crate::store::StoreError> {
+                sqlx::query::<$db>("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn database_now(&self) -> Result<$crate::clock::Timestamp, $crate::store::StoreError> {
+                let (now,): (i64,) =
+                    sqlx::query_as::<$db, _>(&format!("SELECT {NOW_MILLIS}")).fetch_one(&self.pool).await?;
+                Ok($crate::clock::Timestamp::from_millis(now))
+            }
+        }
+    };
+}
+
+pub(crate) use shared;

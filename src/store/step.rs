@@ -1,0 +1,199 @@
+//! The step write: what one transition leaves in the database, in one transaction. The shared
+//! transaction below and PostgreSQL's `accord_write_step` both follow [`SETTLE`] for the rows a
+//! step settles, so neither spells a status the other could spell differently.
+
+use serde::Serialize;
+
+use super::{LinkStatus, TimerStatus};
+
+/// A row's move from one status to another.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Settle<S, F = S> {
+    pub from: F,
+    pub to: S,
+}
+
+/// How a step moves the rows it settles.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Settlements {
+    /// The timer being fired, if the claim that fires it still holds.
+    pub fired_timer: Settle<TimerStatus>,
+    /// The link being used, if it is still active.
+    pub used_link: Settle<LinkStatus>,
+    /// The left state's timers: armed ones, and claimed ones (whose firing then finds them settled).
+    pub cancelled_timers: Settle<TimerStatus, [TimerStatus; 2]>,
+    /// Earlier links of the actions a new email supersedes.
+    pub superseded_links: Settle<LinkStatus>,
+}
+
+pub const SETTLE: Settlements = Settlements {
+    fired_timer: Settle { from: TimerStatus::Firing, to: TimerStatus::Fired },
+    used_link: Settle { from: LinkStatus::Active, to: LinkStatus::Used },
+    cancelled_timers: Settle { from: [TimerStatus::Armed, TimerStatus::Firing], to: TimerStatus::Cancelled },
+    superseded_links: Settle { from: LinkStatus::Active, to: LinkStatus::Superseded },
+};
+
+/// `write_step` on a transaction of `$db`: the history row, the settled timer and link, the
+/// cancelled and armed timers, the queued emails, the superseded and new links, the directory
+/// changes, in the order `accord_write_step` writes them.
+macro_rules! step_writes {
+    ($db:ty) => {
+        fn unique_violation(err: &sqlx::Error) -> bool {
+            matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+        }
+
+        async fn write_step(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            step: &$crate::store::Step,
+        ) -> Result<(), $crate::store::CommitError> {
+            use $crate::store::step::SETTLE;
+            use $crate::store::CommitError;
+            let h = &step.history;
+            let inserted = sqlx::query::<$db>(
+                "INSERT INTO history (id, instance_id, seq, event, origin, actor, from_state, to_state, data, \
+                 idempotency_key, fingerprint, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(h.id)
+            .bind(h.instance_id)
+            .bind(h.seq)
+            .bind(&h.event)
+            .bind(h.origin)
+            .bind(&h.actor)
+            .bind(&h.from_state)
+            .bind(&h.to_state)
+            .bind(&h.data)
+            .bind(&h.idempotency_key)
+            .bind(&h.fingerprint)
+            .bind(h.at)
+            .execute(&mut **tx)
+            .await;
+            match inserted {
+                Err(err) if unique_violation(&err) => return Err(CommitError::DuplicateKey),
+                other => other.map_err($crate::store::StoreError::from)?,
+            };
+            if let Some(timer) = step.fired_timer {
+                let fired = sqlx::query::<$db>(
+                    "UPDATE timers SET status = $1, settled_at = $2, lease_until = NULL \
+                     WHERE id = $3 AND status = $4 AND attempts = $5",
+                )
+                .bind(SETTLE.fired_timer.to)
+                .bind(h.at)
+                .bind(timer.id)
+                .bind(SETTLE.fired_timer.from)
+                .bind(timer.attempt)
+                .execute(&mut **tx)
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+                if fired.rows_affected() != 1 {
+                    return Err(CommitError::TimerSettled);
+                }
+            }
+            if let Some(hash) = &step.used_link {
+                let used = sqlx::query::<$db>("UPDATE links SET status = $1, used_at = $2 WHERE hash = $3 AND status = $4")
+                    .bind(SETTLE.used_link.to)
+                    .bind(h.at)
+                    .bind(hash)
+                    .bind(SETTLE.used_link.from)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+                if used.rows_affected() != 1 {
+                    return Err(CommitError::LinkSettled);
+                }
+            }
+            if step.cancel_armed_timers {
+                // A timer claimed meanwhile is cancelled too: its firing then finds it settled.
+                sqlx::query::<$db>(
+                    "UPDATE timers SET status = $1, settled_at = $2, lease_until = NULL \
+                     WHERE instance_id = $3 AND status IN ($4, $5)",
+                )
+                .bind(SETTLE.cancelled_timers.to)
+                .bind(h.at)
+                .bind(h.instance_id)
+                .bind(SETTLE.cancelled_timers.from[0])
+                .bind(SETTLE.cancelled_timers.from[1])
+                .execute(&mut **tx)
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+            }
+            for timer in &step.arm {
+                sqlx::query::<$db>(
+                    "INSERT INTO timers (id, instance_id, name, event, state, due_at, status, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(timer.id)
+                .bind(timer.instance_id)
+                .bind(&timer.name)
+                .bind(&timer.event)
+                .bind(&timer.state)
+                .bind(timer.due_at)
+                .bind(timer.status)
+                .bind(timer.created_at)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::store::StoreError::from)?;
+            }
+            for email in &step.emails {
+                sqlx::query::<$db>(
+                    "INSERT INTO outbox (id, instance_id, history_seq, template, party, recipient, links, status, created_at, \
+                     locale, subject, text_body, html_body, message_id, attempts, next_attempt_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                )
+                .bind(email.id)
+                .bind(email.instance_id)
+                .bind(email.history_seq)
+                .bind(&email.template)
+                .bind(&email.party)
+                .bind(&email.recipient)
+                .bind(&email.links)
+                .bind(email.status)
+                .bind(email.created_at)
+                .bind(&email.locale)
+                .bind(&email.subject)
+                .bind(&email.text_body)
+                .bind(&email.html_body)
+                .bind(&email.message_id)
+                .bind(email.attempts)
+                .bind(email.next_attempt_at)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::store::StoreError::from)?;
+            }
+            for action in &step.supersede {
+                sqlx::query::<$db>("UPDATE links SET status = $1 WHERE instance_id = $2 AND action = $3 AND status = $4")
+                    .bind(SETTLE.superseded_links.to)
+                    .bind(h.instance_id)
+                    .bind(action)
+                    .bind(SETTLE.superseded_links.from)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+            }
+            for change in &step.directory {
+                write_directory(&mut **tx, change, &h.actor, h.at, Some(h.instance_id)).await?;
+            }
+            for link in &step.links {
+                sqlx::query::<$db>(
+                    "INSERT INTO links (hash, instance_id, outbox_id, action, event, party, recipient, status, expires_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&link.hash)
+                .bind(link.instance_id)
+                .bind(link.outbox_id)
+                .bind(&link.action)
+                .bind(&link.event)
+                .bind(&link.party)
+                .bind(&link.recipient)
+                .bind(link.status)
+                .bind(link.expires_at)
+                .bind(link.created_at)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::store::StoreError::from)?;
+            }
+            Ok(())
+        }
+    };
+}
+
+pub(crate) use step_writes;

@@ -1,0 +1,9 @@
+//! The store's contract, one file per aggregate, each test run against SQLite and PostgreSQL
+//! alike (`on_each_store!`). Timers' claims and leases are in `leases.rs`, the directory's
+//! rules in `customer.rs` and `provider.rs`, links in `email.rs`.
+
+mod definitions;
+mod instances;
+mod keys;
+mod outbox;
+mod schedules;
