@@ -3,15 +3,17 @@
 //! Workflows are state machines written as data (`workflows/*.toml`, see [`workflow`]). The
 //! [`engine`] starts instances and applies events exactly once; the [`store`] writes each
 //! transition with its history row and effects in one transaction (SQLite or PostgreSQL); the
-//! [`scheduler`] fires durable timers and periodic jobs; [`http`] and [`cli`] are the surfaces.
+//! [`scheduler`] fires durable timers and periodic jobs; [`http`] is the surface of servers, and
+//! the `accord` binary (`src/main.rs`, with the CLI and `accord bench`) the surface of people.
+//! The pure core (definitions, the state machine, the CSP rules) is the `accord-core` crate, the
+//! persistence `accord-store`.
 #![forbid(unsafe_code)]
 
 pub use accord_core::time as clock;
 pub use accord_core::{csp, ids};
+pub use accord_store::{self as store, wake};
 
 pub mod app;
-pub mod bench;
-pub mod cli;
 pub mod config;
 pub mod console;
 pub mod demo;
@@ -24,7 +26,5 @@ pub mod mail;
 pub mod metrics;
 pub mod scheduler;
 pub mod sink;
-pub mod store;
 pub mod telemetry;
-pub mod wake;
 pub mod workflow;

@@ -1,4 +1,9 @@
+//! The `accord` command: the CLI over the library, and `accord bench`, which measures it. Both
+//! live beside the binary, not in the library the tests import.
 #![forbid(unsafe_code)]
+
+mod bench;
+mod cli;
 
 use std::process::ExitCode;
 
@@ -6,5 +11,5 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    accord::cli::run(accord::cli::Cli::parse()).await
+    cli::run(cli::Cli::parse()).await
 }

@@ -5,12 +5,12 @@ use clap::Subcommand;
 use serde_json::{json, Value};
 
 use super::print;
-use crate::app::{self, App};
-use crate::clock::Timestamp;
-use crate::config::Config;
-use crate::directory::commands::{self, AddCustomer, AddUser, RemoveCustomer};
-use crate::directory::{PartnerKind, PartnerUserRecord};
-use crate::engine::StartRequest;
+use accord::app::{self, App};
+use accord::clock::Timestamp;
+use accord::config::Config;
+use accord::directory::commands::{self, AddCustomer, AddUser, RemoveCustomer};
+use accord::directory::{PartnerKind, PartnerUserRecord};
+use accord::engine::StartRequest;
 
 #[derive(Debug, Subcommand)]
 pub enum PartnersCommand {
@@ -210,9 +210,9 @@ pub async fn partners(
             admin_name,
             admin_email,
         }) => {
-            use crate::directory::{NewPartner, NewUser, PartnerStatus, Role};
+            use accord::directory::{NewPartner, NewUser, PartnerStatus, Role};
             let country_code = |c: &str| {
-                crate::workflow::input::parse_country(c)
+                accord::workflow::input::parse_country(c)
                     .ok_or_else(|| anyhow::anyhow!("`{c}` is not an ISO 3166-1 alpha-2 country code such as IT"))
             };
             let country = country_code(&country)?;
@@ -370,7 +370,7 @@ pub async fn audit(config: Config, subject: String, json: bool) -> anyhow::Resul
     Ok(())
 }
 
-async fn show_customer(store: &dyn crate::store::Store, customer: uuid::Uuid, json: bool) -> anyhow::Result<()> {
+async fn show_customer(store: &dyn accord::store::Store, customer: uuid::Uuid, json: bool) -> anyhow::Result<()> {
     let view = commands::customer_view(store, customer).await?;
     print(json, &view, || {
         let c = &view.customer;

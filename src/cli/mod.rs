@@ -9,17 +9,17 @@ use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use crate::app::{self, App, DefinitionProblems};
 use crate::bench::BenchArgs;
-use crate::config::Config;
-use crate::engine::{EngineError, EventRequest, InstanceView, StartRequest};
-use crate::ids::{InstanceId, OutboxId};
-use crate::keys;
-use crate::mail::drafts::{self, DraftEdit, DraftError};
-use crate::store::{EmailRecord, EmailStatus};
-use crate::store::{ListFilter, Origin, Scope};
-use crate::telemetry;
-use crate::workflow::to_dot;
+use accord::app::{self, App, DefinitionProblems};
+use accord::config::Config;
+use accord::engine::{EngineError, EventRequest, InstanceView, StartRequest};
+use accord::ids::{InstanceId, OutboxId};
+use accord::keys;
+use accord::mail::drafts::{self, DraftEdit, DraftError};
+use accord::store::{EmailRecord, EmailStatus};
+use accord::store::{ListFilter, Origin, Scope};
+use accord::telemetry;
+use accord::workflow::to_dot;
 
 mod directory;
 
@@ -146,7 +146,7 @@ enum Command {
     ///
     /// With the embedded defaults the mail is read from the .eml files; with ACCORD_SMTP_URL set,
     /// read it back from a sink: accord demo --sink maildev=http://127.0.0.1:1080
-    Demo(crate::demo::DemoArgs),
+    Demo(accord::demo::DemoArgs),
     /// Measure instance starts/s and events/s (and pgbench -N beside them on PostgreSQL)
     Bench(BenchArgs),
 }
@@ -217,7 +217,7 @@ fn report_error(err: &anyhow::Error, json: bool) {
         .downcast_ref::<EngineError>()
         .map(EngineError::code)
         .or_else(|| err.downcast_ref::<DraftError>().map(DraftError::code))
-        .or_else(|| err.downcast_ref::<crate::directory::commands::CommandError>().map(|e| e.code()))
+        .or_else(|| err.downcast_ref::<accord::directory::commands::CommandError>().map(|e| e.code()))
         .unwrap_or("error");
     if json {
         let mut body = json!({ "error": { "code": code, "message": format!("{err:#}") } });
@@ -306,7 +306,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Graph { workflow, instance } => {
             let (definition, path) = match instance {
                 None => {
-                    let report = app::load_workflows(&config, &crate::csp::registry())?;
+                    let report = app::load_workflows(&config, &accord::csp::registry())?;
                     let definition = report.definitions.into_iter().find(|d| d.name.as_str() == workflow);
                     let definition = definition.ok_or_else(|| {
                         anyhow::anyhow!(
@@ -329,16 +329,20 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys { action: KeysCommand::Create { scope, label } } => {
             let store = app::open_store(&config).await?;
-            let (key, record) =
-                keys::create(store.as_ref(), scope, &label, crate::clock::Timestamp::from_datetime(chrono::Utc::now()))
-                    .await?;
+            let (key, record) = keys::create(
+                store.as_ref(),
+                scope,
+                &label,
+                accord::clock::Timestamp::from_datetime(chrono::Utc::now()),
+            )
+            .await?;
             print(json, &json!({ "key": key, "scope": record.scope, "label": record.label, "id": record.id }), || {
                 format!("{key}\n(scope {scope}; this key is shown once: store it now)")
             });
             Ok(())
         }
         Command::Bench(args) => crate::bench::run(config, args, json).await,
-        Command::Demo(args) => crate::demo::run(config, args, json).await,
+        Command::Demo(args) => accord::demo::run(config, args, json).await,
         Command::Emails { action } => emails(config, action, json).await,
         Command::Partners { kind, action } => directory::partners(config, kind, action, json).await,
         Command::Customers { action } => directory::customers(config, action, json).await,
@@ -467,7 +471,7 @@ fn check(mut config: Config, workflows: Option<PathBuf>, json: bool) -> anyhow::
     if let Some(dir) = workflows {
         config.workflows_dir = dir;
     }
-    let report = app::load_workflows(&config, &crate::csp::registry())?;
+    let report = app::load_workflows(&config, &accord::csp::registry())?;
     if json {
         let names: Vec<String> = report.definitions.iter().map(|d| d.name.to_string()).collect();
         println!("{}", json!({ "files": report.files, "workflows": names, "problems": report.problems }));

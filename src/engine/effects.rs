@@ -85,9 +85,7 @@ impl Engine {
         let id = OutboxId::generate();
         let party = definition.parties.get(&spec.to);
         let lookup = |path: &Option<String>| {
-            path.as_ref()
-                .and_then(|p| p.split('.').try_fold(&decision.context, |v, k| v.get(k)))
-                .and_then(Value::as_str)
+            path.as_ref().and_then(|p| crate::workflow::field(&decision.context, p)).and_then(Value::as_str)
         };
         let locale = party.and_then(|p| lookup(&p.locale));
         let mut urls = serde_json::Map::new();

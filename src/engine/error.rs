@@ -34,6 +34,11 @@ pub enum EngineError {
     #[error("refused by `{guard}`: {reason}")]
     GuardRefused { guard: String, reason: String },
 
+    /// The directory refused the change the event makes (a relationship that exists already,
+    /// written by another request meanwhile); nothing was written.
+    #[error("refused by the directory: {reason}")]
+    DirectoryRefused { reason: String },
+
     #[error("idempotency key `{key}` was already used for a different event or data on this instance; use a new key for a new request")]
     KeyReused { key: String },
 
@@ -90,6 +95,7 @@ impl EngineError {
             EngineError::InstanceFinished { .. } => "instance_finished",
             EngineError::OriginNotAllowed { .. } => "forbidden_event",
             EngineError::GuardRefused { .. } => "guard_refused",
+            EngineError::DirectoryRefused { .. } => "directory_refused",
             EngineError::KeyReused { .. } => "idempotency_key_reused",
             EngineError::Busy => "busy",
             EngineError::TimerSettled => "timer_settled",

@@ -28,6 +28,43 @@ use crate::workflow::{input, parse_definition, Catalog, CheckEnv, Definition, Em
 /// How many times a transition is re-evaluated after losing a race before giving up.
 const MAX_ATTEMPTS: usize = 8;
 
+/// What one attempt at a step decided against the instance as it was read.
+struct Plan {
+    decision: Decision,
+    event: EventName,
+    origin: Origin,
+    actor: String,
+    data: Value,
+    /// The timer this step fires, settled in its transaction.
+    timer: Option<TimerClaim>,
+    /// The hash of the link this step uses up, in its transaction.
+    link: Option<String>,
+    /// Counted as a transition in the metrics (a resent link is not).
+    is_transition: bool,
+}
+
+/// What a command does after the store refused its commit.
+enum Retry {
+    /// The instance moved since it was read: plan again against the new state.
+    Again,
+    /// The key was used, or the link used up, by an earlier request: answer with its outcome
+    /// if it has one, else with this.
+    Replay(EngineError),
+    Fail(EngineError),
+}
+
+/// The one mapping of the store's refusals onto the engine's, for every command.
+fn after_refused_commit(refused: CommitError) -> Retry {
+    match refused {
+        CommitError::Conflict => Retry::Again,
+        CommitError::DuplicateKey => Retry::Replay(EngineError::Busy),
+        CommitError::LinkSettled => Retry::Replay(EngineError::LinkUsed),
+        CommitError::TimerSettled => Retry::Fail(EngineError::TimerSettled),
+        CommitError::Refused(reason) => Retry::Fail(EngineError::DirectoryRefused { reason }),
+        CommitError::Store(err) => Retry::Fail(err.into()),
+    }
+}
+
 /// A request to start an instance.
 #[derive(Clone, Debug)]
 pub struct StartRequest {
@@ -240,13 +277,15 @@ impl Engine {
                 self.metrics.transition(definition.name.as_str());
                 Ok(Outcome { instance, event: history, replayed: false })
             }
-            Err(CommitError::DuplicateKey) => {
-                let key = request.idempotency_key.clone().unwrap_or_default();
-                self.replayed_start(&key, &request).await?.ok_or(EngineError::Busy)
-            }
-            Err(CommitError::Store(err)) => Err(err.into()),
-            Err(CommitError::Conflict | CommitError::TimerSettled | CommitError::LinkSettled) => Err(EngineError::Busy),
-            Err(CommitError::Refused(reason)) => Err(EngineError::GuardRefused { guard: "directory".into(), reason }),
+            Err(refused) => match after_refused_commit(refused) {
+                // A new instance's row cannot have moved: only its start key can have been taken.
+                Retry::Again => Err(EngineError::Busy),
+                Retry::Replay(otherwise) => {
+                    let key = request.idempotency_key.clone().unwrap_or_default();
+                    self.replayed_start(&key, &request).await?.ok_or(otherwise)
+                }
+                Retry::Fail(err) => Err(err),
+            },
         }
     }
 
@@ -287,16 +326,16 @@ impl Engine {
     /// `link_resent`; asking twice with the same old link sends one email.
     #[instrument(skip_all, fields(instance.id = %link.instance_id, action = %link.action))]
     pub async fn resend_link(&self, link: &LinkRecord) -> Result<Outcome, EngineError> {
-        let key = format!("resend:{}", link.hash);
         let data = serde_json::json!({ "action": link.action });
         let print = fingerprint("link_resent", &data);
-        for _ in 0..MAX_ATTEMPTS {
-            let id = link.instance_id;
-            let instance = self.store.instance(id).await?.ok_or(EngineError::UnknownInstance(id))?;
-            if let Some(first) = self.replay(id, &key, &print).await? {
-                return Ok(first);
-            }
-            let definition = self.definition_of(&instance).await?;
+        let key = format!("resend:{}", link.hash);
+        let original = self
+            .store
+            .email(link.outbox_id)
+            .await?
+            .ok_or_else(|| EngineError::Definition(format!("the email of link `{}` is missing", link.action)))?;
+        let event = EventName::parse("link_resent").map_err(|e| EngineError::Definition(e.to_string()))?;
+        self.write(link.instance_id, &key, &print, |instance, definition, _now| {
             if instance.status == crate::store::InstanceStatus::Finished {
                 return Err(EngineError::InstanceFinished {
                     state: instance.state.to_string(),
@@ -313,62 +352,30 @@ impl Engine {
                     allowed: state.transitions.keys().map(ToString::to_string).collect(),
                 });
             }
-            let original =
-                self.store.email(link.outbox_id).await?.ok_or_else(|| {
-                    EngineError::Definition(format!("the email of link `{}` is missing", link.action))
-                })?;
             let spec = EmailSpec {
-                template: original.template,
+                template: original.template.clone(),
                 to: link.party.clone(),
-                links: original.links.0,
+                links: original.links.0.clone(),
                 draft: false,
             };
-            let now = self.clock.now();
-            let decision = Decision {
-                from: Some(instance.state.clone()),
-                to: instance.state.clone(),
-                status: instance.status,
-                context: instance.context.0.clone(),
-                effects: vec![Effect::Email { spec, recipient: link.recipient.clone() }],
-            };
-            let history = HistoryRecord {
-                id: EventId::generate(),
-                instance_id: id,
-                seq: instance.version + 1,
-                event: EventName::parse("link_resent").map_err(|e| EngineError::Definition(e.to_string()))?,
+            Ok(Plan {
+                decision: Decision {
+                    from: Some(instance.state.clone()),
+                    to: instance.state.clone(),
+                    status: instance.status,
+                    context: instance.context.0.clone(),
+                    effects: vec![Effect::Email { spec, recipient: link.recipient.clone() }],
+                },
+                event: event.clone(),
                 origin: Origin::Link,
                 actor: format!("link:{}", link.recipient),
-                from_state: Some(instance.state.clone()),
-                to_state: instance.state.clone(),
-                data: Json(data.clone()),
-                idempotency_key: key.clone(),
-                fingerprint: print.clone(),
-                at: now,
-            };
-            let commit = Commit {
-                instance: id,
-                expected_version: instance.version,
-                state: instance.state.clone(),
-                status: instance.status,
-                context: instance.context.clone(),
-                at: now,
-                step: self.step_for(&definition, history.clone(), &decision, None, None, now)?,
-            };
-            match self.commit(&commit).await {
-                Ok(()) => {
-                    let instance = InstanceRecord { version: instance.version + 1, updated_at: now, ..instance };
-                    return Ok(Outcome { instance, event: history, replayed: false });
-                }
-                Err(CommitError::Conflict) => continue,
-                Err(CommitError::DuplicateKey) => return self.replay(id, &key, &print).await?.ok_or(EngineError::Busy),
-                Err(CommitError::TimerSettled | CommitError::LinkSettled) => return Err(EngineError::Busy),
-                Err(CommitError::Refused(reason)) => {
-                    return Err(EngineError::GuardRefused { guard: "directory".into(), reason })
-                }
-                Err(CommitError::Store(err)) => return Err(err.into()),
-            }
-        }
-        Err(EngineError::Busy)
+                data: data.clone(),
+                timer: None,
+                link: None,
+                is_transition: false,
+            })
+        })
+        .await
     }
 
     /// Fires a due timer: its event, with the timer settled in the same transaction.
@@ -405,10 +412,8 @@ impl Engine {
     ) -> Result<Outcome, EngineError> {
         let key = request.idempotency_key.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let print = fingerprint(&request.event, &request.data);
-        for _ in 0..MAX_ATTEMPTS {
-            let instance = self.store.instance(id).await?.ok_or(EngineError::UnknownInstance(id))?;
-            let definition = self.definition_of(&instance).await?;
-            let now = self.clock.now();
+        let event = EventName::parse(&request.event);
+        self.write(id, &key, &print, |instance, definition, now| {
             let incoming = transition::Incoming { event: &request.event, data: &request.data, origin: request.origin };
             let current = transition::Current {
                 instance_id: id.as_uuid(),
@@ -416,39 +421,68 @@ impl Engine {
                 status: instance.status,
                 context: &instance.context,
             };
-            let decision =
-                match transition::decide(&definition, &self.registry, current, &incoming, &self.mail.parties, now) {
-                    Ok(decision) => decision,
-                    // The key may have applied already and moved the instance on: that is a replay,
-                    // not a refusal.
-                    Err(refusal) => return self.replay(id, &key, &print).await?.ok_or_else(|| refusal.into()),
-                };
+            let decision = transition::decide(definition, &self.registry, current, &incoming, &self.mail.parties, now)?;
+            Ok(Plan {
+                decision,
+                event: event.clone().map_err(|e| EngineError::Definition(e.to_string()))?,
+                origin: request.origin,
+                actor: request.actor.clone(),
+                data: request.data.clone(),
+                timer,
+                link: link.clone(),
+                is_transition: true,
+            })
+        })
+        .await
+    }
+
+    /// The one way a step is written: reads the instance, asks `plan` what the step is against
+    /// it, and commits it at the version read. A lost race plans again against the new state (up
+    /// to [`MAX_ATTEMPTS`] times, then `busy`); a key used before returns its first outcome,
+    /// also when the plan is refused (the first request may have moved the instance on).
+    async fn write(
+        &self,
+        id: InstanceId,
+        key: &str,
+        print: &str,
+        mut plan: impl FnMut(&InstanceRecord, &Definition, crate::clock::Timestamp) -> Result<Plan, EngineError>,
+    ) -> Result<Outcome, EngineError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let instance = self.store.instance(id).await?.ok_or(EngineError::UnknownInstance(id))?;
+            let definition = self.definition_of(&instance).await?;
+            let now = self.clock.now();
+            let plan = match plan(&instance, &definition, now) {
+                Ok(plan) => plan,
+                Err(refusal) => return self.replay(id, key, print).await?.ok_or(refusal),
+            };
             let history = HistoryRecord {
                 id: EventId::generate(),
                 instance_id: id,
                 seq: instance.version + 1,
-                event: EventName::parse(&request.event).map_err(|e| EngineError::Definition(e.to_string()))?,
-                origin: request.origin,
-                actor: request.actor.clone(),
+                event: plan.event,
+                origin: plan.origin,
+                actor: plan.actor,
                 from_state: Some(instance.state.clone()),
-                to_state: decision.to.clone(),
-                data: Json(request.data.clone()),
-                idempotency_key: key.clone(),
-                fingerprint: print.clone(),
+                to_state: plan.decision.to.clone(),
+                data: Json(plan.data),
+                idempotency_key: key.to_owned(),
+                fingerprint: print.to_owned(),
                 at: now,
             };
             let commit = Commit {
                 instance: id,
                 expected_version: instance.version,
-                state: decision.to.clone(),
-                status: decision.status,
-                context: Json(decision.context.clone()),
+                state: plan.decision.to.clone(),
+                status: plan.decision.status,
+                context: Json(plan.decision.context.clone()),
                 at: now,
-                step: self.step_for(&definition, history.clone(), &decision, timer, link.clone(), now)?,
+                step: self.step_for(&definition, history.clone(), &plan.decision, plan.timer, plan.link, now)?,
             };
-            match self.commit(&commit).await {
+            let refused = match self.commit(&commit).await {
                 Ok(()) => {
-                    self.metrics.transition(definition.name.as_str());
+                    if plan.is_transition {
+                        self.metrics.transition(definition.name.as_str());
+                    }
                     let instance = InstanceRecord {
                         state: commit.state,
                         status: commit.status,
@@ -459,16 +493,12 @@ impl Engine {
                     };
                     return Ok(Outcome { instance, event: history, replayed: false });
                 }
-                Err(CommitError::Conflict) => continue,
-                Err(CommitError::DuplicateKey) => return self.replay(id, &key, &print).await?.ok_or(EngineError::Busy),
-                Err(CommitError::TimerSettled) => return Err(EngineError::TimerSettled),
-                Err(CommitError::LinkSettled) => {
-                    return self.replay(id, &key, &print).await?.ok_or(EngineError::LinkUsed);
-                }
-                Err(CommitError::Refused(reason)) => {
-                    return Err(EngineError::GuardRefused { guard: "directory".into(), reason });
-                }
-                Err(CommitError::Store(err)) => return Err(err.into()),
+                Err(err) => err,
+            };
+            match after_refused_commit(refused) {
+                Retry::Again => continue,
+                Retry::Replay(otherwise) => return self.replay(id, key, print).await?.ok_or(otherwise),
+                Retry::Fail(err) => return Err(err),
             }
         }
         Err(EngineError::Busy)

@@ -65,7 +65,8 @@ impl From<EngineError> for ApiError {
             EngineError::UnknownWorkflow { .. }
             | EngineError::InvalidInput(_)
             | EngineError::UnknownEvent { .. }
-            | EngineError::GuardRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            | EngineError::GuardRefused { .. }
+            | EngineError::DirectoryRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             EngineError::EventNotAllowed { .. }
             | EngineError::InstanceFinished { .. }
             | EngineError::KeyReused { .. }

@@ -164,7 +164,7 @@ fn refused(err: EngineError, what: &str) -> Page {
         EngineError::EventNotAllowed { state, .. } | EngineError::InstanceFinished { state, .. } => {
             Page::NoLongerApplies { state }
         }
-        EngineError::GuardRefused { reason, .. } => Page::Refused { reason },
+        EngineError::GuardRefused { reason, .. } | EngineError::DirectoryRefused { reason } => Page::Refused { reason },
         err => {
             error!(error = %err, "{what}");
             let status =

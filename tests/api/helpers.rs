@@ -373,13 +373,22 @@ pub fn required<T>(found: Option<T>, what: &str, test: &str) -> Option<T> {
     found
 }
 
-/// A tool `scripts/test` installed: at `$env` when set, else at `under` in the tools cache
-/// (`accord::bench::tools_dir`).
+/// A tool `scripts/test` installed: at `$env` when set, else at `under` in the tools cache.
 fn installed(env: &str, under: &str) -> Option<PathBuf> {
     match std::env::var_os(env) {
         Some(path) => Some(PathBuf::from(path)),
-        None => Some(accord::bench::tools_dir()?.join(under)),
+        None => Some(tools_dir()?.join(under)),
     }
+}
+
+/// Where `scripts/test` (and `accord bench`) install the tools they run: `ACCORD_TOOLS_DIR`, else
+/// `accord-tools` in `XDG_CACHE_HOME`, else in `~/.cache`.
+fn tools_dir() -> Option<PathBuf> {
+    let cache = |dir: std::ffi::OsString, under: &str| PathBuf::from(dir).join(under);
+    std::env::var_os("ACCORD_TOOLS_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|dir| cache(dir, "accord-tools")))
+        .or_else(|| std::env::var_os("HOME").map(|dir| cache(dir, ".cache/accord-tools")))
 }
 
 /// The MailDev that `scripts/test` installs (`ACCORD_TEST_MAILDEV_BIN`, or the tools cache).

@@ -132,6 +132,12 @@ async fn the_reseller_authorizes_the_provider_on_the_link_page(backend: Backend)
     let mut states = [m.state(id).await, m.state(twin).await];
     states.sort();
     assert_eq!(states, ["authorized", "invited"], "nothing changed for the refused twin");
+    // Sent by an operator instead of the link, the refusal has its own code, not a guard's.
+    let refused = if m.state(id).await == "invited" { id } else { twin };
+    let err = m.engine().apply(refused, crate::helpers::operator("authorize", json!(null), None)).await.unwrap_err();
+    assert_eq!(err.code(), "directory_refused", "{err}");
+    assert!(err.to_string().contains("already has this indirect provider"), "{err}");
+    assert_eq!(m.state(refused).await, "invited", "still nothing written");
 
     let codes = refused_codes(m.engine().start(invitation(provider, reseller)).await);
     assert_eq!(codes, [("reseller.id".to_owned(), "already_related")]);

@@ -298,8 +298,7 @@ fn relate_provider(call: &Call<'_>) -> Result<Vec<Effect>, String> {
 }
 
 fn text(context: &Value, path: &str) -> Result<String, String> {
-    path.split('.')
-        .try_fold(context, |value, key| value.get(key))
+    crate::workflow::field(context, path)
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| format!("the instance has no `{path}`"))

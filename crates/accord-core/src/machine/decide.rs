@@ -165,7 +165,7 @@ fn email(
         .get(&spec.to)
         .ok_or_else(|| Refusal::Definition(format!("email `{}` names unknown party `{}`", spec.template, spec.to)))?;
     let recipient = match (&party.email, &party.config) {
-        (Some(path), _) => lookup(context, path).and_then(Value::as_str).ok_or_else(|| {
+        (Some(path), _) => crate::workflow::field(context, path).and_then(Value::as_str).ok_or_else(|| {
             Refusal::Definition(format!("party `{}` has no email address at `{path}` in the instance's input", spec.to))
         })?,
         (None, Some(key)) => configured.get(key).map(String::as_str).ok_or_else(|| {
@@ -178,10 +178,6 @@ fn email(
 
 /// Addresses of configured parties (`[parties]` in accord.toml), by key.
 pub type Addresses = std::collections::BTreeMap<String, String>;
-
-fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(value, |value, key| value.get(key))
-}
 
 /// Deep-merges `patch` into `target`: objects merge key by key, anything else replaces.
 fn merge(target: &mut Value, patch: &Value) {

@@ -156,8 +156,7 @@ pub fn validate(
     }
     unknown_fields(input, "", fields, &mut errors);
     for check in checks {
-        let values: Vec<Option<&Value>> =
-            check.fields.iter().map(|path| path.split('.').try_fold(&normalised, |v, k| v.get(k))).collect();
+        let values: Vec<Option<&Value>> = check.fields.iter().map(|path| super::field(&normalised, path)).collect();
         let failed = |path: &String| errors.iter().any(|e| &e.field == path);
         if check.fields.iter().any(failed) || values.iter().any(Option::is_none) {
             continue; // reported already, or absent and optional

@@ -97,8 +97,14 @@ impl Definition {
     /// The locale of `party`, read from an instance's context.
     pub fn party_locale<'a>(&self, party: &str, context: &'a serde_json::Value) -> Option<&'a str> {
         let path = self.parties.get(party)?.locale.as_ref()?;
-        path.split('.').try_fold(context, |value, key| value.get(key))?.as_str()
+        field(context, path)?.as_str()
     }
+}
+
+/// The value at a dotted field path (`contact.email`) in an instance's input or context: the one
+/// way every part of Accord reads a field a definition names.
+pub fn field<'a>(value: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    path.split('.').try_fold(value, |value, key| value.get(key))
 }
 
 /// The hash that versions a definition's source text.

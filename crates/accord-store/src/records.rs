@@ -4,12 +4,12 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::types::Json;
 
-use crate::clock::Timestamp;
-use crate::ids::{EventId, InstanceId, OutboxId, TimerId};
+use accord_core::ids::{EventId, InstanceId, OutboxId, TimerId};
 use accord_core::text_enum;
+use accord_core::time::Timestamp;
 
-use crate::workflow::{EventName, StateName, WorkflowName};
 pub use accord_core::machine::{InstanceStatus, Origin};
+use accord_core::workflow::{EventName, StateName, WorkflowName};
 
 text_enum! {
     pub enum TimerStatus {
@@ -250,7 +250,7 @@ pub struct Step {
     /// The link whose use this is; it must still be active.
     pub used_link: Option<String>,
     /// Directory changes, each with an audit row.
-    pub directory: Vec<crate::directory::DirectoryChange>,
+    pub directory: Vec<accord_core::directory::DirectoryChange>,
 }
 
 impl Step {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::clock::Timestamp;
+use accord_core::time::Timestamp;
 
 #[async_trait]
 pub trait ScheduleStore: Send + Sync {
@@ -23,12 +23,12 @@ pub trait ScheduleStore: Send + Sync {
 macro_rules! impl_schedule_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
-        impl $crate::store::ScheduleStore for $store {
+        impl $crate::ScheduleStore for $store {
             async fn schedule_tick(
                 &self,
                 name: &str,
-            ) -> Result<Option<$crate::clock::Timestamp>, $crate::store::StoreError> {
-                let row: Option<($crate::clock::Timestamp,)> =
+            ) -> Result<Option<accord_core::time::Timestamp>, $crate::StoreError> {
+                let row: Option<(accord_core::time::Timestamp,)> =
                     sqlx::query_as::<$db, _>("SELECT last_tick FROM schedule_ticks WHERE name = $1")
                         .bind(name)
                         .fetch_optional(&self.pool)
@@ -39,9 +39,9 @@ macro_rules! impl_schedule_store {
             async fn advance_schedule(
                 &self,
                 name: &str,
-                previous: Option<$crate::clock::Timestamp>,
-                tick: $crate::clock::Timestamp,
-            ) -> Result<bool, $crate::store::StoreError> {
+                previous: Option<accord_core::time::Timestamp>,
+                tick: accord_core::time::Timestamp,
+            ) -> Result<bool, $crate::StoreError> {
                 let done = match previous {
                     None => sqlx::query::<$db>(
                         "INSERT INTO schedule_ticks (name, last_tick) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",

@@ -1,8 +1,10 @@
-//! Persistence, one module per aggregate (definitions, instances, timers, outbox, links,
+//! Accord's persistence, one module per aggregate (definitions, instances, timers, outbox, links,
 //! directory, keys and sessions, schedules, stats), each with a small trait and the SQL that
 //! implements it; [`Store`] is all of them. Both backends, SQLite (the embedded default) and
 //! PostgreSQL (for several nodes), expand the same SQL (`shared.rs`) and pass the same
-//! conformance suite.
+//! conformance suite (`tests/api/conformance`). Also here: the migrations of both databases,
+//! [`DatabaseClock`], and [`wake`], how a commit announces new work to this node and the others.
+#![forbid(unsafe_code)]
 
 mod clock;
 pub mod definitions;
@@ -19,6 +21,7 @@ mod sqlite;
 pub mod stats;
 pub(crate) mod step;
 pub mod timers;
+pub mod wake;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -38,7 +41,7 @@ pub use shared::Dialect;
 pub use stats::StatsStore;
 pub use timers::TimerStore;
 
-use crate::clock::Timestamp;
+use accord_core::time::Timestamp;
 
 /// Which database a store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

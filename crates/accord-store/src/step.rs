@@ -44,10 +44,10 @@ macro_rules! step_writes {
 
         async fn write_step(
             tx: &mut sqlx::Transaction<'static, $db>,
-            step: &$crate::store::Step,
-        ) -> Result<(), $crate::store::CommitError> {
-            use $crate::store::step::SETTLE;
-            use $crate::store::CommitError;
+            step: &$crate::Step,
+        ) -> Result<(), $crate::CommitError> {
+            use $crate::step::SETTLE;
+            use $crate::CommitError;
             let h = &step.history;
             let inserted = sqlx::query::<$db>(
                 "INSERT INTO history (id, instance_id, seq, event, origin, actor, from_state, to_state, data, \
@@ -69,7 +69,7 @@ macro_rules! step_writes {
             .await;
             match inserted {
                 Err(err) if unique_violation(&err) => return Err(CommitError::DuplicateKey),
-                other => other.map_err($crate::store::StoreError::from)?,
+                other => other.map_err($crate::StoreError::from)?,
             };
             if let Some(timer) = step.fired_timer {
                 let fired = sqlx::query::<$db>(
@@ -83,7 +83,7 @@ macro_rules! step_writes {
                 .bind(timer.attempt)
                 .execute(&mut **tx)
                     .await
-                    .map_err($crate::store::StoreError::from)?;
+                    .map_err($crate::StoreError::from)?;
                 if fired.rows_affected() != 1 {
                     return Err(CommitError::TimerSettled);
                 }
@@ -96,7 +96,7 @@ macro_rules! step_writes {
                     .bind(SETTLE.used_link.from)
                     .execute(&mut **tx)
                     .await
-                    .map_err($crate::store::StoreError::from)?;
+                    .map_err($crate::StoreError::from)?;
                 if used.rows_affected() != 1 {
                     return Err(CommitError::LinkSettled);
                 }
@@ -114,7 +114,7 @@ macro_rules! step_writes {
                 .bind(SETTLE.cancelled_timers.from[1])
                 .execute(&mut **tx)
                     .await
-                    .map_err($crate::store::StoreError::from)?;
+                    .map_err($crate::StoreError::from)?;
             }
             for timer in &step.arm {
                 sqlx::query::<$db>(
@@ -131,7 +131,7 @@ macro_rules! step_writes {
                 .bind(timer.created_at)
                 .execute(&mut **tx)
                 .await
-                .map_err($crate::store::StoreError::from)?;
+                .map_err($crate::StoreError::from)?;
             }
             for email in &step.emails {
                 sqlx::query::<$db>(
@@ -157,7 +157,7 @@ macro_rules! step_writes {
                 .bind(email.next_attempt_at)
                 .execute(&mut **tx)
                 .await
-                .map_err($crate::store::StoreError::from)?;
+                .map_err($crate::StoreError::from)?;
             }
             for action in &step.supersede {
                 sqlx::query::<$db>("UPDATE links SET status = $1 WHERE instance_id = $2 AND action = $3 AND status = $4")
@@ -167,7 +167,7 @@ macro_rules! step_writes {
                     .bind(SETTLE.superseded_links.from)
                     .execute(&mut **tx)
                     .await
-                    .map_err($crate::store::StoreError::from)?;
+                    .map_err($crate::StoreError::from)?;
             }
             for change in &step.directory {
                 write_directory(&mut **tx, change, &h.actor, h.at, Some(h.instance_id)).await?;
@@ -189,7 +189,7 @@ macro_rules! step_writes {
                 .bind(link.created_at)
                 .execute(&mut **tx)
                 .await
-                .map_err($crate::store::StoreError::from)?;
+                .map_err($crate::StoreError::from)?;
             }
             Ok(())
         }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{Commit, CommitError, HistoryRecord, InstanceRecord, ListFilter, Step, StoreError};
-use crate::ids::InstanceId;
+use accord_core::ids::InstanceId;
 
 #[async_trait]
 pub trait InstanceStore: Send + Sync {
@@ -34,13 +34,13 @@ pub trait InstanceStore: Send + Sync {
 macro_rules! impl_instance_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
-        impl $crate::store::InstanceStore for $store {
+        impl $crate::InstanceStore for $store {
             async fn create_instance(
                 &self,
-                i: &$crate::store::InstanceRecord,
-                step: &$crate::store::Step,
-            ) -> Result<(), $crate::store::CommitError> {
-                if let Some(written) = self.write_in_one_call($crate::store::InstanceWrite::Create(i), step).await {
+                i: &$crate::InstanceRecord,
+                step: &$crate::Step,
+            ) -> Result<(), $crate::CommitError> {
+                if let Some(written) = self.write_in_one_call($crate::InstanceWrite::Create(i), step).await {
                     return written;
                 }
                 let mut tx = self.begin_write().await?;
@@ -61,17 +61,17 @@ macro_rules! impl_instance_store {
                 .execute(&mut *tx)
                 .await;
                 match inserted {
-                    Err(err) if unique_violation(&err) => return Err($crate::store::CommitError::DuplicateKey),
-                    other => other.map_err($crate::store::StoreError::from)?,
+                    Err(err) if unique_violation(&err) => return Err($crate::CommitError::DuplicateKey),
+                    other => other.map_err($crate::StoreError::from)?,
                 };
                 write_step(&mut tx, step).await?;
-                tx.commit().await.map_err($crate::store::StoreError::from)?;
+                tx.commit().await.map_err($crate::StoreError::from)?;
                 self.committed(step);
                 Ok(())
             }
 
-            async fn commit(&self, c: &$crate::store::Commit) -> Result<(), $crate::store::CommitError> {
-                if let Some(written) = self.write_in_one_call($crate::store::InstanceWrite::Move(c), &c.step).await {
+            async fn commit(&self, c: &$crate::Commit) -> Result<(), $crate::CommitError> {
+                if let Some(written) = self.write_in_one_call($crate::InstanceWrite::Move(c), &c.step).await {
                     return written;
                 }
                 let mut tx = self.begin_write().await?;
@@ -87,20 +87,20 @@ macro_rules! impl_instance_store {
                 .bind(c.expected_version)
                 .execute(&mut *tx)
                 .await
-                .map_err($crate::store::StoreError::from)?;
+                .map_err($crate::StoreError::from)?;
                 if updated.rows_affected() != 1 {
-                    return Err($crate::store::CommitError::Conflict);
+                    return Err($crate::CommitError::Conflict);
                 }
                 write_step(&mut tx, &c.step).await?;
-                tx.commit().await.map_err($crate::store::StoreError::from)?;
+                tx.commit().await.map_err($crate::StoreError::from)?;
                 self.committed(&c.step);
                 Ok(())
             }
 
             async fn instance(
                 &self,
-                id: $crate::ids::InstanceId,
-            ) -> Result<Option<$crate::store::InstanceRecord>, $crate::store::StoreError> {
+                id: accord_core::ids::InstanceId,
+            ) -> Result<Option<$crate::InstanceRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = $1"))
                     .bind(id)
                     .fetch_optional(&self.pool)
@@ -110,7 +110,7 @@ macro_rules! impl_instance_store {
             async fn instance_by_start_key(
                 &self,
                 key: &str,
-            ) -> Result<Option<$crate::store::InstanceRecord>, $crate::store::StoreError> {
+            ) -> Result<Option<$crate::InstanceRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE start_key = $1"))
                     .bind(key)
                     .fetch_optional(&self.pool)
@@ -119,8 +119,8 @@ macro_rules! impl_instance_store {
 
             async fn list_instances(
                 &self,
-                f: &$crate::store::ListFilter,
-            ) -> Result<Vec<$crate::store::InstanceRecord>, $crate::store::StoreError> {
+                f: &$crate::ListFilter,
+            ) -> Result<Vec<$crate::InstanceRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!(
                     "SELECT {INSTANCE_COLUMNS} FROM instances WHERE ($1 IS NULL OR workflow = $1) \
                      AND ($2 IS NULL OR state = $2) ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
@@ -137,14 +137,14 @@ macro_rules! impl_instance_store {
                 &self,
                 workflow: &str,
                 states: &[String],
-            ) -> Result<Vec<$crate::ids::InstanceId>, $crate::store::StoreError> {
+            ) -> Result<Vec<accord_core::ids::InstanceId>, $crate::StoreError> {
                 let mut ids = Vec::new();
                 for state in states {
-                    let rows: Vec<($crate::ids::InstanceId,)> =
+                    let rows: Vec<(accord_core::ids::InstanceId,)> =
                         sqlx::query_as::<$db, _>("SELECT id FROM instances WHERE workflow = $1 AND state = $2 AND status = $3")
                             .bind(workflow)
                             .bind(state)
-                            .bind($crate::store::InstanceStatus::Active)
+                            .bind($crate::InstanceStatus::Active)
                             .fetch_all(&self.pool)
                             .await?;
                     ids.extend(rows.into_iter().map(|(id,)| id));
@@ -154,8 +154,8 @@ macro_rules! impl_instance_store {
 
             async fn history(
                 &self,
-                id: $crate::ids::InstanceId,
-            ) -> Result<Vec<$crate::store::HistoryRecord>, $crate::store::StoreError> {
+                id: accord_core::ids::InstanceId,
+            ) -> Result<Vec<$crate::HistoryRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!("SELECT {HISTORY_COLUMNS} FROM history WHERE instance_id = $1 ORDER BY seq"))
                     .bind(id)
                     .fetch_all(&self.pool)
@@ -164,9 +164,9 @@ macro_rules! impl_instance_store {
 
             async fn history_by_key(
                 &self,
-                id: $crate::ids::InstanceId,
+                id: accord_core::ids::InstanceId,
                 key: &str,
-            ) -> Result<Option<$crate::store::HistoryRecord>, $crate::store::StoreError> {
+            ) -> Result<Option<$crate::HistoryRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!(
                     "SELECT {HISTORY_COLUMNS} FROM history WHERE instance_id = $1 AND idempotency_key = $2"
                 ))

@@ -17,9 +17,9 @@ use super::{
     redact_url, CommitError, EmailRecord, EmailStatus, HistoryRecord, InstanceRecord, InstanceStatus, InstanceWrite,
     LinkRecord, LinkStatus, Origin, Step, StoreError, TimerRecord, TimerStatus,
 };
-use crate::ids::{EventId, InstanceId, OutboxId, TimerId};
 use crate::wake::{Outgoing, CHANNEL};
-use crate::workflow::{EventName, StateName, WorkflowName};
+use accord_core::ids::{EventId, InstanceId, OutboxId, TimerId};
+use accord_core::workflow::{EventName, StateName, WorkflowName};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 

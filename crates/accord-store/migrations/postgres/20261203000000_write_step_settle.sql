@@ -13,6 +13,10 @@ DECLARE
     step_instance UUID := (h ->> 'instance_id')::UUID;
     step_at BIGINT := (h ->> 'at')::BIGINT;
     s JSONB := w -> 'settle';
+    -- An array, not a subquery in the WHERE below: a subquery becomes a semi-join, and when a
+    -- scheduler's claim moves a timer from armed to firing while this waits for the row, the
+    -- recheck would compare the new status with the element the old one matched, and skip it.
+    cancel_from TEXT[] := ARRAY(SELECT jsonb_array_elements_text(w #> '{settle,cancelled_timers,from}'));
 BEGIN
     IF w ? 'create' THEN
         INSERT INTO instances (id, workflow, definition_hash, state, status, version, context, start_key,
@@ -60,7 +64,7 @@ BEGIN
     IF (w ->> 'cancel_armed_timers')::BOOLEAN THEN
         UPDATE timers SET status = s #>> '{cancelled_timers,to}', settled_at = step_at, lease_until = NULL
         WHERE instance_id = step_instance
-          AND status IN (SELECT jsonb_array_elements_text(s #> '{cancelled_timers,from}'));
+          AND status = ANY (cancel_from);
     END IF;
 
     IF jsonb_array_length(w -> 'arm') > 0 THEN

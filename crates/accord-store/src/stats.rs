@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{StoreError, StoreStats};
-use crate::clock::Timestamp;
+use accord_core::time::Timestamp;
 
 #[async_trait]
 pub trait StatsStore: Send + Sync {
@@ -16,21 +16,21 @@ pub trait StatsStore: Send + Sync {
 macro_rules! impl_stats_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
-        impl $crate::store::StatsStore for $store {
+        impl $crate::StatsStore for $store {
             async fn stats(
                 &self,
-                now: $crate::clock::Timestamp,
-            ) -> Result<$crate::store::StoreStats, $crate::store::StoreError> {
-                use $crate::store::{EmailStatus, TimerStatus};
+                now: accord_core::time::Timestamp,
+            ) -> Result<$crate::StoreStats, $crate::StoreError> {
+                use $crate::{EmailStatus, TimerStatus};
                 let outbox: Vec<(EmailStatus, i64)> =
                     sqlx::query_as::<$db, _>("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetch_all(&self.pool).await?;
-                let (oldest_pending,): (Option<$crate::clock::Timestamp>,) =
+                let (oldest_pending,): (Option<accord_core::time::Timestamp>,) =
                     sqlx::query_as::<$db, _>("SELECT MIN(created_at) FROM outbox WHERE status IN ($1, $2)")
                         .bind(EmailStatus::Queued)
                         .bind(EmailStatus::Sending)
                         .fetch_one(&self.pool)
                         .await?;
-                let (oldest_due_timer,): (Option<$crate::clock::Timestamp>,) =
+                let (oldest_due_timer,): (Option<accord_core::time::Timestamp>,) =
                     // Spelled as an OR so each side can use its partial index.
                     sqlx::query_as::<$db, _>(
                         "SELECT MIN(due_at) FROM timers WHERE (status = $1 AND due_at <= $2) OR (status = $3 AND due_at <= $2)",
@@ -44,14 +44,14 @@ macro_rules! impl_stats_store {
                     .bind(TimerStatus::Armed)
                     .fetch_one(&self.pool)
                     .await?;
-                let (lapsed_emails, oldest_email_claim): (i64, Option<$crate::clock::Timestamp>) = sqlx::query_as::<$db, _>(
+                let (lapsed_emails, oldest_email_claim): (i64, Option<accord_core::time::Timestamp>) = sqlx::query_as::<$db, _>(
                     "SELECT COUNT(*) FILTER (WHERE next_attempt_at <= $2), MIN(claimed_at) FROM outbox WHERE status = $1",
                 )
                 .bind(EmailStatus::Sending)
                 .bind(now)
                 .fetch_one(&self.pool)
                 .await?;
-                let (lapsed_timers, oldest_timer_claim): (i64, Option<$crate::clock::Timestamp>) = sqlx::query_as::<$db, _>(
+                let (lapsed_timers, oldest_timer_claim): (i64, Option<accord_core::time::Timestamp>) = sqlx::query_as::<$db, _>(
                     "SELECT COUNT(*) FILTER (WHERE lease_until <= $2), MIN(claimed_at) FROM timers WHERE status = $1",
                 )
                 .bind(TimerStatus::Firing)
@@ -63,18 +63,18 @@ macro_rules! impl_stats_store {
                        SELECT instance_id FROM outbox WHERE status = $2 \
                        UNION SELECT instance_id FROM timers WHERE (status = $3 AND due_at <= $5) OR (status = $4 AND due_at <= $5))",
                 )
-                .bind($crate::store::InstanceStatus::Active)
+                .bind($crate::InstanceStatus::Active)
                 .bind(EmailStatus::Failed)
                 .bind(TimerStatus::Armed)
                 .bind(TimerStatus::Firing)
-                .bind($crate::clock::Timestamp::from_millis(now.millis() - STUCK_AFTER_MILLIS))
+                .bind(accord_core::time::Timestamp::from_millis(now.millis() - STUCK_AFTER_MILLIS))
                 .fetch_one(&self.pool)
                 .await?;
                 let oldest_claim = match (oldest_email_claim, oldest_timer_claim) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
-                Ok($crate::store::StoreStats {
+                Ok($crate::StoreStats {
                     outbox,
                     oldest_pending,
                     oldest_due_timer,

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::{AttemptRecord, EmailFinish, EmailRecord, EmailStatus, StoreError};
-use crate::clock::Timestamp;
-use crate::ids::{InstanceId, OutboxId};
+use accord_core::ids::{InstanceId, OutboxId};
+use accord_core::time::Timestamp;
 
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
@@ -57,11 +57,11 @@ pub trait OutboxStore: Send + Sync {
 macro_rules! impl_outbox_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
-        impl $crate::store::OutboxStore for $store {
+        impl $crate::OutboxStore for $store {
             async fn emails(
                 &self,
-                id: $crate::ids::InstanceId,
-            ) -> Result<Vec<$crate::store::EmailRecord>, $crate::store::StoreError> {
+                id: accord_core::ids::InstanceId,
+            ) -> Result<Vec<$crate::EmailRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!(
                     "SELECT {EMAIL_COLUMNS} FROM outbox WHERE instance_id = $1 ORDER BY history_seq, created_at, template"
                 ))
@@ -72,8 +72,8 @@ macro_rules! impl_outbox_store {
 
             async fn attempts(
                 &self,
-                id: $crate::ids::InstanceId,
-            ) -> Result<Vec<$crate::store::AttemptRecord>, $crate::store::StoreError> {
+                id: accord_core::ids::InstanceId,
+            ) -> Result<Vec<$crate::AttemptRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(
                     "SELECT a.id, a.outbox_id, a.at, a.outcome, a.reply FROM email_attempts a \
                      JOIN outbox o ON o.id = a.outbox_id WHERE o.instance_id = $1 ORDER BY a.at",
@@ -85,8 +85,8 @@ macro_rules! impl_outbox_store {
 
             async fn email(
                 &self,
-                id: $crate::ids::OutboxId,
-            ) -> Result<Option<$crate::store::EmailRecord>, $crate::store::StoreError> {
+                id: accord_core::ids::OutboxId,
+            ) -> Result<Option<$crate::EmailRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!("SELECT {EMAIL_COLUMNS} FROM outbox WHERE id = $1"))
                     .bind(id)
                     .fetch_optional(&self.pool)
@@ -95,18 +95,18 @@ macro_rules! impl_outbox_store {
 
             async fn claim_due_emails(
                 &self,
-                now: $crate::clock::Timestamp,
-                lease_until: $crate::clock::Timestamp,
+                now: accord_core::time::Timestamp,
+                lease_until: accord_core::time::Timestamp,
                 limit: i64,
-            ) -> Result<Vec<$crate::store::EmailRecord>, $crate::store::StoreError> {
+            ) -> Result<Vec<$crate::EmailRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!(
                     "UPDATE outbox SET status = $1, attempts = attempts + 1, next_attempt_at = $2, claimed_at = $4, \
                      took_over = (status = $1) WHERE id IN (SELECT id FROM outbox WHERE status IN ($3, $1) AND next_attempt_at <= $4 \
                      ORDER BY next_attempt_at LIMIT $5 {SKIP_LOCKED}) RETURNING {EMAIL_COLUMNS}"
                 ))
-                .bind($crate::store::EmailStatus::Sending)
+                .bind($crate::EmailStatus::Sending)
                 .bind(lease_until)
-                .bind($crate::store::EmailStatus::Queued)
+                .bind($crate::EmailStatus::Queued)
                 .bind(now)
                 .bind(limit)
                 .fetch_all(&self.pool)
@@ -115,15 +115,15 @@ macro_rules! impl_outbox_store {
 
             async fn renew_email_lease(
                 &self,
-                id: $crate::ids::OutboxId,
+                id: accord_core::ids::OutboxId,
                 attempt: i64,
-                until: $crate::clock::Timestamp,
-            ) -> Result<bool, $crate::store::StoreError> {
+                until: accord_core::time::Timestamp,
+            ) -> Result<bool, $crate::StoreError> {
                 let renewed =
                     sqlx::query::<$db>("UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND status = $3 AND attempts = $4")
                         .bind(until)
                         .bind(id)
-                        .bind($crate::store::EmailStatus::Sending)
+                        .bind($crate::EmailStatus::Sending)
                         .bind(attempt)
                         .execute(&self.pool)
                         .await?;
@@ -132,10 +132,10 @@ macro_rules! impl_outbox_store {
 
             async fn finish_email(
                 &self,
-                f: &$crate::store::EmailFinish,
-            ) -> Result<bool, $crate::store::StoreError> {
+                f: &$crate::EmailFinish,
+            ) -> Result<bool, $crate::StoreError> {
                 let mut tx = self.begin_write().await?;
-                let sent_at = (f.status == $crate::store::EmailStatus::Sent).then_some(f.at);
+                let sent_at = (f.status == $crate::EmailStatus::Sent).then_some(f.at);
                 let updated = sqlx::query::<$db>(
                     "UPDATE outbox SET status = $1, next_attempt_at = $2, last_reply = $3, sent_at = $4 \
                      WHERE id = $5 AND attempts = $6 AND status = $7",
@@ -146,7 +146,7 @@ macro_rules! impl_outbox_store {
                 .bind(sent_at)
                 .bind(f.outbox)
                 .bind(f.attempt)
-                .bind($crate::store::EmailStatus::Sending)
+                .bind($crate::EmailStatus::Sending)
                 .execute(&mut *tx)
                 .await?;
                 if updated.rows_affected() != 1 {
@@ -166,14 +166,14 @@ macro_rules! impl_outbox_store {
 
             async fn retry_email(
                 &self,
-                id: $crate::ids::OutboxId,
-                now: $crate::clock::Timestamp,
-            ) -> Result<bool, $crate::store::StoreError> {
+                id: accord_core::ids::OutboxId,
+                now: accord_core::time::Timestamp,
+            ) -> Result<bool, $crate::StoreError> {
                 let updated = sqlx::query::<$db>("UPDATE outbox SET status = $1, next_attempt_at = $2 WHERE id = $3 AND status = $4")
-                    .bind($crate::store::EmailStatus::Queued)
+                    .bind($crate::EmailStatus::Queued)
                     .bind(now)
                     .bind(id)
-                    .bind($crate::store::EmailStatus::Failed)
+                    .bind($crate::EmailStatus::Failed)
                     .execute(&self.pool)
                     .await?;
                 Ok(updated.rows_affected() == 1)
@@ -181,11 +181,11 @@ macro_rules! impl_outbox_store {
 
             async fn update_draft(
                 &self,
-                id: $crate::ids::OutboxId,
+                id: accord_core::ids::OutboxId,
                 subject: &str,
                 text: &str,
                 html: Option<&str>,
-            ) -> Result<bool, $crate::store::StoreError> {
+            ) -> Result<bool, $crate::StoreError> {
                 let updated = sqlx::query::<$db>(
                     "UPDATE outbox SET subject = $1, text_body = $2, html_body = $3 WHERE id = $4 AND status = $5",
                 )
@@ -193,7 +193,7 @@ macro_rules! impl_outbox_store {
                 .bind(text)
                 .bind(html)
                 .bind(id)
-                .bind($crate::store::EmailStatus::Draft)
+                .bind($crate::EmailStatus::Draft)
                 .execute(&self.pool)
                 .await?;
                 Ok(updated.rows_affected() == 1)
@@ -201,14 +201,14 @@ macro_rules! impl_outbox_store {
 
             async fn release_draft(
                 &self,
-                id: $crate::ids::OutboxId,
-                now: $crate::clock::Timestamp,
-            ) -> Result<bool, $crate::store::StoreError> {
+                id: accord_core::ids::OutboxId,
+                now: accord_core::time::Timestamp,
+            ) -> Result<bool, $crate::StoreError> {
                 let updated = sqlx::query::<$db>("UPDATE outbox SET status = $1, next_attempt_at = $2 WHERE id = $3 AND status = $4")
-                    .bind($crate::store::EmailStatus::Queued)
+                    .bind($crate::EmailStatus::Queued)
                     .bind(now)
                     .bind(id)
-                    .bind($crate::store::EmailStatus::Draft)
+                    .bind($crate::EmailStatus::Draft)
                     .execute(&self.pool)
                     .await?;
                 Ok(updated.rows_affected() == 1)
@@ -216,9 +216,9 @@ macro_rules! impl_outbox_store {
 
             async fn emails_by_status(
                 &self,
-                status: $crate::store::EmailStatus,
+                status: $crate::EmailStatus,
                 limit: i64,
-            ) -> Result<Vec<$crate::store::EmailRecord>, $crate::store::StoreError> {
+            ) -> Result<Vec<$crate::EmailRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!(
                     "SELECT {EMAIL_COLUMNS} FROM outbox WHERE status = $1 ORDER BY created_at LIMIT $2"
                 ))

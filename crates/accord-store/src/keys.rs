@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{ApiKeyRecord, SessionRecord, StoreError};
-use crate::clock::Timestamp;
+use accord_core::time::Timestamp;
 
 #[async_trait]
 pub trait KeyStore: Send + Sync {
@@ -26,8 +26,8 @@ pub trait KeyStore: Send + Sync {
 macro_rules! impl_key_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
-        impl $crate::store::KeyStore for $store {
-            async fn create_api_key(&self, k: &$crate::store::ApiKeyRecord) -> Result<(), $crate::store::StoreError> {
+        impl $crate::KeyStore for $store {
+            async fn create_api_key(&self, k: &$crate::ApiKeyRecord) -> Result<(), $crate::StoreError> {
                 sqlx::query::<$db>("INSERT INTO api_keys (id, hash, scope, label, created_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(k.id)
                     .bind(&k.hash)
@@ -42,14 +42,14 @@ macro_rules! impl_key_store {
             async fn api_key_by_hash(
                 &self,
                 hash: &str,
-            ) -> Result<Option<$crate::store::ApiKeyRecord>, $crate::store::StoreError> {
+            ) -> Result<Option<$crate::ApiKeyRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>("SELECT id, hash, scope, label, created_at FROM api_keys WHERE hash = $1")
                     .bind(hash)
                     .fetch_optional(&self.pool)
                     .await?)
             }
 
-            async fn create_session(&self, session: &$crate::store::SessionRecord) -> Result<(), $crate::store::StoreError> {
+            async fn create_session(&self, session: &$crate::SessionRecord) -> Result<(), $crate::StoreError> {
                 sqlx::query::<$db>(
                     "INSERT INTO console_sessions (hash, key_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -66,9 +66,9 @@ macro_rules! impl_key_store {
             async fn session(
                 &self,
                 hash: &str,
-                now: $crate::clock::Timestamp,
-            ) -> Result<Option<($crate::store::SessionRecord, $crate::store::ApiKeyRecord)>, $crate::store::StoreError> {
-                let Some(session) = sqlx::query_as::<$db, $crate::store::SessionRecord>(
+                now: accord_core::time::Timestamp,
+            ) -> Result<Option<($crate::SessionRecord, $crate::ApiKeyRecord)>, $crate::StoreError> {
+                let Some(session) = sqlx::query_as::<$db, $crate::SessionRecord>(
                     "SELECT hash, key_id, csrf, created_at, expires_at FROM console_sessions WHERE hash = $1 AND expires_at > $2",
                 )
                 .bind(hash)
@@ -78,7 +78,7 @@ macro_rules! impl_key_store {
                 else {
                     return Ok(None);
                 };
-                let key = sqlx::query_as::<$db, $crate::store::ApiKeyRecord>(
+                let key = sqlx::query_as::<$db, $crate::ApiKeyRecord>(
                     "SELECT id, hash, scope, label, created_at FROM api_keys WHERE id = $1",
                 )
                 .bind(session.key_id)
@@ -87,7 +87,7 @@ macro_rules! impl_key_store {
                 Ok(key.map(|key| (session, key)))
             }
 
-            async fn delete_session(&self, hash: &str, now: $crate::clock::Timestamp) -> Result<(), $crate::store::StoreError> {
+            async fn delete_session(&self, hash: &str, now: accord_core::time::Timestamp) -> Result<(), $crate::StoreError> {
                 sqlx::query::<$db>("DELETE FROM console_sessions WHERE hash = $1 OR expires_at <= $2")
                     .bind(hash)
                     .bind(now)

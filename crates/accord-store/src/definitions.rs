@@ -17,11 +17,8 @@ pub trait DefinitionStore: Send + Sync {
 macro_rules! impl_definition_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
-        impl $crate::store::DefinitionStore for $store {
-            async fn save_definition(
-                &self,
-                d: &$crate::store::DefinitionRecord,
-            ) -> Result<(), $crate::store::StoreError> {
+        impl $crate::DefinitionStore for $store {
+            async fn save_definition(&self, d: &$crate::DefinitionRecord) -> Result<(), $crate::StoreError> {
                 sqlx::query::<$db>(
                     "INSERT INTO definitions (hash, workflow, source, created_at) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (hash) DO NOTHING",
@@ -35,10 +32,7 @@ macro_rules! impl_definition_store {
                 Ok(())
             }
 
-            async fn definition(
-                &self,
-                hash: &str,
-            ) -> Result<Option<$crate::store::DefinitionRecord>, $crate::store::StoreError> {
+            async fn definition(&self, hash: &str) -> Result<Option<$crate::DefinitionRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(
                     "SELECT hash, workflow, source, created_at FROM definitions WHERE hash = $1",
                 )

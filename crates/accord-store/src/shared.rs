@@ -53,28 +53,28 @@ pub const STUCK_AFTER_MILLIS: i64 = 60_000;
 macro_rules! shared {
     ($store:ty, $db:ty) => {
         #[allow(unused_imports)]
-        use $crate::store::shared::columns::*;
-        use $crate::store::shared::STUCK_AFTER_MILLIS;
+        use $crate::shared::columns::*;
+        use $crate::shared::STUCK_AFTER_MILLIS;
 
-        const SKIP_LOCKED: &str = <$store as $crate::store::Dialect>::SKIP_LOCKED;
-        const NOW_MILLIS: &str = <$store as $crate::store::Dialect>::NOW_MILLIS;
+        const SKIP_LOCKED: &str = <$store as $crate::Dialect>::SKIP_LOCKED;
+        const NOW_MILLIS: &str = <$store as $crate::Dialect>::NOW_MILLIS;
 
-        $crate::store::step::step_writes!($db);
-        $crate::store::directory::directory_writes!($db);
+        $crate::step::step_writes!($db);
+        $crate::directory::directory_writes!($db);
 
         #[async_trait::async_trait]
-        impl $crate::store::Store for $store {
-            fn backend(&self) -> $crate::store::Backend {
-                <$store as $crate::store::Dialect>::BACKEND
+        impl $crate::Store for $store {
+            fn backend(&self) -> $crate::Backend {
+                <$store as $crate::Dialect>::BACKEND
             }
 
-            async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
+            async fn migrate(&self) -> Result<(), $crate::StoreError> {
                 // PostgreSQL serialises concurrent migrators with an advisory lock; SQLite has
                 // none, so a process that loses the race (the other applied the migration
                 // first) tries again and then finds nothing left to do.
                 let mut attempt = 0;
                 loop {
-                    match <$store as $crate::store::Dialect>::MIGRATOR.run(&self.pool).await {
+                    match <$store as $crate::Dialect>::MIGRATOR.run(&self.pool).await {
                         Ok(()) => return Ok(()),
                         Err(_) if attempt < 3 => {
                             attempt += 1;
@@ -89,15 +89,15 @@ macro_rules! shared {
                 self.listen_for_wake(wake).await
             }
 
-            async fn ping(&self) -> Result<(), $crate::store::StoreError> {
+            async fn ping(&self) -> Result<(), $crate::StoreError> {
                 sqlx::query::<$db>("SELECT 1").execute(&self.pool).await?;
                 Ok(())
             }
 
-            async fn database_now(&self) -> Result<$crate::clock::Timestamp, $crate::store::StoreError> {
+            async fn database_now(&self) -> Result<accord_core::time::Timestamp, $crate::StoreError> {
                 let (now,): (i64,) =
                     sqlx::query_as::<$db, _>(&format!("SELECT {NOW_MILLIS}")).fetch_one(&self.pool).await?;
-                Ok($crate::clock::Timestamp::from_millis(now))
+                Ok(accord_core::time::Timestamp::from_millis(now))
             }
         }
     };

@@ -14,8 +14,8 @@ pub trait LinkStore: Send + Sync {
 macro_rules! impl_link_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
-        impl $crate::store::LinkStore for $store {
-            async fn link(&self, hash: &str) -> Result<Option<$crate::store::LinkRecord>, $crate::store::StoreError> {
+        impl $crate::LinkStore for $store {
+            async fn link(&self, hash: &str) -> Result<Option<$crate::LinkRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!("SELECT {LINK_COLUMNS} FROM links WHERE hash = $1"))
                     .bind(hash)
                     .fetch_optional(&self.pool)

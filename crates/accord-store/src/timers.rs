@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use super::{StoreError, TimerClaim, TimerRecord};
-use crate::clock::Timestamp;
-use crate::ids::InstanceId;
+use accord_core::ids::InstanceId;
+use accord_core::time::Timestamp;
 
 #[async_trait]
 pub trait TimerStore: Send + Sync {
@@ -38,11 +38,11 @@ pub trait TimerStore: Send + Sync {
 macro_rules! impl_timer_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
-        impl $crate::store::TimerStore for $store {
+        impl $crate::TimerStore for $store {
             async fn timers(
                 &self,
-                id: $crate::ids::InstanceId,
-            ) -> Result<Vec<$crate::store::TimerRecord>, $crate::store::StoreError> {
+                id: accord_core::ids::InstanceId,
+            ) -> Result<Vec<$crate::TimerRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!(
                     "SELECT {TIMER_COLUMNS} FROM timers WHERE instance_id = $1 ORDER BY created_at, due_at, name"
                 ))
@@ -53,10 +53,10 @@ macro_rules! impl_timer_store {
 
             async fn claim_due_timers(
                 &self,
-                now: $crate::clock::Timestamp,
-                lease_until: $crate::clock::Timestamp,
+                now: accord_core::time::Timestamp,
+                lease_until: accord_core::time::Timestamp,
                 limit: i64,
-            ) -> Result<Vec<$crate::store::TimerRecord>, $crate::store::StoreError> {
+            ) -> Result<Vec<$crate::TimerRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!(
                     "UPDATE timers SET status = $1, attempts = attempts + 1, lease_until = $2, claimed_at = $3, \
                      took_over = (status = $1) \
@@ -67,10 +67,10 @@ macro_rules! impl_timer_store {
                        ORDER BY t.due_at LIMIT $5 {SKIP_LOCKED}) \
                      RETURNING {TIMER_COLUMNS}"
                 ))
-                .bind($crate::store::TimerStatus::Firing)
+                .bind($crate::TimerStatus::Firing)
                 .bind(lease_until)
                 .bind(now)
-                .bind($crate::store::TimerStatus::Armed)
+                .bind($crate::TimerStatus::Armed)
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?)
@@ -78,23 +78,23 @@ macro_rules! impl_timer_store {
 
             async fn renew_timer_lease(
                 &self,
-                claim: $crate::store::TimerClaim,
-                until: $crate::clock::Timestamp,
-            ) -> Result<bool, $crate::store::StoreError> {
+                claim: $crate::TimerClaim,
+                until: accord_core::time::Timestamp,
+            ) -> Result<bool, $crate::StoreError> {
                 let renewed = sqlx::query::<$db>("UPDATE timers SET lease_until = $1 WHERE id = $2 AND status = $3 AND attempts = $4")
                     .bind(until)
                     .bind(claim.id)
-                    .bind($crate::store::TimerStatus::Firing)
+                    .bind($crate::TimerStatus::Firing)
                     .bind(claim.attempt)
                     .execute(&self.pool)
                     .await?;
                 Ok(renewed.rows_affected() == 1)
             }
 
-            async fn next_due(&self) -> Result<Option<$crate::clock::Timestamp>, $crate::store::StoreError> {
-                let row: Option<($crate::clock::Timestamp,)> =
+            async fn next_due(&self) -> Result<Option<accord_core::time::Timestamp>, $crate::StoreError> {
+                let row: Option<(accord_core::time::Timestamp,)> =
                     sqlx::query_as::<$db, _>("SELECT due_at FROM timers WHERE status = $1 ORDER BY due_at LIMIT 1")
-                        .bind($crate::store::TimerStatus::Armed)
+                        .bind($crate::TimerStatus::Armed)
                         .fetch_optional(&self.pool)
                         .await?;
                 Ok(row.map(|(due,)| due))
@@ -102,19 +102,19 @@ macro_rules! impl_timer_store {
 
             async fn skip_timer(
                 &self,
-                claim: $crate::store::TimerClaim,
-                at: $crate::clock::Timestamp,
+                claim: $crate::TimerClaim,
+                at: accord_core::time::Timestamp,
                 note: &str,
-            ) -> Result<bool, $crate::store::StoreError> {
+            ) -> Result<bool, $crate::StoreError> {
                 let done = sqlx::query::<$db>(
                     "UPDATE timers SET status = $1, settled_at = $2, note = $3, lease_until = NULL \
                      WHERE id = $4 AND status = $5 AND attempts = $6",
                 )
-                .bind($crate::store::TimerStatus::Skipped)
+                .bind($crate::TimerStatus::Skipped)
                 .bind(at)
                 .bind(note)
                 .bind(claim.id)
-                .bind($crate::store::TimerStatus::Firing)
+                .bind($crate::TimerStatus::Firing)
                 .bind(claim.attempt)
                 .execute(&self.pool)
                     .await?;

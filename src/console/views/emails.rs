@@ -1,0 +1,148 @@
+//! Emails: the drafts and failed ones, a draft's editor, release and retry.
+
+use super::*;
+
+/// Drafts (to edit and send) or failed emails (to retry).
+pub async fn emails(State(engine): State<Engine>, reviewer: Reviewer, Query(query): Query<Fields>) -> Response {
+    let status = match query.get("status").map(String::as_str) {
+        None | Some("draft") => EmailStatus::Draft,
+        Some("failed") => EmailStatus::Failed,
+        Some(_) => return not_found(&engine, "such email list"),
+    };
+    let emails = match engine.store().emails_by_status(status, 500).await {
+        Ok(emails) => emails,
+        Err(err) => return failure(&engine, err),
+    };
+    let items: Vec<Value> = emails
+        .iter()
+        .map(|e| {
+            json!({ "id": e.id.to_string(), "instance": e.instance_id.to_string(), "to": e.recipient,
+                    "subject": e.subject, "attempts": e.attempts, "reply": e.last_reply,
+                    "created": e.created_at.to_string() })
+        })
+        .collect();
+    page(&engine, StatusCode::OK, "emails", base(&reviewer, json!({ "status": status, "items": items })))
+}
+
+pub async fn email(State(engine): State<Engine>, reviewer: Reviewer, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<OutboxId>() else { return not_found(&engine, "such email") };
+    email_page(&engine, &reviewer, id, StatusCode::OK, None, None).await
+}
+
+/// The draft editor: a preview and the form; `error` shows a refused edit inline, with what
+/// was typed kept.
+pub(super) async fn email_page(
+    engine: &Engine,
+    reviewer: &Reviewer,
+    id: OutboxId,
+    status: StatusCode,
+    error: Option<String>,
+    typed: Option<(String, String)>,
+) -> Response {
+    let email = match engine.store().email(id).await {
+        Ok(Some(email)) => email,
+        Ok(None) => return not_found(engine, "such email"),
+        Err(err) => return failure(engine, err),
+    };
+    let draft = email.status == EmailStatus::Draft;
+    let (subject, text) = typed.unwrap_or_else(|| (email.subject.clone(), email.text_body.clone()));
+    let context = json!({
+        "id": id.to_string(),
+        "instance": email.instance_id.to_string(),
+        "to": email.recipient,
+        "status": email.status,
+        "draft": draft,
+        "subject": subject,
+        // Bodies hold live links: shown only while the email is a draft.
+        "text": if draft { text } else { String::new() },
+        "html": if draft { email.html_body.clone().unwrap_or_default() } else { String::new() },
+        "attempts": email.attempts,
+        "reply": email.last_reply,
+        "error": error,
+    });
+    page(engine, status, "email", base(reviewer, context))
+}
+
+pub async fn edit_email(
+    State(engine): State<Engine>,
+    reviewer: Reviewer,
+    Path(id): Path<String>,
+    Form(form): Form<Fields>,
+) -> Response {
+    if !reviewer.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
+    }
+    let Ok(id) = id.parse::<OutboxId>() else { return not_found(&engine, "such email") };
+    let subject = form.get("subject").cloned().unwrap_or_default();
+    let text = form.get("text").cloned().unwrap_or_default().replace("\r\n", "\n");
+    let edit = DraftEdit { subject: Some(subject.clone()), text: Some(text.clone()), html: None };
+    match drafts::edit(&engine, id, edit).await {
+        Ok(_) => Redirect::to(&format!("/console/emails/{id}")).into_response(),
+        Err(err @ (DraftError::LinkChanged { .. } | DraftError::Empty(_) | DraftError::NotDraft { .. })) => {
+            let status = if matches!(err, DraftError::NotDraft { .. }) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            email_page(&engine, &reviewer, id, status, Some(edit_refusal(&err)), Some((subject, text))).await
+        }
+        Err(DraftError::Unknown(_)) => not_found(&engine, "such email"),
+        Err(err) => failure(&engine, err),
+    }
+}
+
+pub(super) fn edit_refusal(err: &DraftError) -> String {
+    match err {
+        DraftError::LinkChanged { url, .. } => format!(
+            "Not saved: the personalised link {url} was removed or changed. Put it back exactly as it was; it links the customer to your account."
+        ),
+        other => format!("Not saved: {other}."),
+    }
+}
+
+pub async fn release_email(
+    State(engine): State<Engine>,
+    reviewer: Reviewer,
+    Path(id): Path<String>,
+    Form(form): Form<Fields>,
+) -> Response {
+    if !reviewer.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
+    }
+    let Ok(id) = id.parse::<OutboxId>() else { return not_found(&engine, "such email") };
+    match drafts::release(&engine, id).await {
+        Ok(_) => Redirect::to("/console/emails?status=draft").into_response(),
+        Err(err @ DraftError::NotDraft { .. }) => {
+            email_page(&engine, &reviewer, id, StatusCode::CONFLICT, Some(format!("{err}.")), None).await
+        }
+        Err(DraftError::Unknown(_)) => not_found(&engine, "such email"),
+        Err(err) => failure(&engine, err),
+    }
+}
+
+pub async fn retry_email(
+    State(engine): State<Engine>,
+    reviewer: Reviewer,
+    Path(id): Path<String>,
+    Form(form): Form<Fields>,
+) -> Response {
+    if !reviewer.csrf_ok(form.get("csrf")) {
+        return csrf_refused();
+    }
+    let Ok(id) = id.parse::<OutboxId>() else { return not_found(&engine, "such email") };
+    match engine.store().retry_email(id, engine.now()).await {
+        Ok(true) => Redirect::to("/console/emails?status=failed").into_response(),
+        Ok(false) => {
+            email_page(
+                &engine,
+                &reviewer,
+                id,
+                StatusCode::CONFLICT,
+                Some("Only a failed email can be retried; this one is not failed.".into()),
+                None,
+            )
+            .await
+        }
+        Err(err) => failure(&engine, err),
+    }
+}
