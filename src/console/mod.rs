@@ -27,7 +27,7 @@ const COOKIE: &str = "accord_session";
 /// How long a sign-in lasts.
 const SESSION_HOURS: u64 = 12;
 
-pub fn router() -> Router<Engine> {
+pub fn router() -> Router<crate::http::AppState> {
     Router::new()
         .route("/console", get(views::queue))
         .route("/console/login", get(views::login_page).post(views::login))
@@ -72,18 +72,18 @@ fn csrf_refused() -> Response {
 
 impl<S> FromRequestParts<S> for Reviewer
 where
-    Engine: FromRef<S>,
+    crate::http::Directory: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let engine = Engine::from_ref(state);
+        let directory = crate::http::Directory::from_ref(state);
         let jar = CookieJar::from_headers(&parts.headers);
         let Some(token) = jar.get(COOKIE).map(|c| c.value().to_owned()) else {
             return Err(Redirect::to("/console/login").into_response());
         };
-        match engine.store().session(&hash(&token), engine.now()).await {
+        match directory.store.session(&hash(&token), directory.now()).await {
             Ok(Some((session, key))) if matches!(key.scope, Scope::Reviewer | Scope::Admin) => {
                 Ok(Reviewer { key, session })
             }

@@ -5,9 +5,10 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 
 use super::error::ApiError;
-use crate::engine::Engine;
+use std::sync::Arc;
+
 use crate::keys;
-use crate::store::{ApiKeyRecord, Origin, Scope};
+use crate::store::{ApiKeyRecord, Origin, Scope, Store};
 
 /// The caller, authenticated by its key.
 #[derive(Clone, Debug)]
@@ -52,20 +53,20 @@ impl Caller {
 
 impl<S> FromRequestParts<S> for Caller
 where
-    Engine: FromRef<S>,
+    Arc<dyn Store>: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let engine = Engine::from_ref(state);
+        let store = Arc::<dyn Store>::from_ref(state);
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(ApiError::unauthorized)?;
         let key = header.strip_prefix("Bearer ").ok_or_else(ApiError::unauthorized)?;
-        let record = keys::authenticate(engine.store().as_ref(), key).await?.ok_or_else(ApiError::unauthorized)?;
+        let record = keys::authenticate(store.as_ref(), key).await?.ok_or_else(ApiError::unauthorized)?;
         Ok(Caller(record))
     }
 }

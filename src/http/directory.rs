@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::{ApiJson, ApiQuery};
+use super::{ApiJson, ApiQuery, Directory};
 use crate::directory::commands::{self, AddCustomer, AddUser, RemoveCustomer};
 use crate::directory::PartnerKind;
 use crate::engine::Engine;
@@ -23,7 +23,7 @@ pub struct PartnersQuery {
 
 /// Partners with their users and roles.
 pub async fn partners(
-    State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     ApiQuery(query): ApiQuery<PartnersQuery>,
 ) -> Result<Response, ApiError> {
@@ -33,8 +33,8 @@ pub async fn partners(
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_kind", message).field("kind")
         })?;
     let mut items = Vec::new();
-    for partner in engine.store().partners(kind).await? {
-        let users = engine.store().partner_users(partner.id).await?;
+    for partner in directory.store.partners(kind).await? {
+        let users = directory.store.partner_users(partner.id).await?;
         let mut item = json!(partner);
         item["users"] = json!(users);
         items.push(item);
@@ -75,7 +75,7 @@ fn country(field: &str, text: &str) -> Result<String, ApiError> {
 /// Adds an indirect provider (admin keys only): providers deal with Microsoft directly, so they
 /// are added rather than enrolled.
 pub async fn add_provider(
-    State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     ApiJson(body): ApiJson<NewProviderBody>,
 ) -> Result<Response, ApiError> {
@@ -110,15 +110,15 @@ pub async fn add_provider(
             roles: vec![Role::GlobalAdmin, Role::AdminAgent],
         }],
     };
-    engine.store().create_partner(&partner, &caller.actor(), engine.now()).await?;
-    let created = engine.store().partner(partner.id).await?.ok_or_else(ApiError::internal)?;
+    directory.store.create_partner(&partner, &caller.actor(), directory.now()).await?;
+    let created = directory.store.partner(partner.id).await?.ok_or_else(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 /// The reseller removes its provider's administrator access to its work account; the
 /// partnership stays (the provider still orders for the reseller's customers).
 pub async fn remove_admin_access(
-    State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     axum::extract::Path((reseller, provider)): axum::extract::Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -130,7 +130,8 @@ pub async fn remove_admin_access(
         })
     };
     let (reseller, provider) = (id("reseller", &reseller)?, id("provider", &provider)?);
-    commands::remove_admin_access(engine.store().as_ref(), reseller, provider, &caller.actor(), engine.now()).await?;
+    commands::remove_admin_access(directory.store.as_ref(), reseller, provider, &caller.actor(), directory.now())
+        .await?;
     Ok(Json(json!({ "reseller": reseller, "provider": provider, "admin_access": false })).into_response())
 }
 
@@ -142,48 +143,48 @@ fn path_id(field: &'static str, text: &str) -> Result<uuid::Uuid, ApiError> {
 
 /// A reseller's Indirect providers.
 pub async fn providers_of(
-    State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    related(&engine, &caller, &id, PartnerKind::IndirectProvider).await
+    related(&directory, &caller, &id, PartnerKind::IndirectProvider).await
 }
 
 /// A provider's Indirect resellers.
 pub async fn resellers_of(
-    State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    related(&engine, &caller, &id, PartnerKind::IndirectReseller).await
+    related(&directory, &caller, &id, PartnerKind::IndirectReseller).await
 }
 
-async fn related(engine: &Engine, caller: &Caller, id: &str, want: PartnerKind) -> Result<Response, ApiError> {
+async fn related(directory: &Directory, caller: &Caller, id: &str, want: PartnerKind) -> Result<Response, ApiError> {
     caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
-    let items = commands::related_partners(engine.store().as_ref(), path_id("partner", id)?, want).await?;
+    let items = commands::related_partners(directory.store.as_ref(), path_id("partner", id)?, want).await?;
     Ok(Json(json!({ "items": items })).into_response())
 }
 
 /// A partner's Customers, with the relationship type and DAP.
 pub async fn customers_of(
-    State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
-    let items = commands::customers_of(engine.store().as_ref(), path_id("partner", &id)?, None).await?;
+    let items = commands::customers_of(directory.store.as_ref(), path_id("partner", &id)?, None).await?;
     Ok(Json(json!({ "items": items })).into_response())
 }
 
 /// The customers a reseller shares with one of its indirect providers.
 pub async fn shared_customers(
-    State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     axum::extract::Path((reseller, provider)): axum::extract::Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
     let (reseller, provider) = (path_id("reseller", &reseller)?, path_id("provider", &provider)?);
-    let items = commands::customers_of(engine.store().as_ref(), reseller, Some(provider)).await?;
+    let items = commands::customers_of(directory.store.as_ref(), reseller, Some(provider)).await?;
     Ok(Json(json!({ "items": items })).into_response())
 }
 
@@ -200,7 +201,7 @@ pub struct RemoveCustomerBody {
 /// The partner ends its relationship with a customer (attestation required; DAP unchanged; no
 /// email).
 pub async fn remove_customer(
-    State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     axum::extract::Path((partner, customer)): axum::extract::Path<(String, String)>,
     ApiJson(body): ApiJson<RemoveCustomerBody>,
@@ -213,25 +214,26 @@ pub async fn remove_customer(
         reason: body.reason,
         attest: body.attest,
     };
-    commands::remove_customer_relationship(engine.store().as_ref(), &command, &caller.actor(), engine.now()).await?;
+    commands::remove_customer_relationship(directory.store.as_ref(), &command, &caller.actor(), directory.now())
+        .await?;
     Ok(Json(json!({ "partner": command.partner, "customer": command.customer, "removed": true, "notice_sent": false }))
         .into_response())
 }
 
 /// Every customer.
-pub async fn customers(State(engine): State<Engine>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn customers(State(directory): State<Directory>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
-    Ok(Json(json!({ "items": engine.store().customers().await? })).into_response())
+    Ok(Json(json!({ "items": directory.store.customers().await? })).into_response())
 }
 
 /// One customer with its partners.
 pub async fn customer(
-    State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
-    Ok(Json(commands::customer_view(engine.store().as_ref(), path_id("customer", &id)?).await?).into_response())
+    Ok(Json(commands::customer_view(directory.store.as_ref(), path_id("customer", &id)?).await?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -261,7 +263,7 @@ pub struct RelationshipBody {
 
 /// Adds a customer the partners already work with (admin keys only).
 pub async fn add_customer(
-    State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     ApiJson(body): ApiJson<NewCustomerBody>,
 ) -> Result<Response, ApiError> {
@@ -276,7 +278,7 @@ pub async fn add_customer(
         locale: body.locale,
         relationships: body.relationships.into_iter().map(|r| (r.partner, r.kind, r.dap)).collect(),
     };
-    let created = commands::add_customer(engine.store().as_ref(), &add, &caller.actor(), engine.now()).await?;
+    let created = commands::add_customer(directory.store.as_ref(), &add, &caller.actor(), directory.now()).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -319,27 +321,27 @@ fn customer_command(
 
 /// The customer removes a partner's admin roles; the relationship stays.
 pub async fn remove_admin_roles(
-    State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     axum::extract::Path(ids): axum::extract::Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let (customer, partner, actor) = customer_command(&caller, ids, &body)?;
-    let store = engine.store().as_ref();
-    commands::remove_admin_roles(store, customer, partner, &actor, engine.now()).await?;
+    let store = directory.store.as_ref();
+    commands::remove_admin_roles(store, customer, partner, &actor, directory.now()).await?;
     Ok(Json(commands::customer_view(store, customer).await?).into_response())
 }
 
 /// The customer deletes a delegated admin or advisor relationship.
 pub async fn delete_relationship(
-    State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     axum::extract::Path(ids): axum::extract::Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let (customer, partner, actor) = customer_command(&caller, ids, &body)?;
-    let store = engine.store().as_ref();
-    commands::delete_customer_relationship(store, customer, partner, &actor, engine.now()).await?;
+    let store = directory.store.as_ref();
+    commands::delete_customer_relationship(store, customer, partner, &actor, directory.now()).await?;
     Ok(Json(commands::customer_view(store, customer).await?).into_response())
 }
 
@@ -353,13 +355,14 @@ pub struct AgreementRequestBody {
 /// instance, its input taken from the directory).
 pub async fn request_agreement(
     State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     axum::extract::Path(customer): axum::extract::Path<String>,
     ApiJson(body): ApiJson<AgreementRequestBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Scope::Pipeline])?;
     let input =
-        commands::agreement_request(engine.store().as_ref(), path_id("customer", &customer)?, body.partner).await?;
+        commands::agreement_request(directory.store.as_ref(), path_id("customer", &customer)?, body.partner).await?;
     let outcome = engine
         .start(crate::engine::StartRequest {
             workflow: "customer_agreement".into(),
@@ -379,12 +382,12 @@ pub struct AuditQuery {
 
 /// The audit log of one partner or customer (`subject=partner:<id>` or `customer:<id>`).
 pub async fn audit(
-    State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Scope::Reviewer])?;
-    Ok(Json(json!({ "items": engine.store().audit_log(&query.subject).await? })).into_response())
+    Ok(Json(json!({ "items": directory.store.audit_log(&query.subject).await? })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -399,7 +402,7 @@ pub struct NewUserBody {
 
 /// Adds a user with roles to a partner's account.
 pub async fn add_user(
-    State(engine): State<Engine>,
+    State(directory): State<Directory>,
     caller: Caller,
     axum::extract::Path(partner): axum::extract::Path<String>,
     ApiJson(body): ApiJson<NewUserBody>,
@@ -412,6 +415,6 @@ pub async fn add_user(
         email: body.email,
         roles: body.roles,
     };
-    let users = commands::add_user(engine.store().as_ref(), &add, &caller.actor(), engine.now()).await?;
+    let users = commands::add_user(directory.store.as_ref(), &add, &caller.actor(), directory.now()).await?;
     Ok((StatusCode::CREATED, Json(json!({ "users": users }))).into_response())
 }

@@ -18,7 +18,69 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use crate::clock::{Clock, Timestamp};
 use crate::engine::Engine;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// What the handlers need, each taken by the handlers that use it and no more: the engine by
+/// those that start instances or apply events, the [`Directory`] by the directory's reads and
+/// commands, the store alone by the key check and the health and metrics endpoints.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub directory: Directory,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(engine: Engine) -> Self {
+        let directory = Directory { store: engine.store().clone(), clock: engine.clock().clone() };
+        Self { metrics: engine.metrics().clone(), directory, engine }
+    }
+}
+
+impl FromRef<AppState> for Engine {
+    fn from_ref(state: &AppState) -> Self {
+        state.engine.clone()
+    }
+}
+
+impl FromRef<AppState> for Directory {
+    fn from_ref(state: &AppState) -> Self {
+        state.directory.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Metrics> {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<dyn Store> {
+    fn from_ref(state: &AppState) -> Self {
+        state.directory.store.clone()
+    }
+}
+
+/// The partner directory as the API and the console use it: the store, and the clock its
+/// changes are stamped with.
+#[derive(Clone)]
+pub struct Directory {
+    pub store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Directory {
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
 
 /// JSON bodies whose rejections come back in the API's error shape.
 #[derive(FromRequest)]
@@ -72,19 +134,22 @@ pub fn router(engine: Engine) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .with_state(engine)
+        .with_state(AppState::new(engine))
 }
 
 /// Ready when the database answers.
-async fn readyz(State(engine): State<Engine>) -> impl IntoResponse {
-    match engine.store().ping().await {
+async fn readyz(State(store): State<Arc<dyn Store>>) -> impl IntoResponse {
+    match store.ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unavailable" }))),
     }
 }
 
 /// Prometheus scrape endpoint.
-async fn metrics(State(engine): State<Engine>) -> Result<impl IntoResponse, ApiError> {
-    let text = engine.metrics().render(engine.store().as_ref(), engine.now()).await?;
+async fn metrics(
+    State(metrics): State<Arc<Metrics>>,
+    State(directory): State<Directory>,
+) -> Result<impl IntoResponse, ApiError> {
+    let text = metrics.render(directory.store.as_ref(), directory.now()).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text))
 }
