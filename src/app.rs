@@ -10,9 +10,10 @@ use tracing::info;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::delivery::{Dispatcher, Transport};
 use crate::engine::{Engine, MailSettings, Registry};
 use crate::mail::check::check_templates;
-use crate::mail::{Dispatcher, Renderer, Transport};
+use crate::mail::Renderer;
 use crate::scheduler::Scheduler;
 use crate::store::{self, DatabaseClock, Store};
 use crate::workflow::{Catalog, CheckEnv, Diagnostic, InputRules, LoadReport};

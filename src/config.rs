@@ -164,11 +164,11 @@ impl Config {
         redact_url(&self.database_url())
     }
 
-    pub fn backoff(&self) -> anyhow::Result<crate::mail::Backoff> {
+    pub fn backoff(&self) -> anyhow::Result<crate::delivery::Backoff> {
         let base = humantime::parse_duration(&self.smtp_retry_base).map_err(|err| {
             anyhow::anyhow!("bad smtp_retry_base `{}`: {err} (use a duration such as \"2s\")", self.smtp_retry_base)
         })?;
-        Ok(crate::mail::Backoff { base, ..Default::default() })
+        Ok(crate::delivery::Backoff { base, ..Default::default() })
     }
 
     pub fn mail_from(&self) -> anyhow::Result<lettre::message::Mailbox> {

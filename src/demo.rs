@@ -322,7 +322,7 @@ impl Runner {
 
     /// Releases the instance's draft, after checking that an edit dropping its link is refused.
     async fn release_draft(&mut self, report: &mut Report, id: InstanceId) -> anyhow::Result<()> {
-        use crate::mail::drafts::{self, DraftEdit, DraftError};
+        use crate::delivery::drafts::{self, DraftEdit, DraftError};
         let draft = self
             .engine
             .store()

@@ -15,7 +15,7 @@ pub use accord_store::{self as store, wake};
 
 pub mod app;
 pub mod config;
-pub mod console;
+pub mod delivery;
 pub mod demo;
 pub mod directory;
 pub mod engine;

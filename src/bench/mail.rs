@@ -84,12 +84,12 @@ pub(super) async fn dispatch_rate(
     let started = Instant::now();
     let mut running = Vec::new();
     for (n, engine) in engines.iter().enumerate() {
-        let transport = accord::mail::Transport::new(Some(smtp), dir.path().join(format!("mail{n}")))?;
-        let dispatcher = accord::mail::Dispatcher::new(
+        let transport = accord::delivery::Transport::new(Some(smtp), dir.path().join(format!("mail{n}")))?;
+        let dispatcher = accord::delivery::Dispatcher::new(
             engine,
             Arc::new(transport),
             "Accord bench <bench@example.com>".parse()?,
-            accord::mail::Backoff::default(),
+            accord::delivery::Backoff::default(),
             Duration::from_millis(100),
             accord::lease::Lease::DEFAULT,
         );

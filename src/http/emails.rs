@@ -10,9 +10,9 @@ use serde_json::json;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::{ApiJson, ApiQuery};
+use crate::delivery::drafts::{self, DraftEdit, DraftError};
 use crate::engine::Engine;
 use crate::ids::OutboxId;
-use crate::mail::drafts::{self, DraftEdit, DraftError};
 use crate::store::{EmailRecord, EmailStatus, Scope};
 
 /// An email as the API shows it: bodies only while it is a draft (afterwards they hold live

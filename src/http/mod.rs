@@ -1,6 +1,7 @@
 //! The HTTP surface: the JSON API under `/api/v1` and the health endpoints.
 
 mod auth;
+pub mod console;
 mod directory;
 mod emails;
 mod error;
@@ -127,7 +128,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/v1/emails/{id}/retry", post(emails::retry))
         .route("/l/{token}", get(links::show).post(links::act))
         .route("/l/{token}/resend", post(links::resend))
-        .merge(crate::console::router())
+        .merge(crate::http::console::router())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; the API lives under /api/v1")
         })

@@ -1,11 +1,9 @@
-//! Email: rendering (Tera), personalised links, and the outbox dispatcher (lettre).
+//! Email content: rendering (Tera) in the recipient's locale, personalised links, and `accord
+//! check`'s rendering of every email. Below the engine, which renders an email when a transition
+//! queues it; sending is the `delivery` module's.
 
 pub mod check;
-pub mod dispatcher;
-pub mod drafts;
 pub mod links;
 pub mod render;
-pub mod smtp;
 
-pub use dispatcher::{Backoff, Dispatcher, Transport};
 pub use render::{Rendered, Renderer};

@@ -307,7 +307,7 @@ async fn opening_every_link_page_changes_nothing(backend: Backend) {
     ids.push(engine.start(enrollment).await.unwrap().instance.id);
     ids.push(engine.start(customer_invitation(reseller, "it")).await.unwrap().instance.id);
     for draft in store.emails_by_status(accord::store::EmailStatus::Draft, 10).await.unwrap() {
-        accord::mail::drafts::release(&engine, draft.id).await.unwrap();
+        accord::delivery::drafts::release(&engine, draft.id).await.unwrap();
     }
     let provider = uuid::Uuid::new_v4();
     let partner = NewPartner {

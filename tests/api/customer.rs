@@ -55,46 +55,6 @@ fn refused_codes(result: Result<accord::engine::Outcome, EngineError>) -> Vec<(S
     }
 }
 
-/// Calls the API with a fresh key of `scope`.
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    key: String,
-}
-
-impl Api {
-    async fn new(m: &TestApp, scope: accord::store::Scope) -> Self {
-        let key = accord::keys::create(m.engine().store().as_ref(), scope, "test", m.clock.now()).await.unwrap().0;
-        Self { client: m.client.clone(), base: m.base.clone(), key }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        (response.status(), response.json().await.unwrap())
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (status, body) = self.call(Method::GET, path, None).await;
-        assert_eq!(status, StatusCode::OK, "{path}: {body}");
-        body
-    }
-
-    /// Releases every draft; returns how many.
-    async fn release_drafts(&self) -> usize {
-        let drafts = self.get("/api/v1/emails?status=draft").await;
-        let items = drafts["items"].as_array().unwrap().clone();
-        for draft in &items {
-            let path = format!("/api/v1/emails/{}/release", draft["id"].as_str().unwrap());
-            assert_eq!(self.call(Method::POST, &path, None).await.0, StatusCode::OK);
-        }
-        items.len()
-    }
-}
-
 crate::on_each_store!(
     only_a_global_admin_or_admin_agent_may_invite_and_dap_is_required_in_sovereign_clouds,
     the_customer_accepts_a_released_draft_with_delegated_admin,
@@ -166,7 +126,7 @@ async fn only_a_global_admin_or_admin_agent_may_invite_and_dap_is_required_in_so
 async fn the_customer_accepts_a_released_draft_with_delegated_admin(backend: Backend) {
     let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let reseller = partner(&m, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
-    let api = Api::new(&m, accord::store::Scope::Pipeline).await;
+    let api = m.api(accord::store::Scope::Pipeline).await;
     let id = m
         .engine()
         .start(start("customer_invitation", invitation(reseller, "Northwind.Example", "us_government", true)))
@@ -230,7 +190,7 @@ async fn the_customer_accepts_a_released_draft_with_delegated_admin(backend: Bac
 async fn the_customer_accepts_without_delegated_admin_or_cancels(backend: Backend) {
     let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let reseller = partner(&m, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
-    let api = Api::new(&m, accord::store::Scope::Pipeline).await;
+    let api = m.api(accord::store::Scope::Pipeline).await;
     let engine = m.engine().clone();
     let mut english = invitation(reseller, "northwind.example", "public", false);
     english["customer"]["locale"] = json!("en");
@@ -339,7 +299,7 @@ async fn a_dual_invitation_needs_an_authorised_provider_and_creates_both_relatio
     let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let reseller = partner(&m, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
     let provider = partner(&m, PartnerKind::IndirectProvider, "Fabrikam Distribution").await;
-    let api = Api::new(&m, accord::store::Scope::Pipeline).await;
+    let api = m.api(accord::store::Scope::Pipeline).await;
     let dual = || {
         let mut input = invitation(reseller, "northwind.example", "public", true);
         input["provider"] = json!({ "id": provider.to_string(), "name": "Fabrikam Distribution" });
@@ -401,8 +361,8 @@ async fn customers_and_partners_end_relationships_by_the_rules(backend: Backend)
     let Some(m) = TestApp::options(backend).smtp().spawn().await else { return };
     let reseller = partner(&m, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
     let advisor = partner(&m, PartnerKind::IndirectReseller, "Adatum Advisors").await;
-    let admin = Api::new(&m, accord::store::Scope::Admin).await;
-    let api = Api::new(&m, accord::store::Scope::Pipeline).await;
+    let admin = m.api(accord::store::Scope::Admin).await;
+    let api = m.api(accord::store::Scope::Pipeline).await;
     let body = json!({
         "name": "Northwind Traders", "domain": "northwind.example", "country": "it",
         "admin": { "name": "Giulia Bianchi", "email": "giulia@northwind.example" }, "locale": "it",
@@ -478,7 +438,7 @@ async fn customers_and_partners_end_relationships_by_the_rules(backend: Backend)
     let (status, _) =
         api.call(Method::POST, &remove, Some(json!({ "by": ADMIN, "reason": "again", "attest": true }))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let reviewer = Api::new(&m, accord::store::Scope::Reviewer).await;
+    let reviewer = m.api(accord::store::Scope::Reviewer).await;
     let audit = reviewer.get(&format!("/api/v1/audit?subject=customer:{customer}")).await;
     let removal = audit["items"]
         .as_array()
@@ -502,7 +462,7 @@ async fn a_customer_without_the_agreement_accepts_it_by_link(backend: Backend) {
     let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let reseller = partner(&m, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
     let stranger = partner(&m, PartnerKind::IndirectReseller, "Tailspin").await;
-    let admin = Api::new(&m, accord::store::Scope::Admin).await;
+    let admin = m.api(accord::store::Scope::Admin).await;
     let body = json!({
         "name": "Northwind Traders", "domain": "northwind.example", "country": "IT",
         "admin": { "name": "Giulia Bianchi", "email": "giulia@northwind.example" },

@@ -276,7 +276,28 @@ impl TestApp {
         key: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(key);
+        let api = ApiClient { client: self.client.clone(), base: self.base.clone(), key: key.to_owned() };
+        api.call(method, path, body).await
+    }
+
+    /// The JSON API with a new key of `scope`.
+    pub async fn api(&self, scope: accord::store::Scope) -> ApiClient {
+        ApiClient { client: self.client.clone(), base: self.base.clone(), key: self.key(scope).await }
+    }
+}
+
+/// The JSON API with one key. It owns what it needs, so a test can take mail from its
+/// [`TestApp`] meanwhile.
+pub struct ApiClient {
+    client: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl ApiClient {
+    /// The body as JSON, or as a string when it is not.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -284,6 +305,24 @@ impl TestApp {
         let status = response.status();
         let text = response.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// A GET that must answer 200.
+    pub async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call(reqwest::Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        body
+    }
+
+    /// Releases every draft; returns how many.
+    pub async fn release_drafts(&self) -> usize {
+        let drafts = self.get("/api/v1/emails?status=draft").await;
+        let items = drafts["items"].as_array().unwrap().clone();
+        for draft in &items {
+            let path = format!("/api/v1/emails/{}/release", draft["id"].as_str().unwrap());
+            assert_eq!(self.call(reqwest::Method::POST, &path, None).await.0, StatusCode::OK);
+        }
+        items.len()
     }
 }
 

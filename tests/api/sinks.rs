@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use accord::mail::{Dispatcher, Transport};
+use accord::delivery::{Dispatcher, Transport};
 use accord::sink::{Sink, SinkKind};
 use accord::store::{AttemptOutcome, EmailStatus};
 use reqwest::StatusCode;

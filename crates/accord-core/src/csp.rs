@@ -269,12 +269,19 @@ async fn customer_needs_agreement(
             format!("{} accepted the customer agreement already (at {at})", customer.name),
         ));
     }
-    let partner = text(&input, "partner.id").unwrap_or_default();
+    let partner = match partner_id(&input, "partner.id") {
+        Ok(partner) => partner,
+        Err(err) => {
+            errors.push(err);
+            return Ok(errors);
+        }
+    };
+    // Compared as ids, not as text: an id in capitals or braces names the same partner.
     let related = directory
         .customer_partners(customer.id)
         .await?
         .iter()
-        .any(|p| p.removed_at.is_none() && p.partner_id.to_string() == partner.trim());
+        .any(|p| p.removed_at.is_none() && p.partner_id == partner);
     if !related {
         errors.push(refused(
             "partner.id",

@@ -884,7 +884,19 @@ fn customer_needs_agreement_cases() {
             "partner id missing",
             CHECK,
             json!({ "customer": { "id": CUSTOMER.to_string() } }),
-            vec![refusal("partner.id", "not_related", &[&wwi])],
+            vec![refusal("partner.id", "invalid_partner_id", &[&"`partner.id`", &"accord partners"])],
+        ),
+        case(
+            "partner id not a UUID",
+            CHECK,
+            agreement(id(CUSTOMER), "contoso"),
+            vec![refusal("partner.id", "invalid_partner_id", &[&"`partner.id`"])],
+        ),
+        case(
+            "the partner id in capitals names the same partner",
+            CHECK,
+            agreement(id(CUSTOMER), RESELLER.to_string().to_uppercase()),
+            vec![],
         ),
         case(
             "agreement accepted and not related: both reported",

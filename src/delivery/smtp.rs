@@ -95,10 +95,7 @@ impl SmtpPool {
         // is the server's or the configuration's doing, never the message's: the email waits
         // for a later attempt, a 5xx reply included.
         let session = |what: &'static str| {
-            move |err| SendError {
-                permanent: false,
-                reply: format!("{what}: {}", super::dispatcher::error_chain(&err)),
-            }
+            move |err| SendError { permanent: false, reply: format!("{what}: {}", error_chain(&err)) }
         };
         let mut connection = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
             .await
@@ -137,7 +134,7 @@ impl SmtpPool {
 }
 
 fn lettre_error(err: lettre::transport::smtp::Error) -> SendError {
-    SendError { permanent: refuses_the_message(&err), reply: super::dispatcher::error_chain(&err) }
+    SendError { permanent: refuses_the_message(&err), reply: error_chain(&err) }
 }
 
 /// Whether the server refused the message itself: a 5xx reply, except those about the session
@@ -148,9 +145,25 @@ pub fn refuses_the_message(err: &lettre::transport::smtp::Error) -> bool {
     err.is_permanent() && !err.status().is_some_and(|code| matches!(u16::from(code), 530 | 534 | 535 | 538))
 }
 
+/// An error and its causes on one line, each cause once: what an SMTP server or the connection to
+/// it said, as the outbox keeps it for the operator.
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
-    use crate::mail::Transport;
+    use crate::delivery::Transport;
 
     #[test]
     fn an_unknown_tls_mode_is_refused_with_the_known_ones() {

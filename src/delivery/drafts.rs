@@ -4,9 +4,9 @@
 
 use serde::Deserialize;
 
-use super::links;
 use crate::engine::Engine;
 use crate::ids::OutboxId;
+use crate::mail::links;
 use crate::store::{EmailRecord, EmailStatus, StoreError};
 
 /// A change to a draft; absent fields stay as they are.

@@ -11,11 +11,11 @@ use serde_json::{json, Value};
 use tracing::error;
 
 use super::{csrf_refused, page, start_session, Reviewer, COOKIE};
+use crate::delivery::drafts::{self, DraftEdit, DraftError};
 use crate::directory::commands;
 use crate::directory::PartnerKind;
 use crate::engine::{Engine, EngineError, EventRequest};
 use crate::ids::{InstanceId, OutboxId};
-use crate::mail::drafts::{self, DraftEdit, DraftError};
 use crate::store::{EmailStatus, ListFilter, Origin, Scope, TimerStatus};
 use crate::workflow::EventKind;
 

@@ -16,8 +16,8 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::clock::Clock;
+use crate::delivery::smtp::{error_chain, refuses_the_message, SmtpPool, StartTls};
 use crate::lease::{self, Lease};
-use crate::mail::smtp::{refuses_the_message, SmtpPool, StartTls};
 use crate::store::{AttemptOutcome, EmailFinish, EmailRecord, EmailStatus, Store, StoreError};
 
 /// Where mail goes.
@@ -140,20 +140,6 @@ fn tls_for(host: &str, url: &url::Url) -> anyhow::Result<TlsParameters> {
 
 fn percent_decode(text: &str) -> String {
     url::form_urlencoded::parse(format!("x={text}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
-}
-
-pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// Retry timing for transient failures.
