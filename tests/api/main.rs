@@ -13,6 +13,7 @@ mod enrollment;
 mod faults;
 
 mod http;
+mod layering;
 mod leases;
 mod process;
 mod provider;
