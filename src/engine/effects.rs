@@ -124,7 +124,7 @@ impl Engine {
         let rendered = self
             .mail
             .renderer
-            .render_email(definition.name.as_str(), &spec.template, locale, &context)
+            .render_email(definition.name.as_str(), spec.template.as_str(), locale, &context)
             .map_err(|err| EngineError::Definition(err.to_string()))?;
         let host = url::Url::parse(&self.mail.public_url).ok().and_then(|u| u.host_str().map(str::to_owned));
         let email = EmailRecord {

@@ -231,7 +231,7 @@ impl Engine {
         for name in &definition.start_checks {
             let check = self
                 .registry
-                .find_start_check(name)
+                .find_start_check(name.as_str())
                 .ok_or_else(|| EngineError::Definition(format!("start check `{name}` is not registered")))?;
             refused.extend(check(context.clone(), Arc::new(DirectoryOf(self.store.clone()))).await?);
         }

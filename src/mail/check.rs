@@ -35,24 +35,29 @@ pub fn check_templates(definition: &Definition, renderer: &Renderer, file: &str,
         let workflow = definition.name.as_str();
         let default_parts: Vec<&str> = ["subject", "txt", "html"]
             .into_iter()
-            .filter(|part| renderer_has(renderer, workflow, &email.template, None, part))
+            .filter(|part| renderer_has(renderer, workflow, email.template.as_str(), None, part))
             .collect();
         let mut locales: Vec<Option<String>> = vec![None];
-        locales.extend(renderer.locales_of(workflow, &email.template).into_iter().map(Some));
+        locales.extend(renderer.locales_of(workflow, email.template.as_str()).into_iter().map(Some));
         for locale in &locales {
             let shown = locale.as_deref().unwrap_or(DEFAULT_LOCALE);
             for part in &default_parts {
-                if locale.is_some() && !renderer_has(renderer, workflow, &email.template, locale.as_deref(), part) {
+                if locale.is_some()
+                    && !renderer_has(renderer, workflow, email.template.as_str(), locale.as_deref(), part)
+                {
                     report(
                         format!(
                             "email `{}` in locale `{shown}` has no {part} part, which the default has",
                             email.template
                         ),
-                        format!("create {}", email_template(workflow, &email.template, locale.as_deref(), part)),
+                        format!(
+                            "create {}",
+                            email_template(workflow, email.template.as_str(), locale.as_deref(), part)
+                        ),
                     );
                 }
             }
-            match renderer.render_email(workflow, &email.template, locale.as_deref().or(Some("zz")), &context) {
+            match renderer.render_email(workflow, email.template.as_str(), locale.as_deref().or(Some("zz")), &context) {
                 Ok(rendered) if rendered.locale != shown && locale.is_some() => {}
                 Ok(rendered) => {
                     for link in &email.links {

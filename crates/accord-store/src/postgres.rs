@@ -322,7 +322,7 @@ impl<'a> NewEmail<'a> {
         Self {
             id: e.id,
             history_seq: e.history_seq,
-            template: &e.template,
+            template: e.template.as_str(),
             party: &e.party,
             recipient: &e.recipient,
             links: &e.links.0,

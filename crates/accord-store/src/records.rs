@@ -9,7 +9,7 @@ use accord_core::text_enum;
 use accord_core::time::Timestamp;
 
 pub use accord_core::machine::{InstanceStatus, Origin};
-use accord_core::workflow::{EventName, StateName, WorkflowName};
+use accord_core::workflow::{EventName, StateName, TemplateName, WorkflowName};
 
 text_enum! {
     pub enum TimerStatus {
@@ -136,7 +136,7 @@ pub struct EmailRecord {
     pub instance_id: InstanceId,
     /// The history row whose transition queued it.
     pub history_seq: i64,
-    pub template: String,
+    pub template: TemplateName,
     pub party: String,
     pub recipient: String,
     /// The link actions personalised in it.

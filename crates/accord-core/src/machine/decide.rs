@@ -94,16 +94,16 @@ pub fn decide(
     };
     for name in &transition.guards {
         let guard = registry
-            .find_guard(name)
+            .find_guard(name.as_str())
             .ok_or_else(|| Refusal::Definition(format!("guard `{name}` is not registered")))?;
-        guard(&call).map_err(|reason| Refusal::GuardRefused { guard: name.clone(), reason })?;
+        guard(&call).map_err(|reason| Refusal::GuardRefused { guard: name.to_string(), reason })?;
     }
     let mut effects = Vec::new();
     for name in &transition.effects {
         let effect = registry
-            .find_effect(name)
+            .find_effect(name.as_str())
             .ok_or_else(|| Refusal::Definition(format!("effect `{name}` is not registered")))?;
-        effects.extend(effect(&call).map_err(|reason| Refusal::GuardRefused { guard: name.clone(), reason })?);
+        effects.extend(effect(&call).map_err(|reason| Refusal::GuardRefused { guard: name.to_string(), reason })?);
     }
     let mut context = context.clone();
     for effect in &effects {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub use input::{FieldError, FieldType, InputField, InputRules};
-pub use names::{BadName, EventName, StateName, WorkflowName};
+pub use names::{BadName, EventName, RuleName, StateName, TemplateName, WorkflowName};
 pub use parse::{parse_definition, CheckEnv, Diagnostic};
 
 /// The locale every fallback chain ends with: emails and pages in it must exist.
@@ -59,7 +59,7 @@ pub struct Definition {
     /// Rules across input fields, checked at start with the fields.
     pub checks: Vec<input::SameValue>,
     /// Directory checks run at start (registered by name), after the fields pass.
-    pub start_checks: Vec<String>,
+    pub start_checks: Vec<RuleName>,
     pub parties: BTreeMap<String, Party>,
     pub events: BTreeMap<EventName, EventKind>,
     pub links: BTreeMap<String, LinkAction>,
@@ -211,14 +211,14 @@ pub struct Transition {
     /// `None`: an internal transition that runs its effects and stays in the state (timers keep
     /// running).
     pub to: Option<StateName>,
-    pub guards: Vec<String>,
-    pub effects: Vec<String>,
+    pub guards: Vec<RuleName>,
+    pub effects: Vec<RuleName>,
     pub emails: Vec<EmailSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EmailSpec {
-    pub template: String,
+    pub template: TemplateName,
     /// The party it is sent to.
     pub to: String,
     /// Link actions personalised for the recipient.

@@ -67,6 +67,12 @@ macro_rules! name_type {
                 self.0 == other
             }
         }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
     };
 }
 
@@ -84,6 +90,16 @@ name_type!(
     /// The name of an event that moves an instance.
     EventName,
     "event name"
+);
+name_type!(
+    /// The name of an email's templates (`templates/email/<workflow>/<template>.*.tera`).
+    TemplateName,
+    "template name"
+);
+name_type!(
+    /// The name of a guard, effect or start check the registry holds and a definition references.
+    RuleName,
+    "rule name"
 );
 
 #[cfg(test)]
@@ -104,3 +120,4 @@ mod tests {
 crate::__text_column!(WorkflowName);
 crate::__text_column!(StateName);
 crate::__text_column!(EventName);
+crate::__text_column!(TemplateName);

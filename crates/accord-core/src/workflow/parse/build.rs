@@ -9,7 +9,9 @@ use toml::Spanned;
 use super::raw::RawWorkflow;
 use super::{CheckEnv, Checker};
 use crate::workflow::input::{self, SameValue};
-use crate::workflow::{content_hash, Definition, EventKind, EventName, FieldType, InputField, Party, WorkflowName};
+use crate::workflow::{
+    content_hash, Definition, EventKind, EventName, FieldType, InputField, Party, RuleName, WorkflowName,
+};
 
 /// Builds a definition, reporting every problem to `check`; `None` when a part the definition
 /// cannot do without (its name, its initial state) is broken.
@@ -30,7 +32,7 @@ pub(super) fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env
     let (input, events) = builder.into_parts();
 
     Some(Definition {
-        start_checks: raw.start_checks.iter().map(|n| n.get_ref().clone()).collect(),
+        start_checks: raw.start_checks.iter().filter_map(|n| RuleName::parse(n.get_ref()).ok()).collect(),
         checks,
         sample,
         name: name?,

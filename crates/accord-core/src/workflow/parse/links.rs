@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use super::build::Builder;
 use super::raw::{RawEmail, RawLink};
-use crate::workflow::{EmailSpec, EventKind, LinkAction, Localized, WorkflowName};
+use crate::workflow::{EmailSpec, EventKind, LinkAction, Localized, TemplateName, WorkflowName};
 
 impl Builder<'_, '_> {
     /// Checks the link actions under `[links]`: each one's event (of kind link), party, expiry,
@@ -102,14 +102,16 @@ impl Builder<'_, '_> {
 
     /// Checks a list of emails: each one's template, party and links.
     pub(super) fn emails(&mut self, raw_emails: &[RawEmail]) -> Vec<EmailSpec> {
-        raw_emails.iter().map(|email| self.email(email)).collect()
+        raw_emails.iter().filter_map(|email| self.email(email)).collect()
     }
 
     /// Checks one email: a valid template name (that exists, when templates are checked), a
-    /// declared party, and links meant for that party.
-    fn email(&mut self, email: &RawEmail) -> EmailSpec {
+    /// declared party, and links meant for that party. `None` when the template name is not
+    /// one (reported; the definition is not built).
+    fn email(&mut self, email: &RawEmail) -> Option<EmailSpec> {
         let template = email.template.get_ref();
-        if WorkflowName::parse(template).is_err() {
+        let name = TemplateName::parse(template);
+        if name.is_err() {
             self.check.report(
                 email.template.span(),
                 format!("`{template}` is not a valid template name"),
@@ -133,12 +135,12 @@ impl Builder<'_, '_> {
             );
         }
         self.email_links(email);
-        EmailSpec {
-            template: template.clone(),
+        Some(EmailSpec {
+            template: name.ok()?,
             to: email.to.get_ref().clone(),
             links: email.links.iter().map(|l| l.get_ref().clone()).collect(),
             draft: email.draft,
-        }
+        })
     }
 
     /// Checks the links an email carries: declared, and for the party the email goes to.

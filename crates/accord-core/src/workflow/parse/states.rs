@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::build::Builder;
 use super::raw::{RawSchedule, RawState, RawTransition};
-use crate::workflow::{EventKind, EventName, ScheduleSpec, State, StateName, TimerSpec, Transition};
+use crate::workflow::{EventKind, EventName, RuleName, ScheduleSpec, State, StateName, TimerSpec, Transition};
 
 impl Builder<'_, '_> {
     /// Checks the initial state: a valid name, declared under `[states]`.
@@ -152,8 +152,9 @@ impl Builder<'_, '_> {
         Transition {
             event,
             to,
-            guards: transition.guards.iter().map(|g| g.get_ref().clone()).collect(),
-            effects: transition.effects.iter().map(|e| e.get_ref().clone()).collect(),
+            // Unregistered names were reported above; a registered one is a valid name.
+            guards: transition.guards.iter().filter_map(|g| RuleName::parse(g.get_ref()).ok()).collect(),
+            effects: transition.effects.iter().filter_map(|e| RuleName::parse(e.get_ref()).ok()).collect(),
             emails: transition_emails,
         }
     }
