@@ -7,7 +7,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::clock::Timestamp;
-use crate::engine::{Engine, EngineError, EventRequest};
+use crate::engine::{Engine, EngineError, EventRequest, Refusal};
 use crate::lease::{self, Lease};
 use crate::store::{Origin, TimerRecord};
 
@@ -82,7 +82,10 @@ impl Scheduler {
                         Ok(outcome) if !outcome.replayed => applied += 1,
                         Ok(_) => {}
                         // The instance moved on since it was listed.
-                        Err(EngineError::EventNotAllowed { .. } | EngineError::InstanceFinished { .. }) => {}
+                        Err(
+                            EngineError::Refused(Refusal::EventNotAllowed { .. })
+                            | EngineError::Refused(Refusal::InstanceFinished { .. }),
+                        ) => {}
                         Err(err) => return Err(err),
                     }
                 }

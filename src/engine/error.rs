@@ -5,8 +5,8 @@ use accord_core::directory::ReadError;
 use accord_core::machine::Refusal;
 
 use crate::ids::InstanceId;
-use crate::store::{Origin, StoreError};
-use crate::workflow::{EventKind, FieldError};
+use crate::store::StoreError;
+use crate::workflow::FieldError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -19,20 +19,10 @@ pub enum EngineError {
     #[error("no instance with id {0}; `accord list` shows the instances there are")]
     UnknownInstance(InstanceId),
 
-    #[error("workflow `{workflow}` has no event `{event}`; its events are: {}", known.join(", "))]
-    UnknownEvent { event: String, workflow: String, known: Vec<String> },
-
-    #[error("event `{event}` is not allowed in state `{state}`; allowed there: {}", if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") })]
-    EventNotAllowed { event: String, state: String, allowed: Vec<String> },
-
-    #[error("the instance is finished (state `{state}`): no event applies any more, `{event}` included")]
-    InstanceFinished { state: String, event: String },
-
-    #[error("`{event}` is a {} event and cannot be sent by a {origin} caller", kind.as_str())]
-    OriginNotAllowed { event: String, kind: EventKind, origin: Origin },
-
-    #[error("refused by `{guard}`: {reason}")]
-    GuardRefused { guard: String, reason: String },
+    /// `decide` refused the event (unknown, not allowed here, the instance finished, the wrong
+    /// origin, a guard): its message and code are the core's.
+    #[error(transparent)]
+    Refused(Refusal),
 
     /// The directory refused the change the event makes (a relationship that exists already,
     /// written by another request meanwhile); nothing was written.
@@ -61,14 +51,9 @@ pub enum EngineError {
 impl From<Refusal> for EngineError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
-            Refusal::UnknownEvent { event, workflow, known } => EngineError::UnknownEvent { event, workflow, known },
-            Refusal::EventNotAllowed { event, state, allowed } => {
-                EngineError::EventNotAllowed { event, state, allowed }
-            }
-            Refusal::InstanceFinished { state, event } => EngineError::InstanceFinished { state, event },
-            Refusal::OriginNotAllowed { event, kind, origin } => EngineError::OriginNotAllowed { event, kind, origin },
-            Refusal::GuardRefused { guard, reason } => EngineError::GuardRefused { guard, reason },
+            // A definition the engine cannot follow is the engine's problem, however found.
             Refusal::Definition(problem) => EngineError::Definition(problem),
+            refusal => EngineError::Refused(refusal),
         }
     }
 }
@@ -90,11 +75,7 @@ impl EngineError {
             EngineError::UnknownWorkflow { .. } => "unknown_workflow",
             EngineError::InvalidInput(_) => "invalid_input",
             EngineError::UnknownInstance(_) => "unknown_instance",
-            EngineError::UnknownEvent { .. } => "unknown_event",
-            EngineError::EventNotAllowed { .. } => "event_not_allowed",
-            EngineError::InstanceFinished { .. } => "instance_finished",
-            EngineError::OriginNotAllowed { .. } => "forbidden_event",
-            EngineError::GuardRefused { .. } => "guard_refused",
+            EngineError::Refused(refusal) => refusal.code(),
             EngineError::DirectoryRefused { .. } => "directory_refused",
             EngineError::KeyReused { .. } => "idempotency_key_reused",
             EngineError::Busy => "busy",

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 use tracing::instrument;
 
-pub use accord_core::machine::{self as transition, Decision, Effect, Registry};
+pub use accord_core::machine::{self as transition, Decision, Effect, Refusal, Registry};
 pub use error::EngineError;
 
 use crate::clock::{Clock, Timestamp};
@@ -337,20 +337,20 @@ impl Engine {
         let event = EventName::parse("link_resent").map_err(|e| EngineError::Definition(e.to_string()))?;
         self.write(link.instance_id, &key, &print, |instance, definition, _now| {
             if instance.status == crate::store::InstanceStatus::Finished {
-                return Err(EngineError::InstanceFinished {
+                return Err(EngineError::Refused(Refusal::InstanceFinished {
                     state: instance.state.to_string(),
                     event: link.event.to_string(),
-                });
+                }));
             }
             let state = definition
                 .state(&instance.state)
                 .ok_or_else(|| EngineError::Definition(format!("state `{}` is missing", instance.state)))?;
             if !state.transitions.contains_key(&link.event) {
-                return Err(EngineError::EventNotAllowed {
+                return Err(EngineError::Refused(Refusal::EventNotAllowed {
                     event: link.event.to_string(),
                     state: instance.state.to_string(),
                     allowed: state.transitions.keys().map(ToString::to_string).collect(),
-                });
+                }));
             }
             let spec = EmailSpec {
                 template: original.template.clone(),

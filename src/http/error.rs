@@ -8,7 +8,7 @@ use axum::Json;
 use serde_json::json;
 use tracing::error;
 
-use crate::engine::EngineError;
+use crate::engine::{EngineError, Refusal};
 use crate::store::StoreError;
 use crate::workflow::FieldError;
 
@@ -64,17 +64,17 @@ impl From<EngineError> for ApiError {
             EngineError::UnknownInstance(_) => StatusCode::NOT_FOUND,
             EngineError::UnknownWorkflow { .. }
             | EngineError::InvalidInput(_)
-            | EngineError::UnknownEvent { .. }
-            | EngineError::GuardRefused { .. }
+            | EngineError::Refused(Refusal::UnknownEvent { .. })
+            | EngineError::Refused(Refusal::GuardRefused { .. })
             | EngineError::DirectoryRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            EngineError::EventNotAllowed { .. }
-            | EngineError::InstanceFinished { .. }
+            EngineError::Refused(Refusal::EventNotAllowed { .. })
+            | EngineError::Refused(Refusal::InstanceFinished { .. })
             | EngineError::KeyReused { .. }
             | EngineError::TimerSettled
             | EngineError::LinkUsed => StatusCode::CONFLICT,
-            EngineError::OriginNotAllowed { .. } => StatusCode::FORBIDDEN,
+            EngineError::Refused(Refusal::OriginNotAllowed { .. }) => StatusCode::FORBIDDEN,
             EngineError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            EngineError::Definition(_) => {
+            EngineError::Definition(_) | EngineError::Refused(Refusal::Definition(_)) => {
                 error!(error = %err, "definition problem");
                 return ApiError::internal();
             }
@@ -82,7 +82,9 @@ impl From<EngineError> for ApiError {
         };
         let field = match &err {
             EngineError::UnknownWorkflow { .. } => Some("workflow".to_owned()),
-            EngineError::UnknownEvent { .. } | EngineError::EventNotAllowed { .. } => Some("event".to_owned()),
+            EngineError::Refused(Refusal::UnknownEvent { .. } | Refusal::EventNotAllowed { .. }) => {
+                Some("event".to_owned())
+            }
             EngineError::KeyReused { .. } => Some("idempotency_key".to_owned()),
             EngineError::InvalidInput(fields) => fields.first().map(|f| format!("input.{}", f.field)),
             _ => None,

@@ -11,7 +11,7 @@ use axum::Form;
 use serde_json::{json, Value};
 use tracing::error;
 
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, Refusal};
 use crate::mail::links;
 use crate::mail::render::fallback_chain;
 use crate::store::{LinkRecord, LinkStatus};
@@ -161,10 +161,11 @@ pub async fn resend(State(engine): State<Engine>, Path(token): Path<String>) -> 
 /// The page for an engine error: the request moved on, or something failed (logged).
 fn refused(err: EngineError, what: &str) -> Page {
     match err {
-        EngineError::EventNotAllowed { state, .. } | EngineError::InstanceFinished { state, .. } => {
-            Page::NoLongerApplies { state }
+        EngineError::Refused(Refusal::EventNotAllowed { state, .. })
+        | EngineError::Refused(Refusal::InstanceFinished { state, .. }) => Page::NoLongerApplies { state },
+        EngineError::Refused(Refusal::GuardRefused { reason, .. }) | EngineError::DirectoryRefused { reason } => {
+            Page::Refused { reason }
         }
-        EngineError::GuardRefused { reason, .. } | EngineError::DirectoryRefused { reason } => Page::Refused { reason },
         err => {
             error!(error = %err, "{what}");
             let status =

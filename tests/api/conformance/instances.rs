@@ -1,7 +1,7 @@
 //! Instances and their history: the engine's contract over `InstanceStore` (a step written whole
 //! or not at all, at the version read, once per idempotency key), on SQLite and PostgreSQL alike.
 
-use accord::engine::{EngineError, EventRequest, StartRequest};
+use accord::engine::{EngineError, EventRequest, Refusal, StartRequest};
 use accord::ids::InstanceId;
 use accord::store::{Commit, CommitError, EmailStatus, InstanceStatus, ListFilter, Origin, TimerStatus};
 use serde_json::json;
@@ -84,7 +84,9 @@ async fn unknown_workflow_instance_and_event_are_distinct_errors(backend: Backen
     );
     let id = t.start_signup().await;
     match t.send(id, "teleport", json!(null)).await {
-        Err(err @ EngineError::UnknownEvent { .. }) => assert!(err.to_string().contains("approve"), "{err}"),
+        Err(err @ EngineError::Refused(Refusal::UnknownEvent { .. })) => {
+            assert!(err.to_string().contains("approve"), "{err}")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -93,7 +95,7 @@ async fn event_not_allowed_names_the_current_state(backend: Backend) {
     let Some(t) = spawn_app(backend).await else { return };
     let id = t.start_signup().await;
     match t.send(id, "approve", json!(null)).await {
-        Err(EngineError::EventNotAllowed { state, event, allowed }) => {
+        Err(EngineError::Refused(Refusal::EventNotAllowed { state, event, allowed })) => {
             assert_eq!((state.as_str(), event.as_str()), ("awaiting_verification", "approve"));
             assert!(allowed.contains(&"verify".to_owned()), "{allowed:?}");
         }
@@ -108,7 +110,7 @@ async fn guard_refusal_gives_the_reason_and_changes_nothing(backend: Backend) {
     t.send(id, "verify", json!(null)).await.unwrap();
     let before = t.engine().view(id).await.unwrap();
     match t.send(id, "reject", json!({ "reason": "  " })).await {
-        Err(EngineError::GuardRefused { guard, reason }) => {
+        Err(EngineError::Refused(Refusal::GuardRefused { guard, reason })) => {
             assert_eq!(guard, "has_reason");
             assert!(reason.contains("reason"), "{reason}");
         }
@@ -130,7 +132,9 @@ async fn finished_instances_refuse_every_event(backend: Backend) {
     let id = t.start_signup().await;
     t.send(id, "not_me", json!(null)).await.unwrap();
     match t.send(id, "verify", json!(null)).await {
-        Err(err @ EngineError::InstanceFinished { .. }) => assert!(err.to_string().contains("withdrawn"), "{err}"),
+        Err(err @ EngineError::Refused(Refusal::InstanceFinished { .. })) => {
+            assert!(err.to_string().contains("withdrawn"), "{err}")
+        }
         other => panic!("{other:?}"),
     }
     let view = t.engine().view(id).await.unwrap();
@@ -193,7 +197,7 @@ async fn concurrent_events_apply_exactly_once(backend: Backend) {
         match task.await.unwrap() {
             Ok(outcome) if !outcome.replayed => applied += 1,
             Ok(outcome) => panic!("unexpected replay {outcome:?}"),
-            Err(EngineError::InstanceFinished { .. }) => {}
+            Err(EngineError::Refused(Refusal::InstanceFinished { .. })) => {}
             Err(other) => panic!("{other}"),
         }
     }

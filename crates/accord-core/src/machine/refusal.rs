@@ -27,3 +27,17 @@ pub enum Refusal {
     #[error("workflow definition problem: {0}")]
     Definition(String),
 }
+
+impl Refusal {
+    /// A stable code for scripts (the API's and the CLI's `--json`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::UnknownEvent { .. } => "unknown_event",
+            Refusal::EventNotAllowed { .. } => "event_not_allowed",
+            Refusal::InstanceFinished { .. } => "instance_finished",
+            Refusal::OriginNotAllowed { .. } => "forbidden_event",
+            Refusal::GuardRefused { .. } => "guard_refused",
+            Refusal::Definition(_) => "definition_error",
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! One instance: its timeline, timers, emails and state diagram, and the reviewer's decisions.
 
 use super::*;
+use crate::engine::Refusal;
 
 pub(super) fn parse_instance(text: &str) -> Option<InstanceId> {
     text.parse().ok()
@@ -157,7 +158,7 @@ pub async fn decide(
     };
     match engine.apply(id, request).await {
         Ok(_) => Redirect::to(&format!("/console/instances/{id}")).into_response(),
-        Err(EngineError::GuardRefused { guard, reason }) => {
+        Err(EngineError::Refused(Refusal::GuardRefused { guard, reason })) => {
             // The built-in guards that ask a reviewer to write something, said as a reviewer
             // would want it said.
             let message = match guard.as_str() {
@@ -172,10 +173,10 @@ pub async fn decide(
             instance_page(&engine, &reviewer, id, StatusCode::UNPROCESSABLE_ENTITY, Some((event, message))).await
         }
         Err(
-            err @ (EngineError::EventNotAllowed { .. }
-            | EngineError::InstanceFinished { .. }
-            | EngineError::UnknownEvent { .. }
-            | EngineError::OriginNotAllowed { .. }),
+            err @ (EngineError::Refused(Refusal::EventNotAllowed { .. })
+            | EngineError::Refused(Refusal::InstanceFinished { .. })
+            | EngineError::Refused(Refusal::UnknownEvent { .. })
+            | EngineError::Refused(Refusal::OriginNotAllowed { .. })),
         ) => instance_page(&engine, &reviewer, id, StatusCode::CONFLICT, Some((event, err.to_string()))).await,
         Err(err) => failure(&engine, err),
     }
