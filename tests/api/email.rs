@@ -66,18 +66,7 @@ async fn a_link_action_may_keep_older_links_working(backend: Backend) {
     let edited = source.replace("[links.not_me]\n", "[links.not_me]\nsupersede = false\n");
     assert_ne!(source, edited);
     std::fs::write(&file, edited).unwrap();
-    let Some(mut m) = TestApp::options(backend)
-        .smtp()
-        .config({
-            let (workflows, templates) = (workflows.clone(), templates.clone());
-            move |config| {
-                config.workflows_dir = workflows;
-                config.templates_dir = templates;
-            }
-        })
-        .spawn()
-        .await
-    else {
+    let Some(mut m) = TestApp::options(backend).smtp().definitions(&workflows, &templates).spawn().await else {
         return;
     };
     let id = m.start_signup().await;
@@ -375,18 +364,7 @@ async fn a_draft_is_held_edited_without_losing_its_link_and_sent_on_release(back
         "<p>Hello {{ customer.name }}, <a href=\"{{ links.accept }}\">accept</a></p>",
     )
     .unwrap();
-    let Some(mut m) = TestApp::options(backend)
-        .smtp()
-        .config({
-            let (workflows, templates) = (workflows.clone(), templates.clone());
-            move |config| {
-                config.workflows_dir = workflows;
-                config.templates_dir = templates;
-            }
-        })
-        .spawn()
-        .await
-    else {
+    let Some(mut m) = TestApp::options(backend).smtp().definitions(&workflows, &templates).spawn().await else {
         return;
     };
     let input = serde_json::json!({ "customer": { "name": "Fabrikam", "email": "it@fabrikam.example" } });

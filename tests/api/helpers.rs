@@ -142,6 +142,16 @@ impl Spawn {
         self
     }
 
+    /// Loads workflows and templates from these directories instead of the repository's (a test
+    /// that edits a copy: [`copy_definitions`]).
+    pub fn definitions(self, workflows: &Path, templates: &Path) -> Self {
+        let (workflows, templates) = (workflows.to_owned(), templates.to_owned());
+        self.config(move |config| {
+            config.workflows_dir = workflows;
+            config.templates_dir = templates;
+        })
+    }
+
     /// `None` when the backend is not available here (skipped; a failure under CI=true).
     pub async fn spawn(self) -> Option<TestApp> {
         let db = match self.db {

@@ -8,23 +8,24 @@ crate::on_each_store!(instances_in_flight_keep_their_definition);
 async fn instances_in_flight_keep_their_definition(backend: Backend) {
     let files = tempfile::tempdir().unwrap();
     let (workflows, templates) = copy_definitions(files.path());
-    let definitions = move |config: &mut accord::config::Config| {
-        config.workflows_dir = workflows;
-        config.templates_dir = templates;
-    };
 
-    let Some(before) = TestApp::options(backend).config(definitions.clone()).spawn().await else { return };
+    let Some(before) = TestApp::options(backend).definitions(&workflows, &templates).spawn().await else { return };
     let old = before.engine().start(signup_request()).await.unwrap().instance;
     let db = before.stop();
 
     // In the new version, "this wasn't me" counts as an expiry rather than a withdrawal.
-    let file = files.path().join("workflows/example_signup.toml");
+    let file = workflows.join("example_signup.toml");
     let source = std::fs::read_to_string(&file).unwrap();
     let edited = source.replace("on.not_me = { to = \"withdrawn\" }", "on.not_me = { to = \"expired\" }");
     assert_ne!(source, edited);
     std::fs::write(&file, edited).unwrap();
 
-    let after = TestApp::options(backend).db(db).config(definitions).spawn().await.expect("the same database again");
+    let after = TestApp::options(backend)
+        .db(db)
+        .definitions(&workflows, &templates)
+        .spawn()
+        .await
+        .expect("the same database again");
     let new = after.engine().start(signup_request()).await.unwrap().instance;
     assert_ne!(old.definition_hash, new.definition_hash);
 
