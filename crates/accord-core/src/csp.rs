@@ -392,5 +392,9 @@ fn accept_customer_agreement(call: &Call<'_>) -> Result<Vec<Effect>, String> {
 }
 
 #[cfg(test)]
-#[path = "csp_tests.rs"]
+#[path = "csp_tests/mod.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "csp_effect_tests.rs"]
+mod effect_tests;

@@ -10,6 +10,8 @@
 
 pub mod csp;
 pub mod directory;
+#[cfg(test)]
+mod fixtures;
 pub mod ids;
 pub mod machine;
 mod text;

@@ -1,39 +1,20 @@
-//! Table-driven tests of [`decide`] and [`start`] over the shipped workflows, and of the CSP
-//! effects of [`crate::csp`] called through the registry. No database: the definitions are read
-//! from the repository's `workflows/` once per test process (their templates are the
-//! application's to check: `accord check`).
-
-use std::path::Path;
-use std::sync::OnceLock;
+//! Table-driven tests of [`decide`] and [`start`] over the shipped workflows (the CSP effects
+//! they call are tested in `csp_effect_tests.rs`). No database: the definitions are read from the
+//! repository's `workflows/` once per test process (their templates are the application's to
+//! check: `accord check`).
 
 use serde_json::{json, Value};
 
-use super::{decide, origin_allows, start, Addresses, Current, Decision, Effect, Incoming};
-use crate::directory::{
-    Cloud, CustomerRelationshipKind, DirectoryChange, NewCustomer, NewCustomerRelationship, NewPartner, NewUser,
-    PartnerKind, PartnerStatus, Role,
-};
-use crate::machine::{Call, InstanceStatus, Origin, Refusal, Registry};
+use super::{decide, origin_allows, start, Current, Decision, Effect, Incoming};
+use crate::directory::DirectoryChange;
+use crate::fixtures::*;
+use crate::machine::{Addresses, InstanceStatus, Origin, Refusal};
 use crate::time::Timestamp;
-use crate::workflow::{
-    parse_definition, CheckEnv, Definition, EmailSpec, EventKind, EventName, State, StateName, Transition,
-};
+use crate::workflow::{Definition, EmailSpec, EventKind, EventName, State, StateName, Transition};
 
 const NOW: Timestamp = Timestamp::from_millis(1_700_000_000_000);
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
-const INSTANCE: uuid::Uuid = uuid::Uuid::from_u128(0x1111_2222_3333_4444_5555_6666_7777_8888);
-const REVIEWERS: &str = "reviewers@accord.test";
-
-// Ids and addresses as the `[sample]` tables of the shipped workflows spell them.
-const RESELLER: uuid::Uuid = uuid::Uuid::from_u128(0x0b7c6d1e_2f3a_4b5c_8d9e_0f1a2b3c4d5e);
-const PROVIDER: uuid::Uuid = uuid::Uuid::from_u128(0x8f0c7c1e_4a55_4c7b_9d51_0c5c2a1f7a10);
-const CUSTOMER: uuid::Uuid = uuid::Uuid::from_u128(0x5d1c2b3a_4f5e_6d7c_8b9a_0a1b2c3d4e5f);
-const ANNA: &str = "anna.rossi@contoso.it";
-const MARCO: &str = "admin@contosoitalia.onmicrosoft.com";
-const GIULIA: &str = "giulia@northwind.it";
-const CONTOSO_ADMIN: &str = "admin@contoso.it";
-
 const SHIPPED: [&str; 6] = [
     "customer_agreement",
     "customer_invitation",
@@ -42,43 +23,6 @@ const SHIPPED: [&str; 6] = [
     "example_signup",
     "provider_invitation",
 ];
-
-fn addresses() -> Addresses {
-    Addresses::from([("reviewers".to_owned(), REVIEWERS.to_owned())])
-}
-
-/// The shipped definitions, parsed and checked as `accord serve` parses them.
-fn definitions() -> &'static [Definition] {
-    static LOADED: OnceLock<Vec<Definition>> = OnceLock::new();
-    LOADED.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows");
-        let registry = registry();
-        let (guards, effects, checks) = (registry.guard_names(), registry.effect_names(), registry.start_check_names());
-        let env = CheckEnv { guards: &guards, start_checks: &checks, effects: &effects, template_exists: None };
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .expect("workflows/ is readable")
-            .map(|entry| entry.expect("a directory entry").path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
-            .collect();
-        files.sort();
-        files
-            .iter()
-            .map(|path| {
-                let source = std::fs::read_to_string(path).expect("a workflow file");
-                parse_definition(&path.display().to_string(), &source, &env)
-                    .unwrap_or_else(|problems| panic!("{} has problems: {problems:#?}", path.display()))
-            })
-            .collect()
-    })
-}
-
-fn registry() -> Registry {
-    crate::csp::registry()
-}
-
-fn definition(name: &str) -> &'static Definition {
-    definitions().iter().find(|d| d.name.as_str() == name).unwrap_or_else(|| panic!("no shipped workflow `{name}`"))
-}
 
 /// The origin that normally delivers each kind of event (written out, not asked of `origin_allows`).
 fn usual_origin(kind: EventKind) -> Origin {
@@ -115,42 +59,7 @@ fn send(definition: &Definition, state: &str, event: &str, data: &Value, origin:
 }
 
 fn text_at<'a>(value: &'a Value, path: &str) -> Option<&'a str> {
-    path.split('.').try_fold(value, |value, key| value.get(key))?.as_str()
-}
-
-fn remove(value: &mut Value, path: &str) {
-    let (parent, key) = path.rsplit_once('.').map_or((None, path), |(parent, key)| (Some(parent), key));
-    let target = match parent {
-        Some(parent) => parent.split('.').try_fold(value, |value, key| value.get_mut(key)),
-        None => Some(value),
-    };
-    let removed = target.and_then(Value::as_object_mut).and_then(|map| map.remove(key));
-    assert!(removed.is_some(), "the sample has no `{path}` to remove");
-}
-
-fn set(value: &mut Value, path: &str, new: Value) {
-    let target = path.split('.').try_fold(value, |value, key| value.get_mut(key));
-    *target.unwrap_or_else(|| panic!("the sample has no `{path}` to replace")) = new;
-}
-
-/// A change to a sample context, so a case can say what it differs in.
-#[derive(Clone, Debug)]
-enum Edit {
-    Keep,
-    Set(&'static str, Value),
-    Remove(&'static str),
-    Replace(Value),
-}
-
-impl Edit {
-    fn apply(&self, context: &mut Value) {
-        match self {
-            Edit::Keep => {}
-            Edit::Set(path, value) => set(context, path, value.clone()),
-            Edit::Remove(path) => remove(context, path),
-            Edit::Replace(value) => *context = value.clone(),
-        }
-    }
+    crate::workflow::field(value, path)?.as_str()
 }
 
 /// Where the definition says an email to `spec.to` goes, given the instance's context.
@@ -742,151 +651,5 @@ fn start_refuses_an_input_without_the_address_of_a_party_it_mails() {
     match start(definition, input, &addresses(), NOW) {
         Err(Refusal::Definition(message)) => assert!(message.contains("primary_contact.email"), "{message}"),
         other => panic!("wanted a Definition error, got {other:?}"),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// 3. The CSP effects of `crate::csp`, called through the registry.
-// ---------------------------------------------------------------------------------------------
-
-struct EffectCase {
-    effect: &'static str,
-    /// The workflow whose `[sample]` is the context, and how this case's context differs.
-    sample_of: &'static str,
-    edit: Edit,
-    /// The one directory change returned, or text the refusal mentions.
-    want: Result<DirectoryChange, &'static str>,
-}
-
-fn northwind() -> NewCustomer {
-    NewCustomer {
-        id: INSTANCE,
-        name: "Northwind Traders".into(),
-        domain: "northwind.onmicrosoft.com".into(),
-        country: "IT".into(),
-        cloud: Cloud::Public,
-        admin_name: "Giulia Bianchi".into(),
-        admin_email: GIULIA.into(),
-        locale: Some("it".into()),
-    }
-}
-
-fn accepted(customer: NewCustomer, relationships: &[(uuid::Uuid, CustomerRelationshipKind, bool)]) -> DirectoryChange {
-    DirectoryChange::AcceptInvitation {
-        customer,
-        relationships: relationships
-            .iter()
-            .map(|&(partner, kind, dap)| NewCustomerRelationship { partner, kind, dap })
-            .collect(),
-        accepted_by: GIULIA.into(),
-    }
-}
-
-fn effect_cases() -> Vec<EffectCase> {
-    use CustomerRelationshipKind::{Reseller, ResellerDelegatedAdmin};
-    use Edit::{Keep, Remove, Replace, Set};
-    let row = |effect, sample_of, edit, want| EffectCase { effect, sample_of, edit, want };
-    let reseller = |edit, want| row("create_reseller", "enrollment", edit, want);
-    let activate = |edit, want| row("activate_partner", "enrollment", edit, want);
-    let relate = |edit, want| row("relate_provider", "provider_invitation", edit, want);
-    let invitation = |edit, want| row("accept_customer_invitation", "customer_invitation", edit, want);
-    let dual = |edit, want| row("accept_customer_invitation", "dual_customer_invitation", edit, want);
-    let agreement = |edit, want| row("accept_customer_agreement", "customer_agreement", edit, want);
-    // What the customer invitation's sample accepts: a reseller relationship with delegated
-    // administration, or without it.
-    let with_dap = |customer| Ok(accepted(customer, &[(RESELLER, ResellerDelegatedAdmin, true)]));
-    let without_dap = |customer| Ok(accepted(customer, &[(RESELLER, Reseller, false)]));
-    let contoso = DirectoryChange::CreatePartner(NewPartner {
-        id: INSTANCE,
-        kind: PartnerKind::IndirectReseller,
-        legal_name: "Contoso Italia S.r.l.".into(),
-        country: "IT".into(),
-        mpn_id: "1234567".into(),
-        tenant_domain: "contosoitalia.onmicrosoft.com".into(),
-        status: PartnerStatus::PendingAgreement,
-        served_countries: Vec::new(),
-        users: vec![NewUser {
-            email: MARCO.into(),
-            name: "Marco Bianchi".into(),
-            roles: vec![Role::GlobalAdmin, Role::AdminAgent],
-        }],
-    });
-    let active = DirectoryChange::SetPartnerStatus { id: INSTANCE, status: PartnerStatus::Active };
-    let mut rows = vec![
-        reseller(Keep, Ok(contoso)),
-        reseller(Set("mpn.id", json!(1234567)), Err("mpn.id")),
-        activate(Keep, Ok(active.clone())),
-        activate(Replace(json!({})), Ok(active)),
-        relate(Keep, Ok(DirectoryChange::RelateProvider { reseller: RESELLER, provider: PROVIDER })),
-        relate(Set("reseller.id", json!("Contoso")), Err("`reseller.id` is not a partner id")),
-        relate(Set("provider.id", json!("")), Err("`provider.id` is not a partner id")),
-        relate(Remove("provider.id"), Err("no `provider.id`")),
-        invitation(Keep, with_dap(northwind())),
-        invitation(Set("dap", json!(false)), without_dap(northwind())),
-        invitation(Remove("dap"), without_dap(northwind())),
-        invitation(Remove("customer.cloud"), with_dap(northwind())),
-        invitation(
-            Set("customer.cloud", json!("germany")),
-            with_dap(NewCustomer { cloud: Cloud::Germany, ..northwind() }),
-        ),
-        invitation(Remove("customer.contact"), with_dap(NewCustomer { admin_name: GIULIA.into(), ..northwind() })),
-        invitation(Remove("customer.locale"), with_dap(NewCustomer { locale: None, ..northwind() })),
-        invitation(Set("customer.cloud", json!("mars")), Err("`mars` is not a valid Cloud")),
-        invitation(Set("reseller.id", json!("contoso")), Err("`reseller.id` is not an id")),
-        dual(Keep, Ok(accepted(northwind(), &[(RESELLER, ResellerDelegatedAdmin, true), (PROVIDER, Reseller, false)]))),
-        dual(
-            Set("dap", json!(false)),
-            Ok(accepted(northwind(), &[(RESELLER, Reseller, false), (PROVIDER, Reseller, false)])),
-        ),
-        dual(Set("provider.id", json!("fabrikam")), Err("`provider.id` is not an id")),
-        agreement(
-            Keep,
-            Ok(DirectoryChange::AcceptCustomerAgreement { customer: CUSTOMER, accepted_by: GIULIA.into() }),
-        ),
-        agreement(Set("customer.id", json!("42")), Err("`customer.id` is not an id")),
-        agreement(Remove("customer.email"), Err("no `customer.email`")),
-    ];
-    // Every field create_reseller reads is required; so is every customer field
-    // accept_customer_invitation reads, but the optional contact, locale and cloud.
-    for path in ["company.legal_name", "company.address.country", "mpn.id", "tenant.domain"] {
-        rows.push(reseller(Remove(path), Err(path)));
-    }
-    for path in ["global_admin.email", "global_admin.name"] {
-        rows.push(reseller(Remove(path), Err(path)));
-    }
-    for path in ["reseller.id", "customer.name", "customer.domain", "customer.country", "customer.email"] {
-        rows.push(invitation(Remove(path), Err(path)));
-    }
-    rows
-}
-
-#[test]
-fn csp_effects_return_the_directory_changes_their_context_describes() {
-    let registry = registry();
-    let rows = effect_cases();
-    assert!(rows.len() >= 30, "the table lost rows");
-    for row in &rows {
-        let at = format!("{} on the {} sample, {:?}", row.effect, row.sample_of, row.edit);
-        let effect = registry.find_effect(row.effect).unwrap_or_else(|| panic!("{at}: not registered"));
-        let mut context = definition(row.sample_of).sample.clone();
-        row.edit.apply(&mut context);
-        let data = json!({});
-        let call = Call {
-            instance_id: INSTANCE,
-            workflow: row.sample_of,
-            state: "any",
-            event: "any",
-            context: &context,
-            data: &data,
-        };
-        match (&row.want, effect(&call)) {
-            (Ok(change), Ok(effects)) => {
-                assert_eq!(effects, [Effect::Directory(change.clone())], "{at}");
-            }
-            (Err(mentions), Err(reason)) => {
-                assert!(reason.contains(mentions), "{at}: `{reason}` mentions `{mentions}`")
-            }
-            (want, got) => panic!("{at}: wanted {want:?}, got {got:?}"),
-        }
     }
 }
