@@ -6,6 +6,7 @@ mod error;
 
 use std::sync::Arc;
 
+use accord_core::directory::DirectoryReader;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -118,6 +119,8 @@ pub struct Engine {
     mail: MailSettings,
     metrics: Arc<Metrics>,
     wake: Arc<crate::wake::Wake>,
+    /// The store as the start checks read the directory, made once.
+    directory: Arc<dyn DirectoryReader>,
 }
 
 /// What the engine needs to turn an email effect into a message.
@@ -140,6 +143,7 @@ impl Engine {
         mail: MailSettings,
     ) -> Self {
         Self {
+            directory: Arc::new(DirectoryOf(store.clone())),
             store,
             catalog,
             registry,
@@ -233,7 +237,7 @@ impl Engine {
                 .registry
                 .find_start_check(name.as_str())
                 .ok_or_else(|| EngineError::Definition(format!("start check `{name}` is not registered")))?;
-            refused.extend(check(context.clone(), Arc::new(DirectoryOf(self.store.clone()))).await?);
+            refused.extend(check(context.clone(), self.directory.clone()).await?);
         }
         if !refused.is_empty() {
             return Err(EngineError::InvalidInput(refused));
