@@ -1,22 +1,31 @@
 //! Declared input fields and the checks an instance's input must pass before it starts.
 //!
 //! Every problem is reported at once, one entry per field, so a pipeline can fix a whole payload
-//! in one round trip.
+//! in one round trip. Every text value is bounded and free of control characters
+//! ([`super::limits`]) before its type's own check; email addresses are normalised
+//! ([`super::email`]) before any rule sees them, and stored in that form.
 
 use std::str::FromStr;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// The kinds of value a workflow may declare for an input field.
+use super::email;
+use super::limits::{check_text, TextLimit};
+
+/// The kinds of value a workflow may declare for an input field. Every kind but `boolean` is text
+/// and has a length limit ([`FieldType::text_limit`]); none may hold control characters, and only
+/// `text` may span lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
-    /// Any non-empty text.
+    /// Any non-empty text on one line, such as a name (at most 200 characters).
     String,
-    /// An email address.
+    /// Free text that may span lines, such as a reason or a message (at most 5,000 characters).
+    Text,
+    /// An email address, normalised ([`email::normalize`]) and stored with its domain in Unicode.
     Email,
-    /// An email address that is not on a web-mail service.
+    /// An email address that is not on a web-mail service, normalised as `email` is.
     BusinessEmail,
     /// An ISO 3166-1 alpha-2 country code, normalised to upper case.
     Country,
@@ -35,6 +44,7 @@ pub enum FieldType {
 impl FieldType {
     pub const ALL: &'static [(&'static str, FieldType)] = &[
         ("string", FieldType::String),
+        ("text", FieldType::Text),
         ("email", FieldType::Email),
         ("business_email", FieldType::BusinessEmail),
         ("country", FieldType::Country),
@@ -51,6 +61,22 @@ impl FieldType {
 
     pub fn is_email(self) -> bool {
         matches!(self, FieldType::Email | FieldType::BusinessEmail)
+    }
+
+    /// How long a value of this kind may be, and whether it may span lines; `None` for
+    /// `boolean`, which is not text.
+    pub fn text_limit(self) -> Option<TextLimit> {
+        match self {
+            FieldType::String => Some(TextLimit::NAME),
+            FieldType::Text => Some(TextLimit::TEXT),
+            FieldType::Email | FieldType::BusinessEmail => Some(TextLimit::EMAIL),
+            FieldType::Domain => Some(TextLimit::DOMAIN),
+            FieldType::Phone => Some(TextLimit::PHONE),
+            FieldType::Digits => Some(TextLimit::DIGITS),
+            // A country code is shorter still; nothing longer than a language tag is worth parsing.
+            FieldType::Locale | FieldType::Country => Some(TextLimit::LOCALE),
+            FieldType::Boolean => None,
+        }
     }
 }
 
@@ -86,7 +112,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(field: &str, code: &'static str, message: impl Into<String>) -> Self {
         Self { field: field.to_owned(), code, message: message.into() }
     }
 }
@@ -100,12 +126,16 @@ pub struct InputRules {
 }
 
 impl InputRules {
-    /// The web-mail service `domain` belongs to, if any.
+    /// The web-mail service `domain` belongs to, if any. Both sides are compared in their ASCII
+    /// (UTS-46) form, so a look-alike spelling (`ｇｍａｉｌ.com`, `gmail。com`) is the service it
+    /// imitates; an [`email::Email`]'s [`domain_ascii`](email::Email::domain_ascii) is already in
+    /// that form.
     pub fn webmail_service(&self, domain: &str) -> Option<&str> {
-        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        let domain = email::comparable_domain(domain);
         let labels: Vec<&str> = domain.split('.').collect();
         self.webmail_domains.iter().map(String::as_str).find(|pattern| {
             if let Some(stem) = pattern.strip_suffix(".*") {
+                let stem = email::comparable_domain(stem);
                 // `stem` followed by a country or generic suffix of at most two short labels.
                 labels.iter().enumerate().any(|(i, label)| {
                     let tail = &labels[i + 1..];
@@ -114,7 +144,8 @@ impl InputRules {
                         && tail.iter().all(|part| (2..=3).contains(&part.len()))
                 })
             } else {
-                domain == *pattern || domain.ends_with(&format!(".{pattern}"))
+                let pattern = email::comparable_domain(pattern);
+                domain == pattern || domain.ends_with(&format!(".{pattern}"))
             }
         })
     }
@@ -221,20 +252,20 @@ fn check_value(field: &InputField, value: &Value, rules: &InputRules) -> Result<
             _ => Err(FieldError::new(path, "not_a_boolean", format!("`{path}` must be true or false"))),
         };
     }
-    let Some(text) = value.as_str() else {
+    let (Some(text), Some(limit)) = (value.as_str(), field.ty.text_limit()) else {
         return Err(FieldError::new(path, "not_a_string", format!("`{path}` must be a string")));
     };
-    let text = text.trim();
+    let text = check_text(path, text, limit)?;
+    let text = text.as_str();
     if text.is_empty() {
         return Err(FieldError::new(path, "required", format!("`{path}` is required and must not be empty")));
     }
     let clean = match field.ty {
-        FieldType::String => text.to_owned(),
-        FieldType::Email => parse_email(path, text)?,
+        FieldType::String | FieldType::Text => text.to_owned(),
+        FieldType::Email => parse_email(path, text)?.into(),
         FieldType::BusinessEmail => {
             let email = parse_email(path, text)?;
-            let domain = email.rsplit('@').next().unwrap_or_default();
-            if let Some(service) = rules.webmail_service(domain) {
+            if let Some(service) = rules.webmail_service(email.domain_ascii()) {
                 return Err(FieldError::new(
                     path,
                     "webmail_address",
@@ -243,7 +274,7 @@ fn check_value(field: &InputField, value: &Value, rules: &InputRules) -> Result<
                     ),
                 ));
             }
-            email
+            email.into()
         }
         FieldType::Domain => {
             let domain = text.trim_end_matches('.').to_ascii_lowercase();
@@ -293,7 +324,7 @@ fn check_value(field: &InputField, value: &Value, rules: &InputRules) -> Result<
             text.to_owned()
         }
         FieldType::Digits => {
-            if !text.chars().all(|c| c.is_ascii_digit()) || text.len() > 20 {
+            if !text.chars().all(|c| c.is_ascii_digit()) {
                 return Err(FieldError::new(path, "invalid_digits", format!("`{path}` must contain only digits")));
             }
             text.to_owned()
@@ -303,36 +334,8 @@ fn check_value(field: &InputField, value: &Value, rules: &InputRules) -> Result<
     Ok(Value::String(clean))
 }
 
-fn parse_email(path: &str, text: &str) -> Result<String, FieldError> {
-    let invalid = || {
-        FieldError::new(
-            path,
-            "invalid_email",
-            format!("`{path}` must be an email address such as name@example.com, not `{text}`"),
-        )
-    };
-    let (user, domain) = text.rsplit_once('@').ok_or_else(invalid)?;
-    if !is_email_user(user) || !is_email_domain(domain) {
-        return Err(invalid());
-    }
-    Ok(format!("{user}@{}", domain.to_ascii_lowercase()))
-}
-
-/// The local part of an address as RFC 5321 allows it (`email_address`'s check, which lettre's
-/// `Address` also uses, so what is accepted here is what the SMTP envelope can carry).
-fn is_email_user(user: &str) -> bool {
-    email_address::EmailAddress::is_valid_local_part(user)
-}
-
-/// A domain name (or its IDNA form), or an IP literal: the domains lettre's `Address` accepts.
-fn is_email_domain(domain: &str) -> bool {
-    let ascii_ok = |domain: &str| {
-        email_address::EmailAddress::is_valid_domain(domain) || {
-            let ip = domain.strip_prefix('[').and_then(|ip| ip.strip_suffix(']')).unwrap_or(domain);
-            ip.parse::<std::net::IpAddr>().is_ok()
-        }
-    };
-    ascii_ok(domain) || idna::domain_to_ascii(domain).is_ok_and(|ascii| ascii_ok(&ascii))
+fn parse_email(path: &str, text: &str) -> Result<email::Email, FieldError> {
+    email::normalize(text).map_err(|err| err.field_error(path, text))
 }
 
 /// An ISO 3166-1 alpha-2 code, upper-cased (`it` becomes `IT`), if `text` is one.
@@ -449,6 +452,110 @@ mod tests {
         let bad = json!({"mpn": {"country": "XX"}, "tenant": {"country": "IT"}});
         let errors = validate(&fields, &checks, &bad, &rules()).unwrap_err();
         assert_eq!(errors.len(), 1, "a field already refused is not compared: {errors:?}");
+    }
+
+    #[track_caller]
+    fn refused(ty: FieldType, value: &str) -> FieldError {
+        let fields = [field("value", ty, true)];
+        let mut errors = validate(&fields, &[], &json!({ "value": value }), &rules())
+            .expect_err(&format!("{value:?} was accepted as {ty:?}"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        errors.remove(0)
+    }
+
+    #[test]
+    fn web_mail_look_alikes_are_refused_as_web_mail() {
+        for text in [
+            "someone@ｇｍａｉｌ.com",
+            "someone@gmail。com",
+            "someone@gm\u{AD}ail.com",
+            "someone@𝐲𝐚𝐡𝐨𝐨.com",
+            "someone@𝐲𝐚𝐡𝐨𝐨.co.uk",
+            "someone＠ＯＵＴＬＯＯＫ．ＣＯＭ",
+            "someone@gmail.com.",
+        ] {
+            let error = refused(FieldType::BusinessEmail, text);
+            assert_eq!(error.code, "webmail_address", "{text:?}: {error:?}");
+        }
+        // An A-label that decodes to plain ASCII is no spelling of `gmail.com`, and not a domain.
+        assert_eq!(refused(FieldType::BusinessEmail, "someone@xn--gmail-.com").code, "invalid_email");
+    }
+
+    #[test]
+    fn email_fields_store_the_normalised_address() {
+        let fields = [field("a", FieldType::Email, true), field("b", FieldType::BusinessEmail, true)];
+        let input = json!({"a": " Anna＠ＣＯＮＴＯＳＯ．com ", "b": "anna@BÜCHER.example"});
+        let clean = validate(&fields, &[], &input, &rules()).unwrap();
+        assert_eq!(clean, json!({"a": "Anna@contoso.com", "b": "anna@bücher.example"}));
+    }
+
+    #[test]
+    fn ip_literal_addresses_are_refused_with_their_own_code() {
+        for ty in [FieldType::Email, FieldType::BusinessEmail] {
+            for text in ["a@[127.0.0.1]", "a@[IPv6:::1]", "a@127.0.0.1"] {
+                let error = refused(ty, text);
+                assert_eq!(error.code, "ip_literal_domain", "{text:?}");
+                assert!(error.message.starts_with("`value` "), "{}", error.message);
+            }
+        }
+    }
+
+    #[test]
+    fn nul_and_control_characters_are_refused_in_every_text_field() {
+        for (_, ty) in FieldType::ALL.iter().filter(|(_, ty)| *ty != FieldType::Boolean) {
+            for text in ["con\0toso.com", "con\u{1b}toso.com", "con\u{85}toso.com", "con\ntoso.com"] {
+                if *ty == FieldType::Text && text.contains('\n') {
+                    continue; // the one kind that spans lines
+                }
+                let value = if ty.is_email() { format!("a@{text}") } else { text.to_owned() };
+                assert_eq!(refused(*ty, &value).code, "control_character", "{ty:?} {value:?}");
+            }
+        }
+        let fields = [field("reason", FieldType::Text, true)];
+        let clean = validate(&fields, &[], &json!({"reason": "first line\r\n\tsecond"}), &rules()).unwrap();
+        assert_eq!(clean, json!({"reason": "first line\n\tsecond"}));
+        assert_eq!(refused(FieldType::Text, "no\0pe").code, "control_character");
+    }
+
+    #[test]
+    fn over_long_values_are_refused_per_type() {
+        let cases = [
+            (FieldType::String, 200),
+            (FieldType::Text, 5_000),
+            (FieldType::Domain, 253),
+            (FieldType::Phone, 32),
+            (FieldType::Digits, 32),
+            (FieldType::Locale, 35),
+            (FieldType::Country, 35),
+        ];
+        for (ty, max) in cases {
+            assert_eq!(ty.text_limit().map(|limit| limit.max_chars), Some(max));
+            let error = refused(ty, &"1".repeat(max + 1));
+            assert_eq!(error.code, "too_long", "{ty:?}");
+            assert!(error.message.contains(&max.to_string()), "{}", error.message);
+        }
+        let email = format!("{}@contoso.com", "a".repeat(250));
+        assert_eq!(refused(FieldType::BusinessEmail, &email).code, "too_long");
+        assert_eq!(refused(FieldType::String, &"x".repeat(1 << 20)).code, "too_long");
+        let fields = [field("name", FieldType::String, true), field("mpn", FieldType::Digits, true)];
+        let input = json!({"name": "n".repeat(200), "mpn": "1".repeat(32)});
+        assert!(validate(&fields, &[], &input, &rules()).is_ok(), "values at the limit are accepted");
+    }
+
+    #[test]
+    fn text_is_a_declarable_type() {
+        assert_eq!("text".parse::<FieldType>(), Ok(FieldType::Text));
+        assert!(FieldType::names().contains("text"));
+    }
+
+    #[test]
+    fn webmail_compares_the_ascii_form_of_both_sides() {
+        let rules = rules();
+        assert_eq!(rules.webmail_service("ｇｍａｉｌ.com"), Some("gmail.com"));
+        assert_eq!(rules.webmail_service("𝐲𝐚𝐡𝐨𝐨.it"), Some("yahoo.*"));
+        assert_eq!(rules.webmail_service("gm\u{AD}ail.com"), Some("gmail.com"));
+        let idn = InputRules { webmail_domains: vec!["Bücher.example".into()] };
+        assert_eq!(idn.webmail_service("xn--bcher-kva.example"), Some("Bücher.example"));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Workflow definitions: state machines written as TOML in `workflows/`, parsed into validated
 //! types. A [`Definition`] that exists has passed every check `accord check` runs.
 
+pub mod email;
 pub mod input;
+pub mod limits;
 mod names;
 mod parse;
 
@@ -11,7 +13,9 @@ use std::time::Duration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use email::{Email, EmailError};
 pub use input::{FieldError, FieldType, InputField, InputRules};
+pub use limits::{check_text, TextLimit};
 pub use names::{BadName, EventName, RuleName, StateName, TemplateName, WorkflowName};
 pub use parse::{parse_definition, CheckEnv, Diagnostic};
 
