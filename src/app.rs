@@ -55,6 +55,7 @@ impl App {
             renderer,
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             parties: config.parties.clone(),
+            draft_url_hosts: draft_url_hosts(&config),
         };
         let engine = Engine::new(store, Arc::new(Catalog::new(report.definitions)), registry, clock, rules, mail);
         engine.publish_definitions().await.context("recording the workflow definitions")?;
@@ -114,6 +115,16 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// The public URL's host and the configured ones, in lower case.
+fn draft_url_hosts(config: &Config) -> Vec<String> {
+    let mut hosts: Vec<String> = config.draft_url_hosts.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+    if let Some(host) = url::Url::parse(&config.public_url).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+    {
+        hosts.push(host);
+    }
+    hosts
 }
 
 /// How often a node measures its clock against the database's again.

@@ -22,6 +22,7 @@ const KEYS: &[&str] = &[
     "workflows_dir",
     "templates_dir",
     "webmail_domains",
+    "draft_url_hosts",
     "scheduler_poll",
     "lease",
     "mail_from",
@@ -48,6 +49,9 @@ pub struct Config {
     pub templates_dir: PathBuf,
     /// Refused for `business_email` input fields; `name.*` matches any country suffix.
     pub webmail_domains: Vec<String>,
+    /// Hosts a draft edit may link to besides the public URL's (a partner's own site, say);
+    /// any other URL added to a draft is refused, so a draft cannot carry a phishing link.
+    pub draft_url_hosts: Vec<String>,
     /// How often the scheduler looks for due timers when none is known to be due sooner (and
     /// the dispatcher for due emails).
     pub scheduler_poll: String,
@@ -84,6 +88,7 @@ impl Default for Config {
             workflows_dir: PathBuf::from("workflows"),
             templates_dir: PathBuf::from("templates"),
             webmail_domains: DEFAULT_WEBMAIL.iter().map(|d| (*d).to_owned()).collect(),
+            draft_url_hosts: Vec::new(),
             scheduler_poll: "1s".into(),
             lease: "30s".into(),
             mail_from: "Accord <accord@localhost>".into(),

@@ -19,6 +19,9 @@ use crate::mail::links;
 use crate::sink::{Sink, SinkMessage};
 use crate::store::{EmailStatus, Origin};
 
+/// Who acts for the demo's customer in the audit log.
+const CUSTOMER_DEMO: &str = "customer (demo)";
+
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// Read the mail back from this SMTP sink instead of the .eml files: mailhog=URL,
@@ -128,7 +131,7 @@ impl Runner {
             while !self
                 .engine
                 .store()
-                .emails_by_status(EmailStatus::Sent, 100_000)
+                .emails_by_status(EmailStatus::Sent, 100_000, None)
                 .await?
                 .iter()
                 .any(|e| e.message_id == id)
@@ -284,7 +287,10 @@ impl Runner {
                 roles: vec![Role::GlobalAdmin],
             }],
         };
-        self.engine.store().create_partner(&provider, "demo", self.engine.now()).await?;
+        self.engine
+            .store()
+            .create_partner(&provider, &crate::directory::Actor::system("demo"), self.engine.now())
+            .await?;
         let contact = format!("admin.{tag}@contoso.example");
         let input = json!({
             "provider": { "id": provider.id.to_string(), "name": provider.legal_name },
@@ -418,7 +424,13 @@ impl Runner {
                 (provider, "advisor".into(), None),
             ],
         };
-        let customer = commands::add_customer(self.engine.store().as_ref(), &add, "demo", self.engine.now()).await?;
+        let customer = commands::add_customer(
+            self.engine.store().as_ref(),
+            &add,
+            &crate::directory::Actor::system("demo"),
+            self.engine.now(),
+        )
+        .await?;
         self.customer = Some(customer.id);
         let input = commands::agreement_request(self.engine.store().as_ref(), customer.id, reseller).await?;
         let id = self.start("customer_agreement", input).await?;
@@ -437,13 +449,35 @@ impl Runner {
         let reseller = self.reseller.context("the enrollment did not make a reseller active")?;
         let provider = self.provider.context("the provider invitation did not relate a provider")?;
         let customer = self.customer.context("the agreement step added no customer")?;
-        match commands::delete_customer_relationship(store, customer, reseller, "demo:customer", now).await {
+        match commands::delete_customer_relationship(
+            store,
+            customer,
+            reseller,
+            &crate::directory::Actor::new(CUSTOMER_DEMO, "demo"),
+            now,
+        )
+        .await
+        {
             Err(CommandError::Refused { code: "ask_partner", .. }) => report.refusals_checked += 1,
             other => anyhow::bail!("a customer must not delete a reseller relationship: {other:?}"),
         }
-        commands::delete_customer_relationship(store, customer, provider, "demo:customer", now).await?;
+        commands::delete_customer_relationship(
+            store,
+            customer,
+            provider,
+            &crate::directory::Actor::new(CUSTOMER_DEMO, "demo"),
+            now,
+        )
+        .await?;
         report.steps.push("the customer deleted its advisor relationship".into());
-        commands::remove_admin_roles(store, customer, reseller, "demo:customer", now).await?;
+        commands::remove_admin_roles(
+            store,
+            customer,
+            reseller,
+            &crate::directory::Actor::new(CUSTOMER_DEMO, "demo"),
+            now,
+        )
+        .await?;
         report.steps.push("the customer removed the reseller's admin roles; the relationship stays".into());
         let mut remove = RemoveCustomer {
             partner: reseller,
@@ -459,7 +493,7 @@ impl Runner {
         remove.attest = true;
         commands::remove_customer_relationship(store, &remove, "demo", now).await?;
         report.steps.push("the reseller removed the customer relationship, with attestation; no notice sent".into());
-        commands::remove_admin_access(store, reseller, provider, "demo", now).await?;
+        commands::remove_admin_access(store, reseller, provider, &crate::directory::Actor::system("demo"), now).await?;
         report.steps.push("the reseller removed its provider's admin access; the partnership stays".into());
         let audit = store.audit_log(&format!("customer:{customer}")).await?;
         anyhow::ensure!(

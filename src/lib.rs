@@ -13,6 +13,7 @@ pub use accord_core::time as clock;
 pub use accord_core::{csp, ids};
 pub use accord_store::{self as store, wake};
 
+pub mod access;
 pub mod app;
 pub mod config;
 pub mod delivery;

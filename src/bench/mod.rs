@@ -297,8 +297,12 @@ async fn engine_with(
     let env = CheckEnv { guards: &[], start_checks: &[], effects: &[], template_exists: None };
     let definition = parse_definition(&format!("{name}.toml"), source, &env)
         .map_err(|p| anyhow::anyhow!("bench workflow: {p:?}"))?;
-    let mail =
-        MailSettings { renderer: Arc::new(renderer), public_url: public_url.to_owned(), parties: Default::default() };
+    let mail = MailSettings {
+        renderer: Arc::new(renderer),
+        public_url: public_url.to_owned(),
+        parties: Default::default(),
+        draft_url_hosts: Vec::new(),
+    };
     let engine = Engine::new(
         store,
         Arc::new(Catalog::new(vec![definition])),

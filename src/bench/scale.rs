@@ -114,8 +114,13 @@ pub(super) async fn scale(engine: &Engine, timers: &Engine) -> anyhow::Result<Sc
     }
     lookup.sort_unstable();
     // The review queue: the newest 50 in one state of one workflow.
-    let filter =
-        accord::store::ListFilter { workflow: Some("bench".into()), state: Some("a".into()), limit: 50, offset: 0 };
+    let filter = accord::store::ListFilter {
+        workflow: Some("bench".into()),
+        state: Some("a".into()),
+        limit: 50,
+        offset: 0,
+        owner: None,
+    };
     let mut queue = Vec::new();
     for _ in 0..200 {
         let started = Instant::now();

@@ -9,7 +9,7 @@ use accord::app::{self, App};
 use accord::clock::Timestamp;
 use accord::config::Config;
 use accord::directory::commands::{self, AddCustomer, AddUser, RemoveCustomer};
-use accord::directory::{PartnerKind, PartnerUserRecord};
+use accord::directory::{Actor, PartnerKind, PartnerUserRecord};
 use accord::engine::StartRequest;
 
 #[derive(Debug, Subcommand)]
@@ -54,6 +54,32 @@ pub enum PartnersCommand {
         /// Comma-separated: global_admin, user_admin, admin_agent, sales_agent
         #[arg(long, value_delimiter = ',')]
         roles: Vec<String>,
+    },
+    /// Change a user's roles (by one of the partner's global admins, admin agents or user
+    /// admins); a partner keeps at least one global admin
+    ///
+    /// Example: accord partners set-roles PARTNER sara@contoso.it --by admin@contoso.it
+    ///   --roles admin_agent,sales_agent
+    SetRoles {
+        partner: uuid::Uuid,
+        /// The user whose roles change
+        email: String,
+        /// The partner's user making the change
+        #[arg(long)]
+        by: String,
+        /// Comma-separated: global_admin, user_admin, admin_agent, sales_agent
+        #[arg(long, value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+    },
+    /// Remove a user from a partner's account; their partner keys stop working at once
+    ///
+    /// Example: accord partners remove-user PARTNER sara@contoso.it --by admin@contoso.it
+    RemoveUser {
+        partner: uuid::Uuid,
+        email: String,
+        /// The partner's user removing them (global admin, admin agent or user admin)
+        #[arg(long)]
+        by: String,
     },
     /// A reseller's Indirect providers (with whether each keeps admin access)
     Providers { reseller: uuid::Uuid },
@@ -139,6 +165,21 @@ pub enum CustomersCommand {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Change the customer's recorded admin contact, on the customer's word: invitations over
+    /// its tenant are sent to that person from then on
+    ///
+    /// Example: accord customers set-contact CUSTOMER --name "Marco Gialli"
+    ///   --email marco@northwind.example --by giulia@northwind.example
+    SetContact {
+        customer: uuid::Uuid,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// Who at the customer asked for the change (kept in the audit log)
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Email the customer's admin a link to accept the customer agreement
     RequestAgreement {
         customer: uuid::Uuid,
@@ -152,11 +193,9 @@ fn now() -> Timestamp {
     Timestamp::from_datetime(chrono::Utc::now())
 }
 
-fn actor(by: &Option<String>) -> String {
-    match by {
-        Some(by) => format!("{by} (cli)"),
-        None => "cli".into(),
-    }
+/// The CLI acts for the operator at the database; `by` names the person, if any.
+fn actor(by: &Option<String>) -> Actor {
+    Actor::new(by.as_deref().unwrap_or_default().trim(), "cli")
 }
 
 pub async fn partners(
@@ -222,9 +261,9 @@ pub async fn partners(
                 !mpn_id.is_empty() && mpn_id.chars().all(|c| c.is_ascii_digit()),
                 "--mpn-id must be digits"
             );
-            let email: lettre::Address = admin_email
-                .parse()
-                .map_err(|_| anyhow::anyhow!("--admin-email `{admin_email}` is not an email address"))?;
+            let email = commands::parse_address(&admin_email, "admin-email")?;
+            let legal_name = commands::plain_text(&legal_name, "legal-name", accord::workflow::TextLimit::NAME)?;
+            let admin_name = commands::plain_text(&admin_name, "admin-name", accord::workflow::TextLimit::NAME)?;
             let partner = NewPartner {
                 id: uuid::Uuid::new_v4(),
                 kind: PartnerKind::IndirectProvider,
@@ -234,13 +273,9 @@ pub async fn partners(
                 tenant_domain,
                 status: PartnerStatus::Active,
                 served_countries: serves,
-                users: vec![NewUser {
-                    email: email.to_string(),
-                    name: admin_name,
-                    roles: vec![Role::GlobalAdmin, Role::AdminAgent],
-                }],
+                users: vec![NewUser { email, name: admin_name, roles: vec![Role::GlobalAdmin, Role::AdminAgent] }],
             };
-            store.create_partner(&partner, "cli", now()).await?;
+            store.create_partner(&partner, &Actor::system("cli"), now()).await?;
             print(json, &json!({ "id": partner.id, "kind": partner.kind, "legal_name": partner.legal_name }), || {
                 partner.id.to_string()
             });
@@ -248,6 +283,15 @@ pub async fn partners(
         Some(PartnersCommand::AddUser { partner, by, name, email, roles }) => {
             let add = AddUser { partner, by, name, email, roles };
             let users = commands::add_user(store, &add, "cli", now()).await?;
+            print(json, &users, || users_line(&users));
+        }
+        Some(PartnersCommand::SetRoles { partner, email, by, roles }) => {
+            let set = commands::SetRoles { partner, email, by, roles };
+            let users = commands::set_user_roles(store, &set, "cli", now()).await?;
+            print(json, &users, || users_line(&users));
+        }
+        Some(PartnersCommand::RemoveUser { partner, email, by }) => {
+            let users = commands::remove_user(store, partner, &email, &by, "cli", now()).await?;
             print(json, &users, || users_line(&users));
         }
         Some(PartnersCommand::Providers { reseller }) => {
@@ -283,7 +327,7 @@ pub async fn partners(
             });
         }
         Some(PartnersCommand::RemoveAdminAccess { reseller, provider }) => {
-            commands::remove_admin_access(store, reseller, provider, "cli", now()).await?;
+            commands::remove_admin_access(store, reseller, provider, &Actor::system("cli"), now()).await?;
             print(json, &json!({ "reseller": reseller, "provider": provider, "admin_access": false }), || {
                 "admin access removed; the provider relationship stays".into()
             });
@@ -332,7 +376,7 @@ pub async fn customers(config: Config, action: Option<CustomersCommand>, json: b
         }) => {
             let relationships = relationships.iter().map(|r| parse_relationship(r)).collect::<anyhow::Result<_>>()?;
             let add = AddCustomer { name, domain, country, cloud, admin_name, admin_email, locale, relationships };
-            let created = commands::add_customer(store, &add, "cli", now()).await?;
+            let created = commands::add_customer(store, &add, &Actor::system("cli"), now()).await?;
             print(json, &created, || created.id.to_string());
         }
         Some(CustomersCommand::RemoveAdminRoles { customer, partner, by }) => {
@@ -341,6 +385,10 @@ pub async fn customers(config: Config, action: Option<CustomersCommand>, json: b
         }
         Some(CustomersCommand::DeleteRelationship { customer, partner, by }) => {
             commands::delete_customer_relationship(store, customer, partner, &actor(&by), now()).await?;
+            show_customer(store, customer, json).await?;
+        }
+        Some(CustomersCommand::SetContact { customer, name, email, by }) => {
+            commands::set_customer_contact(store, customer, &name, &email, &actor(&by), now()).await?;
             show_customer(store, customer, json).await?;
         }
         Some(CustomersCommand::RequestAgreement { customer, partner }) => {
@@ -364,7 +412,8 @@ pub async fn audit(config: Config, subject: String, json: bool) -> anyhow::Resul
     print(json, &items, || {
         lines(items.iter().map(|a| {
             let reason = a.reason.as_deref().map(|r| format!("\treason: {r}")).unwrap_or_default();
-            format!("{}\t{}\t{}{reason}\t{}", a.at, a.actor, a.action, a.data)
+            let actor = if a.actor.is_empty() { "-" } else { &a.actor };
+            format!("{}\t{actor}\t{}\t{}{reason}\t{}", a.at, a.principal, a.action, a.data)
         }))
     });
     Ok(())

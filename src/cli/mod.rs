@@ -137,6 +137,9 @@ enum Command {
         /// `partner:<id>` or `customer:<id>`
         subject: String,
     },
+    /// Print who may do what: every route and console action, the operator scopes and partner
+    /// roles it admits, and the CLI command doing the same (the table the server enforces)
+    Access,
     /// Manage API keys
     Keys {
         #[command(subcommand)]
@@ -185,19 +188,43 @@ enum EmailsCommand {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// Create an API key and print it once (only its hash is stored)
+    /// Create an API key and print it once on stdout (only its hash is stored)
+    ///
+    /// Operator keys: --scope admin|reviewer|pipeline. Partner keys act as one user of one
+    /// partner, with that user's roles in the directory at each request:
+    /// accord keys create --partner <PARTNER_ID> --user admin@contoso.it --expires 90d
     Create {
         /// admin: everything; reviewer: read and decide; pipeline: start, read and signal
-        #[arg(long, value_parser = parse_scope)]
-        scope: Scope,
-        /// A name to recognise the key by in instance histories
+        #[arg(long, value_parser = parse_scope, required_unless_present = "partner", conflicts_with = "partner")]
+        scope: Option<Scope>,
+        /// Make a partner key for this partner (see `accord partners`); needs --user
+        #[arg(long, value_name = "PARTNER_ID", requires = "user")]
+        partner: Option<uuid::Uuid>,
+        /// The partner's user the key acts as (an email address of one of its users)
+        #[arg(long, value_name = "EMAIL", requires = "partner")]
+        user: Option<String>,
+        /// A name to recognise the key by in instance histories and `accord keys list`
         #[arg(long, default_value = "")]
         label: String,
+        /// How long the key lives, such as 90d or 12h [default: until revoked]
+        #[arg(long, value_name = "DURATION", value_parser = parse_lifetime)]
+        expires: Option<std::time::Duration>,
     },
+    /// List keys: id, kind, partner, user, label, created, last used, expires, revoked
+    List,
+    /// Revoke a key: it answers 401 key_revoked from its next request on
+    Revoke { id: uuid::Uuid },
+}
+
+fn parse_lifetime(text: &str) -> Result<std::time::Duration, String> {
+    accord::http::parse_key_lifetime(text)
 }
 
 fn parse_scope(text: &str) -> Result<Scope, String> {
-    text.parse()
+    match text.parse()? {
+        Scope::Partner => Err("make a partner key with --partner <PARTNER_ID> --user <EMAIL>".into()),
+        scope => Ok(scope),
+    }
 }
 
 /// Runs the command line; the exit code is 0 on success and 1 on any error.
@@ -218,6 +245,7 @@ fn report_error(err: &anyhow::Error, json: bool) {
         .map(EngineError::code)
         .or_else(|| err.downcast_ref::<DraftError>().map(DraftError::code))
         .or_else(|| err.downcast_ref::<accord::directory::commands::CommandError>().map(|e| e.code()))
+        .or_else(|| err.downcast_ref::<keys::CreateError>().map(keys::CreateError::code))
         .unwrap_or("error");
     if json {
         let mut body = json!({ "error": { "code": code, "message": format!("{err:#}") } });
@@ -278,7 +306,11 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::List { workflow, state, limit } => {
             anyhow::ensure!((1..=10_000).contains(&limit), "--limit must be between 1 and 10000");
             let app = App::build(config).await?;
-            let items = app.engine.store().list_instances(&ListFilter { workflow, state, limit, offset: 0 }).await?;
+            let items = app
+                .engine
+                .store()
+                .list_instances(&ListFilter { workflow, state, limit, offset: 0, owner: None })
+                .await?;
             print(json, &items, || {
                 items
                     .iter()
@@ -327,18 +359,17 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             print(json, &json!({ "workflow": definition.name, "dot": dot }), || dot.trim_end().to_owned());
             Ok(())
         }
-        Command::Keys { action: KeysCommand::Create { scope, label } } => {
-            let store = app::open_store(&config).await?;
-            let (key, record) = keys::create(
-                store.as_ref(),
-                scope,
-                &label,
-                accord::clock::Timestamp::from_datetime(chrono::Utc::now()),
-            )
-            .await?;
-            print(json, &json!({ "key": key, "scope": record.scope, "label": record.label, "id": record.id }), || {
-                format!("{key}\n(scope {scope}; this key is shown once: store it now)")
-            });
+        Command::Keys { action } => keys_command(config, action, json).await,
+        Command::Access => {
+            let rows: Vec<Value> = accord::access::TABLE
+                .iter()
+                .map(|r| {
+                    json!({ "method": r.method, "path": r.path, "what": r.what, "public": r.public,
+                            "operator_scopes": r.operators, "partner_roles": r.partner_roles, "cli": r.cli })
+                })
+                .collect();
+            print(json, &rows, accord::access::markdown);
+            let _ = config;
             Ok(())
         }
         Command::Bench(args) => crate::bench::run(config, args, json).await,
@@ -381,7 +412,7 @@ async fn emails(config: Config, action: EmailsCommand, json: bool) -> anyhow::Re
     match action {
         EmailsCommand::List { status, limit } => {
             let status: EmailStatus = status.parse().map_err(anyhow::Error::msg)?;
-            let emails = engine.store().emails_by_status(status, limit.clamp(1, 10_000)).await?;
+            let emails = engine.store().emails_by_status(status, limit.clamp(1, 10_000), None).await?;
             print(json, &emails, || {
                 emails
                     .iter()
@@ -492,6 +523,73 @@ fn check(mut config: Config, workflows: Option<PathBuf>, json: bool) -> anyhow::
     } else {
         // The problems are printed; the error only sets the exit code.
         Err(anyhow::anyhow!("{} problem(s) found", report.problems.len()))
+    }
+}
+
+async fn keys_command(config: Config, action: KeysCommand, json: bool) -> anyhow::Result<()> {
+    let store = app::open_store(&config).await?;
+    let now = accord::clock::Timestamp::from_datetime(chrono::Utc::now());
+    match action {
+        KeysCommand::Create { scope, partner, user, label, expires } => {
+            let holder = match (scope, partner, user) {
+                (_, Some(partner), Some(user)) => keys::KeyHolder::Partner { partner, user },
+                (Some(scope), _, _) => keys::KeyHolder::Operator(scope),
+                _ => anyhow::bail!("give --scope admin|reviewer|pipeline, or --partner <PARTNER_ID> --user <EMAIL>"),
+            };
+            let new = keys::NewKey { holder, label, expires_in: expires };
+            let (key, record) = keys::create(store.as_ref(), &new, now).await?;
+            let mut view = serde_json::to_value(accord::http::KeyView::of(&record))?;
+            view["key"] = json!(key);
+            // The key alone on stdout, so `accord keys create ... | head -1` or `$(...)` gets it;
+            // what it is goes to stderr.
+            print(json, &view, || key.clone());
+            if !json {
+                let holder = match (&record.partner_id, &record.user_email) {
+                    (Some(partner), Some(user)) => format!("partner key of {partner}, acting as {user}"),
+                    _ => format!("scope {}", record.scope),
+                };
+                let expiry = record.expires_at.map_or_else(|| "until revoked".to_owned(), |at| format!("until {at}"));
+                eprintln!("({holder}; valid {expiry}; id {}; this key is shown once: store it now)", record.id);
+            }
+            Ok(())
+        }
+        KeysCommand::List => {
+            let keys = store.api_keys().await?;
+            let views: Vec<accord::http::KeyView<'_>> = keys.iter().map(accord::http::KeyView::of).collect();
+            print(json, &json!({ "items": views }), || {
+                let mut lines = vec!["ID\tKIND\tPARTNER\tUSER\tLABEL\tCREATED\tLAST USED\tEXPIRES\tREVOKED".to_owned()];
+                let or_dash = |t: Option<String>| t.unwrap_or_else(|| "-".into());
+                for k in &keys {
+                    lines.push(format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        k.id,
+                        if k.scope == Scope::Partner { "partner".to_owned() } else { k.scope.to_string() },
+                        or_dash(k.partner_id.map(|p| p.to_string())),
+                        or_dash(k.user_email.clone()),
+                        if k.label.is_empty() { "-" } else { &k.label },
+                        k.created_at,
+                        or_dash(k.last_used_at.map(|t| t.to_string())),
+                        or_dash(k.expires_at.map(|t| t.to_string())),
+                        or_dash(k.revoked_at.map(|t| t.to_string())),
+                    ));
+                }
+                lines.join("\n")
+            });
+            Ok(())
+        }
+        KeysCommand::Revoke { id } => match store.revoke_api_key(id, now).await? {
+            None => anyhow::bail!("no key with id {id}; `accord keys list` lists them"),
+            Some(revoked) => {
+                print(json, &json!({ "id": id, "revoked": true, "already_revoked": !revoked }), || {
+                    if revoked {
+                        format!("revoked {id}")
+                    } else {
+                        format!("{id} was revoked already")
+                    }
+                });
+                Ok(())
+            }
+        },
     }
 }
 

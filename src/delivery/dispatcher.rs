@@ -287,7 +287,14 @@ impl Sender {
     }
 
     fn message(&self, email: &EmailRecord) -> Result<Message, String> {
-        let to: Mailbox = email.recipient.parse().map_err(|err| format!("bad recipient {}: {err}", email.recipient))?;
+        // Stored addresses show their domain in Unicode; the envelope and the To header carry
+        // its ASCII (A-label) form, which every server accepts. Configured addresses (such as
+        // `reviewers@localhost`) are taken as written.
+        let address = match crate::workflow::email::normalize(&email.recipient) {
+            Ok(normal) => normal.envelope().to_owned(),
+            Err(_) => email.recipient.clone(),
+        };
+        let to: Mailbox = address.parse().map_err(|err| format!("bad recipient {}: {err}", email.recipient))?;
         let builder = Message::builder()
             .from(self.from.clone())
             .to(to)

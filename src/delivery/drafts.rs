@@ -8,6 +8,7 @@ use crate::engine::Engine;
 use crate::ids::OutboxId;
 use crate::mail::links;
 use crate::store::{EmailRecord, EmailStatus, StoreError};
+use crate::workflow::{check_text, TextLimit};
 
 /// A change to a draft; absent fields stay as they are.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -30,9 +31,23 @@ pub enum DraftError {
     LinkChanged { action: String, part: &'static str, url: String },
     #[error("the {0} must not be empty")]
     Empty(&'static str),
+    /// The edit adds a URL to a host that is not the public URL's nor configured.
+    #[error(
+        "the {part} part links to {url}; a draft may link only to {allowed} (add a host to draft_url_hosts to allow it)"
+    )]
+    UrlNotAllowed { part: &'static str, url: String, allowed: String },
+    /// A part is too long or holds a control character (a line break in the subject would
+    /// start a new header).
+    #[error("{}", .0.message)]
+    Field(crate::workflow::FieldError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// A subject line: one line, as long as mail clients show.
+const SUBJECT: TextLimit = TextLimit { max_chars: 250, multi_line: false };
+/// A body part: plenty for a letter, far from what would burden the outbox.
+const BODY: TextLimit = TextLimit { max_chars: 100_000, multi_line: true };
 
 impl DraftError {
     pub fn code(&self) -> &'static str {
@@ -41,6 +56,8 @@ impl DraftError {
             DraftError::NotDraft { .. } => "not_a_draft",
             DraftError::LinkChanged { .. } => "link_changed",
             DraftError::Empty(_) => "invalid_draft",
+            DraftError::UrlNotAllowed { .. } => "url_not_allowed",
+            DraftError::Field(refused) => refused.code,
             DraftError::Store(_) => "storage_error",
         }
     }
@@ -48,8 +65,13 @@ impl DraftError {
     /// The field an edit got wrong, if any.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            DraftError::LinkChanged { part, .. } => Some(part),
+            DraftError::LinkChanged { part, .. } | DraftError::UrlNotAllowed { part, .. } => Some(part),
             DraftError::Empty(field) => Some(field),
+            DraftError::Field(refused) => match refused.field.as_str() {
+                "subject" => Some("subject"),
+                "html" => Some("html"),
+                _ => Some("text"),
+            },
             _ => None,
         }
     }
@@ -66,29 +88,40 @@ async fn draft(engine: &Engine, id: OutboxId) -> Result<EmailRecord, DraftError>
 /// Applies `edit` to draft `id`, refusing it if any personalised link would be lost or changed.
 pub async fn edit(engine: &Engine, id: OutboxId, edit: DraftEdit) -> Result<EmailRecord, DraftError> {
     let mut email = draft(engine, id).await?;
-    let subject = edit.subject.unwrap_or_else(|| email.subject.clone());
+    let subject = check_text("subject", &edit.subject.unwrap_or_else(|| email.subject.clone()), SUBJECT)
+        .map_err(DraftError::Field)?;
     let text = edit.text.unwrap_or_else(|| email.text_body.clone());
+    check_text("text", &text, BODY).map_err(DraftError::Field)?;
     let html = edit.html.or_else(|| email.html_body.clone());
+    if let Some(html) = &html {
+        check_text("html", html, BODY).map_err(DraftError::Field)?;
+    }
     if subject.trim().is_empty() {
         return Err(DraftError::Empty("subject"));
     }
     if text.trim().is_empty() {
         return Err(DraftError::Empty("text"));
     }
-    let parts = [("text", Some(&email.text_body), Some(&text)), ("html", email.html_body.as_ref(), html.as_ref())];
-    for (part, before, after) in parts {
-        let Some(before) = before else { continue };
-        let after = after.map(String::as_str).unwrap_or_default();
-        for url in links::find_in(before, engine.public_url()) {
-            if !links::find_in(after, engine.public_url()).contains(&url) {
+    // Every personalised link stays in every part, an added HTML part included, as a URL of its
+    // own (not wrapped in another); and no part links anywhere but the allowed hosts.
+    let personal = links::find_in(&email.text_body, engine.public_url());
+    for (part, after) in [("text", Some(&text)), ("html", html.as_ref())] {
+        let Some(after) = after else { continue };
+        let found = urls_in(after);
+        for url in &personal {
+            if !found.contains(url) {
                 let token = url.rsplit('/').next().unwrap_or_default();
                 let action = engine
                     .store()
                     .link(&links::hash_token(token))
                     .await?
                     .map_or_else(|| "link".to_owned(), |l| l.action);
-                return Err(DraftError::LinkChanged { action, part, url });
+                return Err(DraftError::LinkChanged { action, part, url: url.clone() });
             }
+        }
+        let allowed = engine.draft_url_hosts();
+        if let Some(url) = found.iter().find(|url| !url_allowed(url, allowed)) {
+            return Err(DraftError::UrlNotAllowed { part, url: url.clone(), allowed: allowed.join(", ") });
         }
     }
     if !engine.store().update_draft(id, subject.trim(), &text, html.as_deref()).await? {
@@ -109,4 +142,65 @@ pub async fn release(engine: &Engine, id: OutboxId) -> Result<EmailRecord, Draft
         return Err(DraftError::NotDraft { id, status: EmailStatus::Queued });
     }
     Ok(EmailRecord { status: EmailStatus::Queued, ..email })
+}
+
+/// Every URL in a part: web addresses (found by `linkify`, wherever they sit, inside HTML
+/// attributes too) and the values of `href`, `src` and `action` attributes with any other scheme
+/// (`javascript:`, `data:`), which a mail client would follow.
+fn urls_in(part: &str) -> Vec<String> {
+    let mut finder = linkify::LinkFinder::new();
+    finder.kinds(&[linkify::LinkKind::Url]);
+    let mut found: Vec<String> = finder.links(part).map(|link| link.as_str().to_owned()).collect();
+    let lower = part.to_ascii_lowercase();
+    for attribute in ["href=", "src=", "action="] {
+        for (at, _) in lower.match_indices(attribute) {
+            let value = part[at + attribute.len()..].trim_start_matches(['"', '\'', ' ']);
+            let value: String = value.chars().take_while(|c| !matches!(c, '"' | '\'' | ' ' | '>')).collect();
+            let scheme = value.split(':').next().unwrap_or_default().to_ascii_lowercase();
+            if value.contains(':') && !matches!(scheme.as_str(), "http" | "https" | "mailto") {
+                found.push(value);
+            }
+        }
+    }
+    found
+}
+
+/// Whether `url` is a web address on one of the `allowed` hosts.
+fn url_allowed(url: &str, allowed: &[String]) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else { return false };
+    matches!(parsed.scheme(), "http" | "https")
+        && parsed.host_str().is_some_and(|host| allowed.iter().any(|a| a.eq_ignore_ascii_case(host)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINK: &str = "https://accord.example/l/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+    #[test]
+    fn urls_are_found_in_text_and_in_html_attributes() {
+        let text = format!("Accept: {LINK}\nor see https://evil.example/x.");
+        assert_eq!(urls_in(&text), [LINK, "https://evil.example/x"]);
+        let html = format!("<a href=\"{LINK}\">Accept</a> <a href='javascript:alert(1)'>x</a>");
+        assert_eq!(urls_in(&html), [LINK.to_owned(), "javascript:alert(1)".to_owned()]);
+    }
+
+    #[test]
+    fn a_link_wrapped_in_another_url_is_not_the_link() {
+        let wrapped = format!("https://evil.example/?u={LINK}");
+        let found = urls_in(&wrapped);
+        assert!(!found.contains(&LINK.to_owned()), "{found:?}");
+        assert!(!url_allowed(&found[0], &["accord.example".into()]));
+    }
+
+    #[test]
+    fn only_web_addresses_on_allowed_hosts_pass() {
+        let allowed = ["accord.example".to_owned(), "contoso.example".to_owned()];
+        assert!(url_allowed(LINK, &allowed));
+        assert!(url_allowed("https://CONTOSO.example/about", &allowed));
+        assert!(!url_allowed("https://contoso.example.evil.example/", &allowed));
+        assert!(!url_allowed("javascript:alert(1)", &allowed));
+        assert!(!url_allowed("data:text/html,hi", &allowed));
+    }
 }

@@ -6,11 +6,12 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{
-    Cloud, CustomerPartner, CustomerRecord, CustomerRelationshipKind, DirectoryChange, NewCustomer,
+    Actor, Cloud, CustomerPartner, CustomerRecord, CustomerRelationshipKind, DirectoryChange, NewCustomer,
     NewCustomerRelationship, PartnerCustomer, PartnerKind, PartnerRecord, Role,
 };
 use crate::clock::Timestamp;
 use crate::store::{CommitError, Store, StoreError};
+use crate::workflow::TextLimit;
 
 /// Why a directory command was refused.
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +140,7 @@ pub async fn remove_admin_access(
     store: &dyn Store,
     reseller: uuid::Uuid,
     provider: uuid::Uuid,
-    actor: &str,
+    actor: &Actor,
     at: Timestamp,
 ) -> Result<(), CommandError> {
     match store.remove_provider_admin_access(reseller, provider, actor, at).await? {
@@ -172,20 +173,17 @@ pub struct AddUser {
 pub async fn add_user(
     store: &dyn Store,
     add: &AddUser,
-    caller: &str,
+    principal: &str,
     at: Timestamp,
 ) -> Result<Vec<super::PartnerUserRecord>, CommandError> {
     let partner = partner(store, add.partner, "partner").await?;
     let invalid = |code, field, message: String| CommandError::Invalid { code, field, message };
-    require_role(store, &partner, &add.by, &[Role::AdminAgent, Role::UserAdmin], "add users").await?;
-    if add.name.trim().is_empty() {
+    require_role(store, &partner, &add.by, USER_MANAGERS, "add users").await?;
+    let name = plain_text(&add.name, "name", TextLimit::NAME)?;
+    if name.is_empty() {
         return Err(invalid("required", "name", "the user's name is required".into()));
     }
-    let email: lettre::Address = add
-        .email
-        .trim()
-        .parse()
-        .map_err(|_| invalid("invalid_email", "email", format!("`{}` is not an email address", add.email)))?;
+    let email = parse_address(&add.email, "email")?;
     if add.roles.is_empty() {
         let names: Vec<&str> = Role::ALL.iter().map(Role::as_str).collect();
         return Err(invalid("required", "roles", format!("give at least one role: {}", names.join(", "))));
@@ -196,13 +194,9 @@ pub async fn add_user(
         .map(|r| r.trim().parse::<Role>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|message| invalid("invalid_role", "roles", message))?;
-    let user = super::NewUser {
-        email: format!("{}@{}", email.user(), email.domain().to_ascii_lowercase()),
-        name: add.name.trim().to_owned(),
-        roles,
-    };
+    let user = super::NewUser { email, name, roles };
     let change = DirectoryChange::AddUser { partner: partner.id, user };
-    match store.change_directory(&change, &format!("{} ({caller})", add.by.trim()), at).await {
+    match store.change_directory(&change, &Actor::new(add.by.trim(), principal), at).await {
         Err(CommitError::Refused(message)) => {
             return Err(CommandError::Refused { code: "user_exists", field: "email", message })
         }
@@ -245,7 +239,7 @@ pub const ATTESTATION: &str = "the decision to end the relationship was made in 
 pub async fn remove_customer_relationship(
     store: &dyn Store,
     command: &RemoveCustomer,
-    caller: &str,
+    principal: &str,
     at: Timestamp,
 ) -> Result<(), CommandError> {
     if !command.attest {
@@ -257,7 +251,8 @@ pub async fn remove_customer_relationship(
             ),
         });
     }
-    if command.reason.trim().is_empty() {
+    let reason = plain_text(&command.reason, "reason", TextLimit::TEXT)?;
+    if reason.is_empty() {
         return Err(CommandError::Invalid {
             code: "reason_required",
             field: "reason",
@@ -267,7 +262,7 @@ pub async fn remove_customer_relationship(
     let partner = partner(store, command.partner, "partner").await?;
     let customer = customer(store, command.customer).await?;
     let doing = "remove a customer relationship";
-    require_role(store, &partner, &command.by, &[Role::GlobalAdmin, Role::AdminAgent], doing).await?;
+    require_role(store, &partner, &command.by, CUSTOMER_MANAGERS, doing).await?;
     let active = store.partner_customers(partner.id, None).await?.iter().any(|c| c.customer.id == customer.id);
     if !active {
         return Err(not_found(
@@ -276,13 +271,147 @@ pub async fn remove_customer_relationship(
             format!("{} has no relationship with {}", partner.legal_name, customer.name),
         ));
     }
-    let change = DirectoryChange::RemoveCustomerRelationship {
-        partner: partner.id,
-        customer: customer.id,
-        reason: command.reason.trim().to_owned(),
-    };
-    store.change_directory(&change, &format!("{} ({caller})", command.by.trim()), at).await?;
+    let change = DirectoryChange::RemoveCustomerRelationship { partner: partner.id, customer: customer.id, reason };
+    store.change_directory(&change, &Actor::new(command.by.trim(), principal), at).await?;
     Ok(())
+}
+
+/// The roles that manage a partner's users (seed 000: setting up the account and adding users
+/// needs admin agent permissions; user admins manage users; global admins may do anything).
+pub const USER_MANAGERS: &[Role] = &[Role::GlobalAdmin, Role::AdminAgent, Role::UserAdmin];
+
+/// The roles that act for a partner towards its customers: invite them, end a relationship.
+pub const CUSTOMER_MANAGERS: &[Role] = &[Role::GlobalAdmin, Role::AdminAgent];
+
+/// A user's roles to change.
+pub struct SetRoles {
+    pub partner: uuid::Uuid,
+    pub email: String,
+    /// Who changes them: a user of the partner who manages users.
+    pub by: String,
+    pub roles: Vec<String>,
+}
+
+fn parse_roles(roles: &[String]) -> Result<Vec<Role>, CommandError> {
+    if roles.is_empty() {
+        let names: Vec<&str> = Role::ALL.iter().map(Role::as_str).collect();
+        return Err(CommandError::Invalid {
+            code: "required",
+            field: "roles",
+            message: format!("give at least one role: {}", names.join(", ")),
+        });
+    }
+    roles
+        .iter()
+        .map(|r| r.trim().parse::<Role>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|message| CommandError::Invalid { code: "invalid_role", field: "roles", message })
+}
+
+/// The user `email` of `partner`, or why not.
+async fn user(
+    store: &dyn Store,
+    partner: &PartnerRecord,
+    email: &str,
+) -> Result<super::PartnerUserRecord, CommandError> {
+    let users = store.partner_users(partner.id).await?;
+    users.into_iter().find(|u| u.email.eq_ignore_ascii_case(email.trim())).ok_or_else(|| {
+        not_found(
+            "unknown_user",
+            "email",
+            format!("{} is not a user of {}; `accord partners` lists its users", email.trim(), partner.legal_name),
+        )
+    })
+}
+
+fn refused_change(code: &'static str, field: &'static str) -> impl Fn(CommitError) -> CommandError {
+    move |err| match err {
+        CommitError::Refused(message) => CommandError::Refused { code, field, message },
+        other => other.into(),
+    }
+}
+
+/// Changes a user's roles; a partner keeps at least one global admin.
+pub async fn set_user_roles(
+    store: &dyn Store,
+    set: &SetRoles,
+    principal: &str,
+    at: Timestamp,
+) -> Result<Vec<super::PartnerUserRecord>, CommandError> {
+    let partner = partner(store, set.partner, "partner").await?;
+    require_role(store, &partner, &set.by, USER_MANAGERS, "change users' roles").await?;
+    let user = user(store, &partner, &set.email).await?;
+    let roles = parse_roles(&set.roles)?;
+    let change = DirectoryChange::SetUserRoles { partner: partner.id, email: user.email, roles };
+    store
+        .change_directory(&change, &Actor::new(set.by.trim(), principal), at)
+        .await
+        .map_err(refused_change("last_global_admin", "roles"))?;
+    Ok(store.partner_users(partner.id).await?)
+}
+
+/// Removes a user from a partner's account; their keys stop working at their next request.
+pub async fn remove_user(
+    store: &dyn Store,
+    partner_id: uuid::Uuid,
+    email: &str,
+    by: &str,
+    principal: &str,
+    at: Timestamp,
+) -> Result<Vec<super::PartnerUserRecord>, CommandError> {
+    let partner = partner(store, partner_id, "partner").await?;
+    require_role(store, &partner, by, USER_MANAGERS, "remove users").await?;
+    let user = user(store, &partner, email).await?;
+    let change = DirectoryChange::RemoveUser { partner: partner.id, email: user.email };
+    store
+        .change_directory(&change, &Actor::new(by.trim(), principal), at)
+        .await
+        .map_err(refused_change("last_global_admin", "email"))?;
+    Ok(store.partner_users(partner.id).await?)
+}
+
+/// Changes a customer's recorded admin contact: from then on, consent over its tenant is asked
+/// of the new contact.
+pub async fn set_customer_contact(
+    store: &dyn Store,
+    customer_id: uuid::Uuid,
+    name: &str,
+    email: &str,
+    actor: &Actor,
+    at: Timestamp,
+) -> Result<CustomerRecord, CommandError> {
+    let customer = customer(store, customer_id).await?;
+    let email = parse_address(email, "email")?;
+    let name = plain_text(name, "name", TextLimit::NAME)?;
+    if name.is_empty() {
+        return Err(CommandError::Invalid {
+            code: "required",
+            field: "name",
+            message: "the contact's name is required".into(),
+        });
+    }
+    let change = DirectoryChange::SetCustomerContact { customer: customer.id, name, email };
+    store.change_directory(&change, actor, at).await.map_err(refused_change("unknown_customer", "customer"))?;
+    self::customer(store, customer.id).await
+}
+
+/// An email address as the directory keeps it: normalised as every input address is (NFKC,
+/// the domain mapped by UTS-46 and shown in Unicode), so look-alikes compare equal.
+pub fn parse_address(text: &str, field: &'static str) -> Result<String, CommandError> {
+    crate::workflow::email::normalize(text).map(|email| email.as_str().to_owned()).map_err(|err| {
+        let refused = err.field_error(field, text);
+        CommandError::Invalid { code: refused.code, field, message: refused.message }
+    })
+}
+
+/// Free text a person typed (a name, a reason): trimmed, within `limit`, without control
+/// characters.
+pub fn plain_text(text: &str, field: &'static str, limit: TextLimit) -> Result<String, CommandError> {
+    crate::workflow::check_text(field, text, limit).map_err(|refused| CommandError::Invalid {
+        code: refused.code,
+        field,
+        message: refused.message,
+    })
 }
 
 /// Refuses unless `by` is a user of `partner` with one of `roles`; `doing` says what for.
@@ -336,7 +465,7 @@ pub async fn remove_admin_roles(
     store: &dyn Store,
     customer_id: uuid::Uuid,
     partner_id: uuid::Uuid,
-    actor: &str,
+    actor: &Actor,
     at: Timestamp,
 ) -> Result<(), CommandError> {
     let customer = customer(store, customer_id).await?;
@@ -360,7 +489,7 @@ pub async fn delete_customer_relationship(
     store: &dyn Store,
     customer_id: uuid::Uuid,
     partner_id: uuid::Uuid,
-    actor: &str,
+    actor: &Actor,
     at: Timestamp,
 ) -> Result<(), CommandError> {
     let customer = customer(store, customer_id).await?;
@@ -420,14 +549,16 @@ pub struct AddCustomer {
 pub async fn add_customer(
     store: &dyn Store,
     add: &AddCustomer,
-    actor: &str,
+    actor: &Actor,
     at: Timestamp,
 ) -> Result<CustomerRecord, CommandError> {
     use crate::workflow::input::{parse_country, parse_locale};
     let invalid = |code, field, message: String| CommandError::Invalid { code, field, message };
-    if add.name.trim().is_empty() {
+    let name = plain_text(&add.name, "name", TextLimit::NAME)?;
+    if name.is_empty() {
         return Err(invalid("required", "name", "the customer's name is required".into()));
     }
+    let admin_name = plain_text(&add.admin_name, "admin.name", TextLimit::NAME)?;
     let domain = add.domain.trim().trim_end_matches('.').to_ascii_lowercase();
     if !domain.contains('.') || domain.chars().any(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '.')) {
         return Err(invalid(
@@ -440,9 +571,7 @@ pub async fn add_customer(
         invalid("invalid_country", "country", format!("`{}` is not an ISO 3166-1 alpha-2 code such as IT", add.country))
     })?;
     let cloud: Cloud = add.cloud.parse().map_err(|message| invalid("invalid_cloud", "cloud", message))?;
-    let email: lettre::Address = add.admin_email.trim().parse().map_err(|_| {
-        invalid("invalid_email", "admin.email", format!("`{}` is not an email address", add.admin_email))
-    })?;
+    let email = parse_address(&add.admin_email, "admin.email")?;
     let locale = match &add.locale {
         None => None,
         Some(text) => Some(parse_locale(text).ok_or_else(|| {
@@ -474,16 +603,8 @@ pub async fn add_customer(
             dap: dap.unwrap_or(kind.grants_dap()),
         });
     }
-    let customer = NewCustomer {
-        id: uuid::Uuid::new_v4(),
-        name: add.name.trim().to_owned(),
-        domain,
-        country,
-        cloud,
-        admin_name: add.admin_name.trim().to_owned(),
-        admin_email: email.to_string(),
-        locale,
-    };
+    let customer =
+        NewCustomer { id: uuid::Uuid::new_v4(), name, domain, country, cloud, admin_name, admin_email: email, locale };
     let id = customer.id;
     match store.change_directory(&DirectoryChange::AddCustomer { customer, relationships }, actor, at).await {
         Err(CommitError::Refused(message)) => {

@@ -131,6 +131,8 @@ pub struct MailSettings {
     pub public_url: String,
     /// Addresses of configured parties (reviewers and the like), by key.
     pub parties: transition::Addresses,
+    /// The hosts a draft's URLs may point at: the public URL's and those configured.
+    pub draft_url_hosts: Vec<String>,
 }
 
 impl Engine {
@@ -188,6 +190,11 @@ impl Engine {
     /// The base of every personalised link.
     pub fn public_url(&self) -> &str {
         &self.mail.public_url
+    }
+
+    /// The hosts a draft's URLs may point at.
+    pub fn draft_url_hosts(&self) -> &[String] {
+        &self.mail.draft_url_hosts
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -414,6 +421,7 @@ impl Engine {
         timer: Option<TimerClaim>,
         link: Option<String>,
     ) -> Result<Outcome, EngineError> {
+        check_event_data(&request.data, "data").map_err(|refused| EngineError::InvalidInput(vec![refused]))?;
         let key = request.idempotency_key.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let print = fingerprint(&request.event, &request.data);
         let event = EventName::parse(&request.event);
@@ -571,4 +579,21 @@ fn fingerprint(event: &str, data: &Value) -> String {
     hasher.update([0]);
     hasher.update(data.to_string().as_bytes());
     hex::encode(hasher.finalize())
+}
+
+/// An event's data is typed by people (a rejection reason, an answer to a question): every
+/// string in it is free text, bounded, without control characters but line breaks and tabs,
+/// whichever surface it came through (the API, a link page's answer box, the console, the CLI).
+fn check_event_data(data: &Value, path: &str) -> Result<(), crate::workflow::FieldError> {
+    match data {
+        Value::String(text) => crate::workflow::check_text(path, text, crate::workflow::TextLimit::TEXT).map(drop),
+        Value::Array(items) => {
+            items.iter().enumerate().try_for_each(|(i, item)| check_event_data(item, &format!("{path}.{i}")))
+        }
+        Value::Object(fields) => fields.iter().try_for_each(|(key, item)| {
+            crate::workflow::check_text(path, key, crate::workflow::TextLimit::NAME)?;
+            check_event_data(item, &format!("{path}.{key}"))
+        }),
+        _ => Ok(()),
+    }
 }

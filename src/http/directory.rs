@@ -10,10 +10,10 @@ use serde_json::json;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::{ApiJson, ApiQuery, Directory};
-use crate::directory::commands::{self, AddCustomer, AddUser, RemoveCustomer};
+use crate::access::Action;
+use crate::directory::commands::{self, AddCustomer, AddUser, RemoveCustomer, SetRoles};
 use crate::directory::PartnerKind;
 use crate::engine::Engine;
-use crate::store::Scope;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,13 +27,16 @@ pub async fn partners(
     caller: Caller,
     ApiQuery(query): ApiQuery<PartnersQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
+    caller.allow(Action::ListPartners)?;
     let kind =
         query.kind.map(|k| k.parse::<PartnerKind>()).transpose().map_err(|message| {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_kind", message).field("kind")
         })?;
     let mut items = Vec::new();
     for partner in directory.store.partners(kind).await? {
+        if !caller.principal().reaches(partner.id) {
+            continue;
+        }
         let users = directory.store.partner_users(partner.id).await?;
         let mut item = json!(partner);
         item["users"] = json!(users);
@@ -80,37 +83,34 @@ pub async fn add_provider(
     ApiJson(body): ApiJson<NewProviderBody>,
 ) -> Result<Response, ApiError> {
     use crate::directory::{NewPartner, NewUser, PartnerStatus, Role};
-    caller.require(&[])?;
+    caller.allow(Action::AddProvider)?;
     let invalid = |field: &str, message: &str| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message).field(field)
     };
-    if body.legal_name.trim().is_empty() {
+    let legal_name = commands::plain_text(&body.legal_name, "legal_name", crate::workflow::TextLimit::NAME)?;
+    if legal_name.is_empty() {
         return Err(invalid("legal_name", "legal_name is required"));
     }
+    let admin_name = commands::plain_text(&body.admin.name, "admin.name", crate::workflow::TextLimit::NAME)?;
     if body.mpn_id.is_empty() || !body.mpn_id.chars().all(|c| c.is_ascii_digit()) {
         return Err(invalid("mpn_id", "mpn_id must be digits"));
     }
     if body.serves.is_empty() {
         return Err(invalid("serves", "serves needs at least one country, such as [\"IT\"]"));
     }
-    let email: lettre::Address =
-        body.admin.email.parse().map_err(|_| invalid("admin.email", "admin.email is not an email address"))?;
+    let email = commands::parse_address(&body.admin.email, "admin.email")?;
     let partner = NewPartner {
         id: uuid::Uuid::new_v4(),
         kind: PartnerKind::IndirectProvider,
-        legal_name: body.legal_name.trim().to_owned(),
+        legal_name,
         country: country("country", &body.country)?,
         mpn_id: body.mpn_id,
         tenant_domain: body.tenant_domain,
         status: PartnerStatus::Active,
         served_countries: body.serves.iter().map(|c| country("serves", c)).collect::<Result<_, _>>()?,
-        users: vec![NewUser {
-            email: email.to_string(),
-            name: body.admin.name,
-            roles: vec![Role::GlobalAdmin, Role::AdminAgent],
-        }],
+        users: vec![NewUser { email, name: admin_name, roles: vec![Role::GlobalAdmin, Role::AdminAgent] }],
     };
-    directory.store.create_partner(&partner, &caller.actor(), directory.now()).await?;
+    directory.store.create_partner(&partner, &caller.audit_actor(""), directory.now()).await?;
     let created = directory.store.partner(partner.id).await?.ok_or_else(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
@@ -122,7 +122,7 @@ pub async fn remove_admin_access(
     caller: Caller,
     axum::extract::Path((reseller, provider)): axum::extract::Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline])?;
+    caller.allow(Action::RemoveProviderAdminAccess)?;
     let id = |field: &str, text: &str| {
         uuid::Uuid::parse_str(text).map_err(|_| {
             ApiError::new(StatusCode::NOT_FOUND, "unknown_partner", format!("`{text}` is not a partner id"))
@@ -130,8 +130,9 @@ pub async fn remove_admin_access(
         })
     };
     let (reseller, provider) = (id("reseller", &reseller)?, id("provider", &provider)?);
-    commands::remove_admin_access(directory.store.as_ref(), reseller, provider, &caller.actor(), directory.now())
-        .await?;
+    caller.reach(reseller, "reseller", "partner")?;
+    let actor = caller.audit_actor(caller.principal().user().unwrap_or_default());
+    commands::remove_admin_access(directory.store.as_ref(), reseller, provider, &actor, directory.now()).await?;
     Ok(Json(json!({ "reseller": reseller, "provider": provider, "admin_access": false })).into_response())
 }
 
@@ -147,6 +148,7 @@ pub async fn providers_of(
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
+    caller.allow(Action::ProvidersOf)?;
     related(&directory, &caller, &id, PartnerKind::IndirectProvider).await
 }
 
@@ -156,12 +158,14 @@ pub async fn resellers_of(
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
+    caller.allow(Action::ResellersOf)?;
     related(&directory, &caller, &id, PartnerKind::IndirectReseller).await
 }
 
 async fn related(directory: &Directory, caller: &Caller, id: &str, want: PartnerKind) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
-    let items = commands::related_partners(directory.store.as_ref(), path_id("partner", id)?, want).await?;
+    let id = path_id("partner", id)?;
+    caller.reach(id, "partner", "partner")?;
+    let items = commands::related_partners(directory.store.as_ref(), id, want).await?;
     Ok(Json(json!({ "items": items })).into_response())
 }
 
@@ -171,8 +175,10 @@ pub async fn customers_of(
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
-    let items = commands::customers_of(directory.store.as_ref(), path_id("partner", &id)?, None).await?;
+    caller.allow(Action::CustomersOf)?;
+    let id = path_id("partner", &id)?;
+    caller.reach(id, "partner", "partner")?;
+    let items = commands::customers_of(directory.store.as_ref(), id, None).await?;
     Ok(Json(json!({ "items": items })).into_response())
 }
 
@@ -182,8 +188,9 @@ pub async fn shared_customers(
     caller: Caller,
     axum::extract::Path((reseller, provider)): axum::extract::Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
+    caller.allow(Action::SharedCustomers)?;
     let (reseller, provider) = (path_id("reseller", &reseller)?, path_id("provider", &provider)?);
+    caller.reach(reseller, "reseller", "partner")?;
     let items = commands::customers_of(directory.store.as_ref(), reseller, Some(provider)).await?;
     Ok(Json(json!({ "items": items })).into_response())
 }
@@ -191,8 +198,9 @@ pub async fn shared_customers(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveCustomerBody {
-    /// The partner's user removing it (a global admin or admin agent).
-    by: String,
+    /// The partner's user removing it (a global admin or admin agent); a partner key's own user
+    /// when left out.
+    by: Option<String>,
     reason: String,
     #[serde(default)]
     attest: bool,
@@ -206,24 +214,32 @@ pub async fn remove_customer(
     axum::extract::Path((partner, customer)): axum::extract::Path<(String, String)>,
     ApiJson(body): ApiJson<RemoveCustomerBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline])?;
+    caller.allow(Action::RemoveCustomer)?;
+    let partner = path_id("partner", &partner)?;
+    caller.reach(partner, "partner", "partner")?;
     let command = RemoveCustomer {
-        partner: path_id("partner", &partner)?,
+        partner,
         customer: path_id("customer", &customer)?,
-        by: body.by,
+        by: caller.by(body.by.as_deref())?,
         reason: body.reason,
         attest: body.attest,
     };
-    commands::remove_customer_relationship(directory.store.as_ref(), &command, &caller.actor(), directory.now())
-        .await?;
+    let principal = caller.principal().name();
+    commands::remove_customer_relationship(directory.store.as_ref(), &command, &principal, directory.now()).await?;
     Ok(Json(json!({ "partner": command.partner, "customer": command.customer, "removed": true, "notice_sent": false }))
         .into_response())
 }
 
 /// Every customer.
 pub async fn customers(State(directory): State<Directory>, caller: Caller) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
-    Ok(Json(json!({ "items": directory.store.customers().await? })).into_response())
+    caller.allow(Action::ListCustomers)?;
+    let mut items = directory.store.customers().await?;
+    if let Some(partner) = caller.principal().partner() {
+        let mine: Vec<uuid::Uuid> =
+            directory.store.partner_customers(partner.id, None).await?.iter().map(|c| c.customer.id).collect();
+        items.retain(|c| mine.contains(&c.id));
+    }
+    Ok(Json(json!({ "items": items })).into_response())
 }
 
 /// One customer with its partners.
@@ -232,8 +248,23 @@ pub async fn customer(
     caller: Caller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
-    Ok(Json(commands::customer_view(directory.store.as_ref(), path_id("customer", &id)?).await?).into_response())
+    caller.allow(Action::ShowCustomer)?;
+    let id = path_id("customer", &id)?;
+    customer_reach(&directory, &caller, id).await?;
+    Ok(Json(commands::customer_view(directory.store.as_ref(), id).await?).into_response())
+}
+
+/// Refuses, as unknown, a customer a partner key's partner has no active relationship with.
+/// A partner sees its own customers only, and nothing of their other partners'.
+async fn customer_reach(directory: &Directory, caller: &Caller, id: uuid::Uuid) -> Result<(), ApiError> {
+    let Some(partner) = caller.principal().partner() else { return Ok(()) };
+    let related = directory.store.partner_customers(partner.id, None).await?.iter().any(|c| c.customer.id == id);
+    if related {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_customer", format!("no customer with id {id}"))
+            .field("customer"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -267,7 +298,7 @@ pub async fn add_customer(
     caller: Caller,
     ApiJson(body): ApiJson<NewCustomerBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[])?;
+    caller.allow(Action::AddCustomer)?;
     let add = AddCustomer {
         name: body.name,
         domain: body.domain,
@@ -278,7 +309,8 @@ pub async fn add_customer(
         locale: body.locale,
         relationships: body.relationships.into_iter().map(|r| (r.partner, r.kind, r.dap)).collect(),
     };
-    let created = commands::add_customer(directory.store.as_ref(), &add, &caller.actor(), directory.now()).await?;
+    let created =
+        commands::add_customer(directory.store.as_ref(), &add, &caller.audit_actor(""), directory.now()).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -307,16 +339,22 @@ fn optional_body(body: &[u8]) -> Result<CustomerActionBody, ApiError> {
 /// optional `by` in the body, with the caller's key.
 fn customer_command(
     caller: &Caller,
+    action: Action,
     (customer, partner): (String, String),
     body: &[u8],
-) -> Result<(uuid::Uuid, uuid::Uuid, String), ApiError> {
-    caller.require(&[Scope::Pipeline])?;
+) -> Result<(uuid::Uuid, uuid::Uuid, crate::directory::Actor), ApiError> {
+    caller.allow(action)?;
     let body = optional_body(body)?;
-    let actor = match &body.by {
-        Some(by) if !by.trim().is_empty() => format!("{} ({})", by.trim(), caller.actor()),
-        _ => caller.actor(),
-    };
-    Ok((path_id("customer", &customer)?, path_id("partner", &partner)?, actor))
+    let by = body.by.as_deref().map(str::trim).unwrap_or_default();
+    if by.chars().count() > 254 || by.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "`by` is an email address: at most 254 characters, without control characters",
+        )
+        .field("by"));
+    }
+    Ok((path_id("customer", &customer)?, path_id("partner", &partner)?, caller.audit_actor(by)))
 }
 
 /// The customer removes a partner's admin roles; the relationship stays.
@@ -326,7 +364,7 @@ pub async fn remove_admin_roles(
     axum::extract::Path(ids): axum::extract::Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let (customer, partner, actor) = customer_command(&caller, ids, &body)?;
+    let (customer, partner, actor) = customer_command(&caller, Action::RemoveAdminRoles, ids, &body)?;
     let store = directory.store.as_ref();
     commands::remove_admin_roles(store, customer, partner, &actor, directory.now()).await?;
     Ok(Json(commands::customer_view(store, customer).await?).into_response())
@@ -339,7 +377,7 @@ pub async fn delete_relationship(
     axum::extract::Path(ids): axum::extract::Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let (customer, partner, actor) = customer_command(&caller, ids, &body)?;
+    let (customer, partner, actor) = customer_command(&caller, Action::DeleteRelationship, ids, &body)?;
     let store = directory.store.as_ref();
     commands::delete_customer_relationship(store, customer, partner, &actor, directory.now()).await?;
     Ok(Json(commands::customer_view(store, customer).await?).into_response())
@@ -360,9 +398,11 @@ pub async fn request_agreement(
     axum::extract::Path(customer): axum::extract::Path<String>,
     ApiJson(body): ApiJson<AgreementRequestBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline])?;
-    let input =
-        commands::agreement_request(directory.store.as_ref(), path_id("customer", &customer)?, body.partner).await?;
+    caller.allow(Action::RequestAgreement)?;
+    let customer = path_id("customer", &customer)?;
+    caller.reach(body.partner, "partner", "partner")?;
+    customer_reach(&directory, &caller, customer).await?;
+    let input = commands::agreement_request(directory.store.as_ref(), customer, body.partner).await?;
     let outcome = engine
         .start(crate::engine::StartRequest {
             workflow: "customer_agreement".into(),
@@ -386,15 +426,26 @@ pub async fn audit(
     caller: Caller,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Reviewer])?;
+    caller.allow(Action::Audit)?;
+    if let Some(partner) = caller.principal().partner() {
+        if query.subject != format!("partner:{}", partner.id) {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_subject",
+                format!("no audit log for {}; a partner key reads its own: partner:{}", query.subject, partner.id),
+            )
+            .field("subject"));
+        }
+    }
     Ok(Json(json!({ "items": directory.store.audit_log(&query.subject).await? })).into_response())
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
-    /// The partner's admin agent or user admin adding the user.
-    by: String,
+    /// The partner's user adding the user (a global admin, admin agent or user admin); a
+    /// partner key's own user when left out.
+    by: Option<String>,
     name: String,
     email: String,
     roles: Vec<String>,
@@ -407,14 +458,90 @@ pub async fn add_user(
     axum::extract::Path(partner): axum::extract::Path<String>,
     ApiJson(body): ApiJson<NewUserBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline])?;
-    let add = AddUser {
-        partner: path_id("partner", &partner)?,
-        by: body.by,
-        name: body.name,
-        email: body.email,
-        roles: body.roles,
-    };
-    let users = commands::add_user(directory.store.as_ref(), &add, &caller.actor(), directory.now()).await?;
+    caller.allow(Action::AddUser)?;
+    let partner = path_id("partner", &partner)?;
+    caller.reach(partner, "partner", "partner")?;
+    let add =
+        AddUser { partner, by: caller.by(body.by.as_deref())?, name: body.name, email: body.email, roles: body.roles };
+    let principal = caller.principal().name();
+    let users = commands::add_user(directory.store.as_ref(), &add, &principal, directory.now()).await?;
     Ok((StatusCode::CREATED, Json(json!({ "users": users }))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesBody {
+    by: Option<String>,
+    roles: Vec<String>,
+}
+
+/// Changes a user's roles (a global admin, admin agent or user admin of the partner).
+pub async fn set_roles(
+    State(directory): State<Directory>,
+    caller: Caller,
+    axum::extract::Path((partner, email)): axum::extract::Path<(String, String)>,
+    ApiJson(body): ApiJson<RolesBody>,
+) -> Result<Response, ApiError> {
+    caller.allow(Action::SetUserRoles)?;
+    let partner = path_id("partner", &partner)?;
+    caller.reach(partner, "partner", "partner")?;
+    let set = SetRoles { partner, email, by: caller.by(body.by.as_deref())?, roles: body.roles };
+    let principal = caller.principal().name();
+    let users = commands::set_user_roles(directory.store.as_ref(), &set, &principal, directory.now()).await?;
+    Ok(Json(json!({ "users": users })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ByBody {
+    by: Option<String>,
+}
+
+/// Removes a user from the partner's account; their keys stop working.
+pub async fn remove_user(
+    State(directory): State<Directory>,
+    caller: Caller,
+    axum::extract::Path((partner, email)): axum::extract::Path<(String, String)>,
+    ApiJson(body): ApiJson<ByBody>,
+) -> Result<Response, ApiError> {
+    caller.allow(Action::RemoveUser)?;
+    let partner = path_id("partner", &partner)?;
+    caller.reach(partner, "partner", "partner")?;
+    let by = caller.by(body.by.as_deref())?;
+    let principal = caller.principal().name();
+    let users =
+        commands::remove_user(directory.store.as_ref(), partner, &email, &by, &principal, directory.now()).await?;
+    Ok(Json(json!({ "users": users })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactBody {
+    name: String,
+    email: String,
+    /// Who at the customer asked for the change, kept in the audit log.
+    by: Option<String>,
+}
+
+/// Changes a customer's admin contact, on the customer's word (operator keys only): consent
+/// over its tenant is asked of that person from then on.
+pub async fn set_contact(
+    State(directory): State<Directory>,
+    caller: Caller,
+    axum::extract::Path(customer): axum::extract::Path<String>,
+    ApiJson(body): ApiJson<ContactBody>,
+) -> Result<Response, ApiError> {
+    caller.allow(Action::SetCustomerContact)?;
+    let customer = path_id("customer", &customer)?;
+    let actor = caller.audit_actor(body.by.as_deref().map(str::trim).unwrap_or_default());
+    let record = commands::set_customer_contact(
+        directory.store.as_ref(),
+        customer,
+        &body.name,
+        &body.email,
+        &actor,
+        directory.now(),
+    )
+    .await?;
+    Ok(Json(record).into_response())
 }

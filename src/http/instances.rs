@@ -10,9 +10,10 @@ use serde_json::{json, Value};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::{ApiJson, ApiQuery};
+use crate::access::{self, Action};
 use crate::engine::{Engine, EventRequest, StartRequest};
 use crate::ids::InstanceId;
-use crate::store::{InstanceRecord, ListFilter, Scope};
+use crate::store::{InstanceRecord, ListFilter};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,11 +40,15 @@ pub async fn start(
     caller: Caller,
     ApiJson(body): ApiJson<StartBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline])?;
+    caller.allow(Action::StartInstance)?;
+    let mut input = body.input;
+    if caller.is_partner() {
+        partner_start(&caller, &body.workflow, &mut input)?;
+    }
     let outcome = engine
         .start(StartRequest {
             workflow: body.workflow,
-            input: body.input,
+            input,
             idempotency_key: body.idempotency_key,
             actor: caller.actor(),
         })
@@ -53,9 +58,75 @@ pub async fn start(
 }
 
 pub async fn show(State(engine): State<Engine>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
+    caller.allow(Action::ShowInstance)?;
     let id = parse_id(&id)?;
-    Ok(Json(engine.view(id).await?).into_response())
+    let view = engine.view(id).await?;
+    reach(&caller, &view.instance)?;
+    Ok(Json(view).into_response())
+}
+
+/// What a partner key starts: only invitations its own partner asks for, sent by its own user
+/// (filled in where the input leaves them out). Another partner's id answers as unknown.
+fn partner_start(caller: &Caller, workflow: &str, input: &mut Value) -> Result<(), ApiError> {
+    let partner = caller.principal().partner().map(|p| p.id).unwrap_or_default();
+    let Some((_, owner)) = access::OWNER_FIELDS.iter().find(|(w, _)| *w == workflow) else {
+        let allowed: Vec<&str> = access::OWNER_FIELDS.iter().map(|(w, _)| *w).collect();
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "workflow_not_allowed",
+            format!("a partner key may start only {}; `{workflow}` is started by the operator", allowed.join(", ")),
+        )
+        .field("workflow"));
+    };
+    if !input.is_object() {
+        return Ok(()); // the engine refuses it with its own message
+    }
+    let given = crate::workflow::field(input, owner).and_then(Value::as_str).map(str::to_owned);
+    match given {
+        None => set_path(input, owner, json!(partner.to_string())),
+        Some(id) if id.trim().parse::<uuid::Uuid>().ok() == Some(partner) => {
+            set_path(input, owner, json!(partner.to_string()))
+        }
+        Some(id) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no partner with id {}; a partner key asks only for its own partner", id.trim()),
+            )
+            .field(&format!("input.{owner}")))
+        }
+    }
+    if let Some((_, sender)) = access::SENDER_FIELDS.iter().find(|(w, _)| *w == workflow) {
+        let given = crate::workflow::field(input, sender).and_then(Value::as_str).map(str::to_owned);
+        let by = caller.by(given.as_deref()).map_err(|err| err.field(&format!("input.{sender}")))?;
+        set_path(input, sender, json!(by));
+    }
+    Ok(())
+}
+
+/// Writes `value` at a dotted `path` of the object `input`, making the objects on the way.
+fn set_path(input: &mut Value, path: &str, value: Value) {
+    let mut at = input;
+    let mut segments = path.split('.').peekable();
+    while let Some(segment) = segments.next() {
+        let Some(object) = at.as_object_mut() else { return };
+        if segments.peek().is_none() {
+            object.insert(segment.to_owned(), value);
+            return;
+        }
+        at = object.entry(segment.to_owned()).or_insert_with(|| json!({}));
+    }
+}
+
+/// Refuses, as unknown, an instance a partner key's partner does not own.
+pub fn reach(caller: &Caller, instance: &InstanceRecord) -> Result<(), ApiError> {
+    let Some(partner) = caller.principal().partner() else { return Ok(()) };
+    if access::owner_of(instance.workflow.as_str(), &instance.context.0) == Some(partner.id) {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_instance", format!("no instance with id {}", instance.id))
+            .field("id"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -72,7 +143,7 @@ pub async fn list(
     caller: Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
+    caller.allow(Action::ListInstances)?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::new(
@@ -83,7 +154,8 @@ pub async fn list(
         .field("limit"));
     }
     let offset = query.offset.unwrap_or(0).max(0);
-    let filter = ListFilter { workflow: query.workflow, state: query.state, limit, offset };
+    let owner = caller.principal().partner().map(|p| access::owned_by(p.id));
+    let filter = ListFilter { workflow: query.workflow, state: query.state, limit, offset, owner };
     let items = engine.store().list_instances(&filter).await?;
     let next_offset = (items.len() as i64 == limit).then_some(offset + limit);
     Ok(Json(json!({ "items": items, "next_offset": next_offset })).into_response())
@@ -104,8 +176,12 @@ pub async fn event(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<EventBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(&[Scope::Pipeline, Scope::Reviewer])?;
+    caller.allow(Action::SendEvent)?;
     let id = parse_id(&id)?;
+    if caller.is_partner() {
+        let instance = engine.store().instance(id).await?.ok_or(crate::engine::EngineError::UnknownInstance(id))?;
+        reach(&caller, &instance)?;
+    }
     let request = EventRequest {
         event: body.event,
         data: body.data,

@@ -121,6 +121,9 @@ pub async fn act(
         let value: String = value.chars().take(MAX_FIELD_CHARS).collect();
         if field.required && value.is_empty() {
             missing.push(field.label.get(&chain));
+        } else if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            // A NUL or another control character: the form comes back saying which field.
+            missing.push(format!("{} (without control characters)", field.label.get(&chain)));
         }
         values.insert(field.name.clone(), value.clone());
         data.insert(field.name.clone(), Value::String(value));

@@ -6,6 +6,7 @@ mod directory;
 mod emails;
 mod error;
 mod instances;
+mod keys;
 mod links;
 
 use axum::extract::{FromRequest, FromRequestParts, State};
@@ -18,6 +19,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use keys::{parse_lifetime as parse_key_lifetime, KeyView};
 
 use std::sync::Arc;
 
@@ -83,10 +85,55 @@ impl Directory {
     }
 }
 
-/// JSON bodies whose rejections come back in the API's error shape.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// JSON bodies whose rejections come back in the API's error shape. Before a body is read
+/// into its type, every string in it (keys too) is checked for control characters: a NUL would
+/// otherwise reach PostgreSQL, which refuses it, and no field of the API takes one. Line breaks
+/// and tabs are left to the field's own rule (a draft's text has them; a name may not).
 pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(request, state).await?;
+        if let Some((field, c)) = control_character(&value, "") {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "control_character",
+                format!("`{field}` holds the control character U+{:04X}; remove it", c as u32),
+            )
+            .field(&field));
+        }
+        serde_json::from_value(value).map(ApiJson).map_err(|err| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("the request body is not the expected JSON: {err}"),
+            )
+        })
+    }
+}
+
+/// The first string of `value` (at a dotted path) holding a control character other than a
+/// line break or a tab, and the character.
+fn control_character(value: &serde_json::Value, path: &str) -> Option<(String, char)> {
+    let bad = |text: &str| text.chars().find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+    let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match value {
+        serde_json::Value::String(text) => bad(text).map(|c| (path.to_owned(), c)),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, item)| control_character(item, &join(&i.to_string())))
+        }
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .find_map(|(key, item)| bad(key).map(|c| (join(key), c)).or_else(|| control_character(item, &join(key)))),
+        _ => None,
+    }
+}
 
 /// Query strings whose rejections come back in the API's error shape.
 #[derive(FromRequestParts)]
@@ -108,6 +155,8 @@ pub fn router(engine: Engine) -> Router {
             post(directory::remove_admin_access),
         )
         .route("/api/v1/partners/{id}/users", post(directory::add_user))
+        .route("/api/v1/partners/{id}/users/{email}/roles", post(directory::set_roles))
+        .route("/api/v1/partners/{id}/users/{email}/remove", post(directory::remove_user))
         .route("/api/v1/partners/{id}/providers", get(directory::providers_of))
         .route("/api/v1/partners/{id}/resellers", get(directory::resellers_of))
         .route("/api/v1/partners/{id}/customers", get(directory::customers_of))
@@ -115,6 +164,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/v1/partners/{partner}/customers/{customer}/remove", post(directory::remove_customer))
         .route("/api/v1/customers", get(directory::customers).post(directory::add_customer))
         .route("/api/v1/customers/{id}", get(directory::customer))
+        .route("/api/v1/customers/{id}/contact", post(directory::set_contact))
         .route("/api/v1/customers/{id}/agreement-requests", post(directory::request_agreement))
         .route(
             "/api/v1/customers/{customer}/partners/{partner}/remove-admin-roles",
@@ -126,6 +176,8 @@ pub fn router(engine: Engine) -> Router {
         .route("/api/v1/emails/{id}", get(emails::show).patch(emails::edit))
         .route("/api/v1/emails/{id}/release", post(emails::release))
         .route("/api/v1/emails/{id}/retry", post(emails::retry))
+        .route("/api/v1/keys", get(keys::list).post(keys::create))
+        .route("/api/v1/keys/{id}/revoke", post(keys::revoke))
         .route("/l/{token}", get(links::show).post(links::act))
         .route("/l/{token}/resend", post(links::resend))
         .merge(crate::http::console::router())

@@ -20,8 +20,10 @@ async fn a_decision_submitted_twice_applies_once_and_is_recorded_with_the_review
         accord::engine::StartRequest { workflow: "enrollment".into(), input, idempotency_key: None, actor: "t".into() };
     let id = m.engine().start(request).await.unwrap().instance.id;
     m.send(id, "verify", serde_json::Value::Null).await.unwrap();
-    let key =
-        accord::keys::create(m.engine().store().as_ref(), Scope::Reviewer, "giulia", m.clock.now()).await.unwrap().0;
+    let key = accord::keys::create_operator(m.engine().store().as_ref(), Scope::Reviewer, "giulia", m.clock.now())
+        .await
+        .unwrap()
+        .0;
     let response =
         m.client.post(format!("{}/console/login", m.base)).form(&[("key", key.as_str())]).send().await.unwrap();
     let cookie = response.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
@@ -51,7 +53,7 @@ async fn sessions_are_http_only_and_every_form_needs_its_csrf_token(backend: Bac
     let key = |scope| {
         let store = store.clone();
         let now = m.clock.now();
-        async move { accord::keys::create(store.as_ref(), scope, "giulia", now).await.unwrap().0 }
+        async move { accord::keys::create_operator(store.as_ref(), scope, "giulia", now).await.unwrap().0 }
     };
     let login = format!("{}/console/login", m.base);
 

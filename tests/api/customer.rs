@@ -30,7 +30,11 @@ async fn partner(t: &TestApp, kind: PartnerKind, name: &str) -> uuid::Uuid {
             NewUser { email: SALES.into(), name: "Sales".into(), roles: vec![Role::SalesAgent] },
         ],
     };
-    t.engine().store().create_partner(&partner, "test", t.clock.now()).await.unwrap();
+    t.engine()
+        .store()
+        .create_partner(&partner, &accord::directory::Actor::system("test"), t.clock.now())
+        .await
+        .unwrap();
     id
 }
 
@@ -310,7 +314,11 @@ async fn a_dual_invitation_needs_an_authorised_provider_and_creates_both_relatio
 
     let store = m.engine().store().clone();
     store
-        .change_directory(&DirectoryChange::RelateProvider { reseller, provider }, "test", m.clock.now())
+        .change_directory(
+            &DirectoryChange::RelateProvider { reseller, provider },
+            &accord::directory::Actor::system("test"),
+            m.clock.now(),
+        )
         .await
         .unwrap();
     let id = m.engine().start(dual()).await.unwrap().instance.id;

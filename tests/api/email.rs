@@ -45,6 +45,13 @@ async fn the_contact_answers_a_reviewers_question_on_the_link_page(backend: Back
         "{page}"
     );
 
+    // A NUL in the answer box (a page anyone with the link may post to) is refused with the
+    // form again, never stored: PostgreSQL would refuse it with a 500.
+    let (status, page) = m.post(&answer, &[("answer", "IT0123\u{0}4567")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("La tua risposta (without control characters)"), "{page}");
+    assert_eq!(m.state(id).await, "awaiting_information");
+
     let (status, page) = m.post(&answer, &[("answer", "   ")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("<li>La tua risposta</li>"), "a blank answer is refused: {page}");
@@ -278,10 +285,11 @@ async fn a_permanent_rejection_is_kept_with_the_reply_and_can_be_retried(backend
     m.clock.advance(Duration::from_secs(86_400));
     assert_eq!(m.dispatch().await, 0, "a permanent failure is not retried by itself");
 
-    let key = accord::keys::create(m.engine().store().as_ref(), accord::store::Scope::Admin, "ops", m.clock.now())
-        .await
-        .unwrap()
-        .0;
+    let key =
+        accord::keys::create_operator(m.engine().store().as_ref(), accord::store::Scope::Admin, "ops", m.clock.now())
+            .await
+            .unwrap()
+            .0;
     let view: serde_json::Value = m
         .client
         .get(format!("{}/api/v1/instances/{id}", m.base))
@@ -373,10 +381,15 @@ async fn a_draft_is_held_edited_without_losing_its_link_and_sent_on_release(back
     let id = m.engine().start(request).await.unwrap().instance.id;
     assert_eq!(m.dispatch().await, 0, "a draft is not sent");
 
-    let key = accord::keys::create(m.engine().store().as_ref(), accord::store::Scope::Pipeline, "crm", m.clock.now())
-        .await
-        .unwrap()
-        .0;
+    let key = accord::keys::create_operator(
+        m.engine().store().as_ref(),
+        accord::store::Scope::Pipeline,
+        "crm",
+        m.clock.now(),
+    )
+    .await
+    .unwrap()
+    .0;
     let api = |method: reqwest::Method, path: String, body: Option<serde_json::Value>| {
         let mut request = m.client.request(method, format!("{}{path}", m.base)).bearer_auth(&key);
         if let Some(body) = body {

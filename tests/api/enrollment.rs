@@ -133,10 +133,11 @@ async fn an_approved_enrollment_is_active_once_the_global_admin_accepts_the_agre
     let active = deliver(&mut m, 1).await.pop().unwrap();
     assert_eq!(active.subject, "Contoso Italia S.r.l.: l'account è attivo");
 
-    let key = accord::keys::create(m.engine().store().as_ref(), accord::store::Scope::Reviewer, "r", m.clock.now())
-        .await
-        .unwrap()
-        .0;
+    let key =
+        accord::keys::create_operator(m.engine().store().as_ref(), accord::store::Scope::Reviewer, "r", m.clock.now())
+            .await
+            .unwrap()
+            .0;
     let listed: Value = m
         .client
         .get(format!("{}/api/v1/partners?kind=indirect_reseller", m.base))

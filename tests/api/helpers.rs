@@ -210,8 +210,23 @@ impl TestApp {
 
     /// A new API key with `scope`, as `accord keys create` makes it.
     pub async fn key(&self, scope: accord::store::Scope) -> String {
+        self.new_key(accord::keys::KeyHolder::Operator(scope)).await
+    }
+
+    /// A new partner key acting as `user` of `partner`, as `accord keys create --partner` makes it.
+    pub async fn partner_key(&self, partner: uuid::Uuid, user: &str) -> String {
+        self.new_key(accord::keys::KeyHolder::Partner { partner, user: user.to_owned() }).await
+    }
+
+    async fn new_key(&self, holder: accord::keys::KeyHolder) -> String {
         let now = accord::clock::Clock::now(self.clock.as_ref());
-        accord::keys::create(self.engine().store().as_ref(), scope, "test", now).await.unwrap().0
+        let new = accord::keys::NewKey { holder, label: "test".into(), expires_in: None };
+        accord::keys::create(self.engine().store().as_ref(), &new, now).await.unwrap().0
+    }
+
+    /// The JSON API with `key`.
+    pub fn api_with(&self, key: &str) -> ApiClient {
+        ApiClient { client: self.client.clone(), base: self.base.clone(), key: key.to_owned() }
     }
 
     /// Sends what is due now; the number of emails handled.

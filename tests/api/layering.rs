@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("sink", 0),
     ("directory", 1),
     ("mail", 1),
+    ("access", 2),
     ("engine", 2),
     ("scheduler", 3),
     ("delivery", 3),

@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod access;
+
 mod browser;
 mod cli;
 mod conformance;
@@ -11,6 +13,7 @@ mod customer;
 mod email;
 mod enrollment;
 mod faults;
+mod hostile;
 
 mod http;
 mod layering;

@@ -26,7 +26,11 @@ async fn partner(t: &TestApp, kind: PartnerKind, status: PartnerStatus, country:
             roles: vec![Role::GlobalAdmin],
         }],
     };
-    t.engine().store().create_partner(&partner, "test", t.clock.now()).await.unwrap();
+    t.engine()
+        .store()
+        .create_partner(&partner, &accord::directory::Actor::system("test"), t.clock.now())
+        .await
+        .unwrap();
     id
 }
 
@@ -55,10 +59,14 @@ crate::on_each_store!(
 async fn an_admin_adds_providers_through_the_api(backend: Backend) {
     let Some(m) = spawn_app(backend).await else { return };
     let store = m.engine().store().clone();
-    let admin =
-        accord::keys::create(store.as_ref(), accord::store::Scope::Admin, "ops", m.clock.now()).await.unwrap().0;
-    let pipeline =
-        accord::keys::create(store.as_ref(), accord::store::Scope::Pipeline, "crm", m.clock.now()).await.unwrap().0;
+    let admin = accord::keys::create_operator(store.as_ref(), accord::store::Scope::Admin, "ops", m.clock.now())
+        .await
+        .unwrap()
+        .0;
+    let pipeline = accord::keys::create_operator(store.as_ref(), accord::store::Scope::Pipeline, "crm", m.clock.now())
+        .await
+        .unwrap()
+        .0;
     let body = json!({ "legal_name": "Fabrikam Distribution", "country": "it", "mpn_id": "7654321", "tenant_domain": "fabrikam.example",
                        "serves": ["IT", "sm"], "admin": { "name": "Luca Verdi", "email": "luca@fabrikam.example" } });
     let url = format!("{}/api/v1/partners/providers", m.base);
@@ -143,11 +151,15 @@ async fn the_reseller_authorizes_the_provider_on_the_link_page(backend: Backend)
     assert_eq!(codes, [("reseller.id".to_owned(), "already_related")]);
 
     // The reseller later removes the provider's admin access; the relationship stays.
-    let key =
-        accord::keys::create(m.engine().store().as_ref(), accord::store::Scope::Pipeline, "reseller", m.clock.now())
-            .await
-            .unwrap()
-            .0;
+    let key = accord::keys::create_operator(
+        m.engine().store().as_ref(),
+        accord::store::Scope::Pipeline,
+        "reseller",
+        m.clock.now(),
+    )
+    .await
+    .unwrap()
+    .0;
     let url = format!("{}/api/v1/partners/{reseller}/providers/{provider}/remove-admin-access", m.base);
     let response = m.client.post(&url).bearer_auth(&key).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);

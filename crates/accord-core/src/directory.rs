@@ -166,6 +166,24 @@ pub enum DirectoryChange {
         partner: uuid::Uuid,
         user: NewUser,
     },
+    /// A user's roles change (the user keeps their email and name).
+    SetUserRoles {
+        partner: uuid::Uuid,
+        email: String,
+        roles: Vec<Role>,
+    },
+    /// A user leaves a partner's account; their partner keys stop working with it.
+    RemoveUser {
+        partner: uuid::Uuid,
+        email: String,
+    },
+    /// A customer's recorded admin contact changes (on the customer's word): the person
+    /// consent for its tenant is asked of from then on.
+    SetCustomerContact {
+        customer: uuid::Uuid,
+        name: String,
+        email: String,
+    },
     /// A customer the partners already work with, added directly (no agreement signed yet).
     AddCustomer {
         customer: NewCustomer,
@@ -271,12 +289,37 @@ pub struct CustomerPartner {
 pub struct AuditRecord {
     pub id: uuid::Uuid,
     pub at: Timestamp,
+    /// The person who acted: a partner's user, a customer's admin, a link's recipient.
     pub actor: String,
+    /// What authenticated the change: an API key, the CLI, a link, the engine.
+    pub principal: String,
     pub action: String,
     pub subject: String,
     pub reason: Option<String>,
     #[cfg_attr(feature = "sqlx", sqlx(json))]
     pub data: Value,
+}
+
+/// Who changes the directory, as the audit log keeps it: the person acting and, separately, what
+/// authenticated the request (a key never stands in for the person, nor the person for the key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// The acting person (an email address), or empty when only a system acted.
+    pub user: String,
+    /// The authenticated principal: `key:<id> (<label>)`, `cli`, `link`, `timer`...
+    pub principal: String,
+}
+
+impl Actor {
+    /// A person acting through `principal`.
+    pub fn new(user: impl Into<String>, principal: impl Into<String>) -> Self {
+        Self { user: user.into(), principal: principal.into() }
+    }
+
+    /// A system acting on no one's behalf (the CLI, a test, the demo).
+    pub fn system(principal: impl Into<String>) -> Self {
+        Self { user: String::new(), principal: principal.into() }
+    }
 }
 
 /// A partner to add, with its users.
@@ -348,6 +391,15 @@ impl DirectoryChange {
                 format!("partner:{partner}"),
                 json!({ "email": user.email, "name": user.name, "roles": user.roles }),
             ),
+            DirectoryChange::SetUserRoles { partner, email, roles } => {
+                ("user_roles_changed", format!("partner:{partner}"), json!({ "email": email, "roles": roles }))
+            }
+            DirectoryChange::RemoveUser { partner, email } => {
+                ("user_removed", format!("partner:{partner}"), json!({ "email": email }))
+            }
+            DirectoryChange::SetCustomerContact { customer, name, email } => {
+                ("customer_contact_changed", format!("customer:{customer}"), json!({ "name": name, "email": email }))
+            }
             DirectoryChange::AddCustomer { customer, relationships } => (
                 "customer_added",
                 format!("customer:{}", customer.id),

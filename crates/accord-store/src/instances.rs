@@ -121,14 +121,19 @@ macro_rules! impl_instance_store {
                 &self,
                 f: &$crate::ListFilter,
             ) -> Result<Vec<$crate::InstanceRecord>, $crate::StoreError> {
+                let owned = match &f.owner {
+                    Some(owner) => format!("AND {}", $crate::shared::owner_clause::<$store>(owner, "", 5)),
+                    None => "AND $5 IS NULL".to_owned(),
+                };
                 Ok(sqlx::query_as::<$db, _>(&format!(
                     "SELECT {INSTANCE_COLUMNS} FROM instances WHERE ($1 IS NULL OR workflow = $1) \
-                     AND ($2 IS NULL OR state = $2) ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
+                     AND ($2 IS NULL OR state = $2) {owned} ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
                 ))
                 .bind(&f.workflow)
                 .bind(&f.state)
                 .bind(f.limit)
                 .bind(f.offset)
+                .bind(f.owner.as_ref().map(|o| o.partner.to_string()))
                 .fetch_all(&self.pool)
                 .await?)
             }

@@ -48,8 +48,13 @@ pub trait OutboxStore: Send + Sync {
     /// Queues a draft for sending; false when it is not a draft.
     async fn release_draft(&self, id: OutboxId, now: Timestamp) -> Result<bool, StoreError>;
 
-    /// Emails in `status`, oldest first.
-    async fn emails_by_status(&self, status: EmailStatus, limit: i64) -> Result<Vec<EmailRecord>, StoreError>;
+    /// Emails in `status`, oldest first; with `owner`, only those of instances it owns.
+    async fn emails_by_status(
+        &self,
+        status: EmailStatus,
+        limit: i64,
+        owner: Option<&crate::Owner>,
+    ) -> Result<Vec<EmailRecord>, StoreError>;
 }
 
 /// Implements [`OutboxStore`] for `$store`, whose `pool` is a `sqlx::Pool<$db>`; expanded in the
@@ -218,12 +223,27 @@ macro_rules! impl_outbox_store {
                 &self,
                 status: $crate::EmailStatus,
                 limit: i64,
+                owner: Option<&$crate::Owner>,
             ) -> Result<Vec<$crate::EmailRecord>, $crate::StoreError> {
+                let Some(owner) = owner else {
+                    return Ok(sqlx::query_as::<$db, _>(&format!(
+                        "SELECT {EMAIL_COLUMNS} FROM outbox WHERE status = $1 ORDER BY created_at LIMIT $2"
+                    ))
+                    .bind(status)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?);
+                };
+                let columns: Vec<String> = EMAIL_COLUMNS.split(", ").map(|c| format!("o.{}", c.trim())).collect();
                 Ok(sqlx::query_as::<$db, _>(&format!(
-                    "SELECT {EMAIL_COLUMNS} FROM outbox WHERE status = $1 ORDER BY created_at LIMIT $2"
+                    "SELECT {} FROM outbox o JOIN instances i ON i.id = o.instance_id \
+                     WHERE o.status = $1 AND {} ORDER BY o.created_at LIMIT $2",
+                    columns.join(", "),
+                    $crate::shared::owner_clause::<$store>(owner, "i.", 3)
                 ))
                 .bind(status)
                 .bind(limit)
+                .bind(owner.partner.to_string())
                 .fetch_all(&self.pool)
                 .await?)
             }

@@ -373,6 +373,10 @@ impl super::Dialect for PgStore {
     const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
     const NOW_MILLIS: &'static str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+
+    fn json_text(column: &str, path: &str) -> String {
+        format!("({column} #>> '{{{}}}')", path.replace('.', ","))
+    }
 }
 
 super::shared::shared!(PgStore, Postgres);

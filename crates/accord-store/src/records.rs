@@ -47,7 +47,15 @@ text_enum! {
         Reviewer => "reviewer",
         /// Start instances, read them and send signal events.
         Pipeline => "pipeline",
+        /// One user of one partner, with that user's roles in the directory (created with
+        /// `accord keys create --partner`, never with `--scope`).
+        Partner => "partner",
     }
+}
+
+impl Scope {
+    /// The operator's scopes, the ones `--scope` accepts.
+    pub const OPERATOR: &'static [Scope] = &[Scope::Admin, Scope::Reviewer, Scope::Pipeline];
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -219,6 +227,33 @@ pub struct ApiKeyRecord {
     pub scope: Scope,
     pub label: String,
     pub created_at: Timestamp,
+    /// A partner key's partner and user (both set exactly when `scope` is `partner`).
+    pub partner_id: Option<uuid::Uuid>,
+    pub user_email: Option<String>,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// Why a key that exists may not be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    Usable,
+    Revoked,
+    Expired,
+}
+
+impl ApiKeyRecord {
+    /// Whether the key may be used at `now`.
+    pub fn state(&self, now: Timestamp) -> KeyState {
+        if self.revoked_at.is_some() {
+            KeyState::Revoked
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            KeyState::Expired
+        } else {
+            KeyState::Usable
+        }
+    }
 }
 
 /// A reviewer's console session.
@@ -299,6 +334,18 @@ pub struct ListFilter {
     pub state: Option<String>,
     pub limit: i64,
     pub offset: i64,
+    /// Only the instances this partner owns (a partner key's list).
+    pub owner: Option<Owner>,
+}
+
+/// The instances one partner owns: those of each workflow whose context names the partner at
+/// that workflow's owner field (`reseller.id` of a customer invitation, say).
+#[derive(Clone, Debug, Default)]
+pub struct Owner {
+    pub partner: uuid::Uuid,
+    /// `(workflow, dotted path of the owner's id in the context)`; names only (letters, digits,
+    /// `_` and `.`), as they are written into the SQL.
+    pub fields: Vec<(&'static str, &'static str)>,
 }
 
 /// How one claimed delivery attempt ended.

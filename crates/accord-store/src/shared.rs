@@ -22,6 +22,30 @@ pub trait Dialect {
     const SKIP_LOCKED: &'static str;
     /// The database's clock in Unix milliseconds, as an SQL expression.
     const NOW_MILLIS: &'static str;
+    /// The text at a dotted `path` of the JSON `column`, as an SQL expression.
+    fn json_text(column: &str, path: &str) -> String;
+}
+
+/// The SQL condition that the row (its `workflow` and `context` columns, under `alias`) belongs
+/// to `owner`, comparing ids in lower case with the parameter `$param`.
+pub fn owner_clause<D: Dialect>(owner: &super::Owner, alias: &str, param: usize) -> String {
+    let plain = |name: &str| name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    let cases: Vec<String> = owner
+        .fields
+        .iter()
+        .filter(|(workflow, path)| plain(workflow) && plain(path))
+        .map(|(workflow, path)| {
+            format!(
+                "({alias}workflow = '{workflow}' AND lower({}) = ${param})",
+                D::json_text(&format!("{alias}context"), path)
+            )
+        })
+        .collect();
+    if cases.is_empty() {
+        "FALSE".to_owned()
+    } else {
+        format!("({})", cases.join(" OR "))
+    }
 }
 
 /// The columns each table's rows are read with, in the order of their `FromRow` records.

@@ -170,7 +170,10 @@ macro_rules! step_writes {
                     .map_err($crate::StoreError::from)?;
             }
             for change in &step.directory {
-                write_directory(&mut **tx, change, &h.actor, h.at, Some(h.instance_id)).await?;
+                // The person is whoever the history names (a link's recipient, a reviewer); the
+                // principal is how the event came in.
+                let actor = accord_core::directory::Actor::new(h.actor.as_str(), h.origin.as_str());
+                write_directory(&mut **tx, change, &actor, h.at, Some(h.instance_id)).await?;
             }
             for link in &step.links {
                 sqlx::query::<$db>(

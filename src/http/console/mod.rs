@@ -59,6 +59,21 @@ impl Reviewer {
     }
 
     /// Whether a form carries this session's CSRF token.
+    /// Refuses, with a page saying why, what the authorisation table does not let this key do
+    /// in the console (a reviewer decides; editing, releasing and retrying emails is an admin's).
+    pub fn refusal(&self, engine: &Engine, action: crate::access::Action) -> Option<Response> {
+        let principal = crate::access::Principal::Operator { key: self.key.clone() };
+        crate::access::check(&principal, action).err().map(|denied| {
+            let context = serde_json::json!({ "title": "Not allowed", "message": denied.message });
+            page(engine, StatusCode::FORBIDDEN, "message", context)
+        })
+    }
+
+    /// Whether the table lets this key take `action` (to show or hide its button).
+    pub fn may(&self, action: crate::access::Action) -> bool {
+        crate::access::check(&crate::access::Principal::Operator { key: self.key.clone() }, action).is_ok()
+    }
+
     pub fn csrf_ok(&self, form_token: Option<&String>) -> bool {
         form_token.is_some_and(|token| !token.is_empty() && *token == self.session.csrf)
     }

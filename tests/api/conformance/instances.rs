@@ -355,6 +355,7 @@ async fn listing_filters_by_workflow_and_state(backend: Backend) {
             state: Some("in_review".into()),
             limit: 10,
             offset: 0,
+            owner: None,
         })
         .await
         .unwrap();

@@ -86,7 +86,7 @@ async fn only_a_failed_email_is_retried_and_only_a_draft_is_edited_or_released(b
         next_attempt_at: now,
     };
     assert!(store.finish_email(&failed).await.unwrap());
-    assert_eq!(store.emails_by_status(EmailStatus::Failed, 10).await.unwrap().len(), 1);
+    assert_eq!(store.emails_by_status(EmailStatus::Failed, 10, None).await.unwrap().len(), 1);
     assert!(store.retry_email(email.id, now).await.unwrap(), "a failed email goes back to the queue");
     assert!(!store.retry_email(email.id, now).await.unwrap(), "once");
     let requeued = store.email(email.id).await.unwrap().unwrap();

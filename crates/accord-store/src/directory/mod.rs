@@ -28,7 +28,7 @@ pub trait DirectoryStore: Send + Sync {
     async fn create_partner(
         &self,
         partner: &accord_core::directory::NewPartner,
-        actor: &str,
+        actor: &accord_core::directory::Actor,
         at: Timestamp,
     ) -> Result<(), StoreError>;
 
@@ -44,7 +44,7 @@ pub trait DirectoryStore: Send + Sync {
         &self,
         reseller: uuid::Uuid,
         provider: uuid::Uuid,
-        actor: &str,
+        actor: &accord_core::directory::Actor,
         at: Timestamp,
     ) -> Result<Option<bool>, StoreError>;
 
@@ -53,7 +53,7 @@ pub trait DirectoryStore: Send + Sync {
     async fn change_directory(
         &self,
         change: &accord_core::directory::DirectoryChange,
-        actor: &str,
+        actor: &accord_core::directory::Actor,
         at: Timestamp,
     ) -> Result<(), CommitError>;
 
@@ -145,7 +145,7 @@ macro_rules! impl_directory_store {
             async fn create_partner(
                 &self,
                 p: &accord_core::directory::NewPartner,
-                actor: &str,
+                actor: &accord_core::directory::Actor,
                 at: accord_core::time::Timestamp,
             ) -> Result<(), $crate::StoreError> {
                 let mut tx = self.begin_write().await?;
@@ -172,7 +172,7 @@ macro_rules! impl_directory_store {
                 &self,
                 reseller: uuid::Uuid,
                 provider: uuid::Uuid,
-                actor: &str,
+                actor: &accord_core::directory::Actor,
                 at: accord_core::time::Timestamp,
             ) -> Result<Option<bool>, $crate::StoreError> {
                 let mut tx = self.begin_write().await?;
@@ -201,7 +201,7 @@ macro_rules! impl_directory_store {
             async fn change_directory(
                 &self,
                 change: &accord_core::directory::DirectoryChange,
-                actor: &str,
+                actor: &accord_core::directory::Actor,
                 at: accord_core::time::Timestamp,
             ) -> Result<(), $crate::CommitError> {
                 let mut tx = self.begin_write().await?;
@@ -267,7 +267,7 @@ macro_rules! impl_directory_store {
                 subject: &str,
             ) -> Result<Vec<accord_core::directory::AuditRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(
-                    "SELECT id, at, actor, action, subject, reason, data FROM audit_log WHERE subject = $1 ORDER BY at, id",
+                    "SELECT id, at, actor, principal, action, subject, reason, data FROM audit_log WHERE subject = $1 ORDER BY at, id",
                 )
                 .bind(subject)
                 .fetch_all(&self.pool)

@@ -10,7 +10,7 @@ macro_rules! directory_writes {
         async fn write_directory(
             conn: &mut <$db as sqlx::Database>::Connection,
             change: &accord_core::directory::DirectoryChange,
-            actor: &str,
+            actor: &accord_core::directory::Actor,
             at: accord_core::time::Timestamp,
             instance: Option<accord_core::ids::InstanceId>,
         ) -> Result<(), $crate::CommitError> {
@@ -70,6 +70,46 @@ macro_rules! directory_writes {
                         }
                         other => other.map_err(StoreError::from)?,
                     };
+                }
+                DirectoryChange::SetUserRoles { partner, email, roles } => {
+                    let updated = sqlx::query::<$db>("UPDATE partner_users SET roles = $1 WHERE partner_id = $2 AND email = $3")
+                        .bind(sqlx::types::Json(roles))
+                        .bind(partner)
+                        .bind(email)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(StoreError::from)?;
+                    if updated.rows_affected() == 0 {
+                        return Err(CommitError::Refused(format!("{email} is not a user of this partner")));
+                    }
+                    keep_a_global_admin(&mut *conn, *partner).await?;
+                }
+                DirectoryChange::RemoveUser { partner, email } => {
+                    let deleted = sqlx::query::<$db>("DELETE FROM partner_users WHERE partner_id = $1 AND email = $2")
+                        .bind(partner)
+                        .bind(email)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(StoreError::from)?;
+                    if deleted.rows_affected() == 0 {
+                        return Err(CommitError::Refused(format!("{email} is not a user of this partner")));
+                    }
+                    keep_a_global_admin(&mut *conn, *partner).await?;
+                }
+                DirectoryChange::SetCustomerContact { customer, name, email } => {
+                    let updated = sqlx::query::<$db>(
+                        "UPDATE customers SET admin_name = $1, admin_email = $2, updated_at = $3 WHERE id = $4",
+                    )
+                    .bind(name)
+                    .bind(email)
+                    .bind(at)
+                    .bind(customer)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(StoreError::from)?;
+                    if updated.rows_affected() == 0 {
+                        return Err(CommitError::Refused(format!("no customer with id {customer}")));
+                    }
                 }
                 DirectoryChange::AddCustomer { customer, relationships } => {
                     let inserted = insert_customer(&mut *conn, customer, at).await;
@@ -310,17 +350,40 @@ macro_rules! directory_writes {
             Ok(())
         }
 
+        /// Refuses a change that leaves a partner without a global admin: someone must be
+        /// able to authorise providers and manage its users. Checked after the change, in its
+        /// transaction, so two changes at once cannot both pass.
+        async fn keep_a_global_admin(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            partner: uuid::Uuid,
+        ) -> Result<(), $crate::CommitError> {
+            let users: Vec<(sqlx::types::Json<Vec<accord_core::directory::Role>>,)> =
+                sqlx::query_as::<$db, _>("SELECT roles FROM partner_users WHERE partner_id = $1")
+                    .bind(partner)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err($crate::StoreError::from)?;
+            if users.iter().any(|(roles,)| roles.0.contains(&accord_core::directory::Role::GlobalAdmin)) {
+                Ok(())
+            } else {
+                Err($crate::CommitError::Refused(
+                    "a partner must keep at least one global admin: give the role to another user first".into(),
+                ))
+            }
+        }
+
         /// The audit row of a directory change.
         async fn insert_audit(
             conn: &mut <$db as sqlx::Database>::Connection,
             entry: &accord_core::directory::AuditEntry,
-            actor: &str,
+            actor: &accord_core::directory::Actor,
             at: accord_core::time::Timestamp,
         ) -> Result<(), $crate::StoreError> {
-            sqlx::query::<$db>("INSERT INTO audit_log (id, at, actor, action, subject, reason, data) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            sqlx::query::<$db>("INSERT INTO audit_log (id, at, actor, principal, action, subject, reason, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                 .bind(uuid::Uuid::new_v4())
                 .bind(at)
-                .bind(actor)
+                .bind(&actor.user)
+                .bind(&actor.principal)
                 .bind(entry.action)
                 .bind(&entry.subject)
                 .bind(&entry.reason)

@@ -9,7 +9,7 @@ pub async fn emails(State(engine): State<Engine>, reviewer: Reviewer, Query(quer
         Some("failed") => EmailStatus::Failed,
         Some(_) => return not_found(&engine, "such email list"),
     };
-    let emails = match engine.store().emails_by_status(status, 500).await {
+    let emails = match engine.store().emails_by_status(status, 500, None).await {
         Ok(emails) => emails,
         Err(err) => return failure(&engine, err),
     };
@@ -58,6 +58,9 @@ pub(super) async fn email_page(
         "html": if draft { email.html_body.clone().unwrap_or_default() } else { String::new() },
         "attempts": email.attempts,
         "reply": email.last_reply,
+        "may_edit": reviewer.may(crate::access::Action::ConsoleEditEmail),
+        "may_release": reviewer.may(crate::access::Action::ConsoleReleaseEmail),
+        "may_retry": reviewer.may(crate::access::Action::ConsoleRetryEmail),
         "error": error,
     });
     page(engine, status, "email", base(reviewer, context))
@@ -72,13 +75,22 @@ pub async fn edit_email(
     if !reviewer.csrf_ok(form.get("csrf")) {
         return csrf_refused();
     }
+    if let Some(refused) = reviewer.refusal(&engine, crate::access::Action::ConsoleEditEmail) {
+        return refused;
+    }
     let Ok(id) = id.parse::<OutboxId>() else { return not_found(&engine, "such email") };
     let subject = form.get("subject").cloned().unwrap_or_default();
     let text = form.get("text").cloned().unwrap_or_default().replace("\r\n", "\n");
     let edit = DraftEdit { subject: Some(subject.clone()), text: Some(text.clone()), html: None };
     match drafts::edit(&engine, id, edit).await {
         Ok(_) => Redirect::to(&format!("/console/emails/{id}")).into_response(),
-        Err(err @ (DraftError::LinkChanged { .. } | DraftError::Empty(_) | DraftError::NotDraft { .. })) => {
+        Err(
+            err @ (DraftError::LinkChanged { .. }
+            | DraftError::UrlNotAllowed { .. }
+            | DraftError::Field(_)
+            | DraftError::Empty(_)
+            | DraftError::NotDraft { .. }),
+        ) => {
             let status = if matches!(err, DraftError::NotDraft { .. }) {
                 StatusCode::CONFLICT
             } else {
@@ -109,6 +121,9 @@ pub async fn release_email(
     if !reviewer.csrf_ok(form.get("csrf")) {
         return csrf_refused();
     }
+    if let Some(refused) = reviewer.refusal(&engine, crate::access::Action::ConsoleReleaseEmail) {
+        return refused;
+    }
     let Ok(id) = id.parse::<OutboxId>() else { return not_found(&engine, "such email") };
     match drafts::release(&engine, id).await {
         Ok(_) => Redirect::to("/console/emails?status=draft").into_response(),
@@ -128,6 +143,9 @@ pub async fn retry_email(
 ) -> Response {
     if !reviewer.csrf_ok(form.get("csrf")) {
         return csrf_refused();
+    }
+    if let Some(refused) = reviewer.refusal(&engine, crate::access::Action::ConsoleRetryEmail) {
+        return refused;
     }
     let Ok(id) = id.parse::<OutboxId>() else { return not_found(&engine, "such email") };
     match engine.store().retry_email(id, engine.now()).await {

@@ -26,8 +26,13 @@ pub(super) fn due_badge(engine: &Engine, due: crate::clock::Timestamp) -> (Strin
 /// The review queue: enrollments waiting for a decision, oldest first, with their deadlines.
 pub async fn queue(State(engine): State<Engine>, reviewer: Reviewer) -> Response {
     let store = engine.store();
-    let filter =
-        ListFilter { workflow: Some("enrollment".into()), state: Some("in_review".into()), limit: 500, offset: 0 };
+    let filter = ListFilter {
+        workflow: Some("enrollment".into()),
+        state: Some("in_review".into()),
+        limit: 500,
+        offset: 0,
+        owner: None,
+    };
     let instances = match store.list_instances(&filter).await {
         Ok(instances) => instances,
         Err(err) => return failure(&engine, err),
@@ -72,6 +77,7 @@ pub async fn queue(State(engine): State<Engine>, reviewer: Reviewer) -> Response
         state: Some("awaiting_information".into()),
         limit: 500,
         offset: 0,
+        owner: None,
     };
     let waiting: Vec<Value> = match store.list_instances(&waiting).await {
         Ok(list) => list

@@ -12,9 +12,17 @@ pub async fn login(State(engine): State<Engine>, jar: CookieJar, Form(form): For
     if key.is_empty() {
         return refuse("Enter your reviewer key.");
     }
-    let record = match crate::keys::authenticate(engine.store().as_ref(), key).await {
-        Ok(Some(record)) => record,
-        Ok(None) => return refuse("This key is not valid. Ask an administrator for a reviewer key."),
+    let record = match crate::keys::authenticate(engine.store().as_ref(), key, engine.now()).await {
+        Ok(Ok(record)) => record,
+        Ok(Err(crate::keys::Refused::Unknown)) => {
+            return refuse("This key is not valid. Ask an administrator for a reviewer key.")
+        }
+        Ok(Err(crate::keys::Refused::Revoked)) => {
+            return refuse("This key was revoked. Ask an administrator for a new reviewer key.")
+        }
+        Ok(Err(crate::keys::Refused::Expired)) => {
+            return refuse("This key has expired. Ask an administrator for a new reviewer key.")
+        }
         Err(err) => return failure(&engine, err),
     };
     if !matches!(record.scope, Scope::Reviewer | Scope::Admin) {
