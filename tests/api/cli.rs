@@ -162,6 +162,72 @@ fn keys_are_printed_once_and_scopes_are_checked() {
 }
 
 #[test]
+fn partner_keys_are_made_listed_and_revoked_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let add = [
+        "--json",
+        "partners",
+        "add-provider",
+        "--legal-name",
+        "Fabrikam",
+        "--country",
+        "IT",
+        "--mpn-id",
+        "7654321",
+        "--tenant-domain",
+        "fabrikam.example",
+        "--serves",
+        "IT",
+        "--admin-name",
+        "Luca Verdi",
+        "--admin-email",
+        "luca@fabrikam.example",
+    ];
+    let out = accord(dir.path(), &add);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let partner = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["id"].as_str().unwrap().to_owned();
+
+    let create = ["keys", "create", "--partner", &partner, "--user", "LUCA@fabrikam.example", "--expires", "90d"];
+    let out = accord(dir.path(), &create);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "the key alone on stdout: {stdout}");
+    assert!(stdout.starts_with("acc_"));
+    assert!(text(&out.stderr).contains("acting as luca@fabrikam.example"), "{}", text(&out.stderr));
+
+    let out = accord(dir.path(), &["keys", "create", "--partner", &partner, "--user", "nobody@fabrikam.example"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("is not a user of Fabrikam"), "{}", text(&out.stderr));
+    let out = accord(dir.path(), &["keys", "create", "--partner", &partner, "--scope", "admin"]);
+    assert_eq!(out.status.code(), Some(2), "a partner key takes no scope");
+    let out = accord(dir.path(), &["keys", "create", "--scope", "partner"]);
+    assert!(text(&out.stderr).contains("--partner <PARTNER_ID> --user <EMAIL>"), "{}", text(&out.stderr));
+
+    let out = accord(dir.path(), &["--json", "keys", "list"]);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = &listed["items"][0];
+    assert_eq!((key["kind"].as_str(), key["user"].as_str()), (Some("partner"), Some("luca@fabrikam.example")));
+    assert!(key["expires_at"].is_string() && key["revoked_at"].is_null(), "{key}");
+    let id = key["id"].as_str().unwrap().to_owned();
+    let out = accord(dir.path(), &["keys", "revoke", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = accord(dir.path(), &["keys", "list"]);
+    let table = text(&out.stdout);
+    assert!(table.starts_with("ID\tKIND\tPARTNER\tUSER"), "{table}");
+    assert!(!table.lines().nth(1).unwrap().ends_with("\t-"), "revoked: {table}");
+    let out = accord(dir.path(), &["keys", "revoke", &uuid::Uuid::new_v4().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn access_prints_the_authorisation_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = accord(dir.path(), &["access"]);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout).trim_end(), accord::access::markdown().trim_end());
+}
+
+#[test]
 fn a_missing_configuration_file_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = accord(dir.path(), &["--config", "nope.toml", "check"]);
