@@ -11,6 +11,7 @@ mod customer;
 mod email;
 mod enrollment;
 mod faults;
+mod hardening;
 
 mod http;
 mod layering;
