@@ -12,6 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::delivery::{Dispatcher, Transport};
 use crate::engine::{Engine, MailSettings, Registry};
+use crate::http::harden::Serving;
 use crate::mail::check::check_templates;
 use crate::mail::Renderer;
 use crate::scheduler::Scheduler;
@@ -80,8 +81,17 @@ impl App {
         ))
     }
 
+    /// The HTTP application as it is served: the routes, with the configured limits and the
+    /// security headers ([`crate::http::harden::protect`]).
+    pub fn router(&self) -> anyhow::Result<axum::Router> {
+        let routes = crate::http::router(self.engine.clone());
+        crate::http::harden::protect(routes, &self.config.limits, &self.config.templates_dir)
+    }
+
     /// Serves HTTP on `listener` and runs the scheduler until `shutdown` turns true.
     pub async fn serve(self, listener: TcpListener, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let router = self.router()?;
+        let serving = Serving::from_config(&self.config)?;
         let scheduler = tokio::spawn(self.scheduler()?.run(shutdown.clone()));
         let dispatcher = tokio::spawn(self.dispatcher()?.run(shutdown.clone()));
         let store = self.engine.store().clone();
@@ -98,15 +108,17 @@ impl App {
                 }
             })
         });
-        let router = crate::http::router(self.engine.clone());
-        info!(address = %listener.local_addr()?, database = %self.config.database_url_redacted(), "accord is serving");
+        info!(
+            address = %listener.local_addr()?,
+            database = %self.config.database_url_redacted(),
+            max_connections = serving.max_connections,
+            "accord is serving"
+        );
         let mut stop = shutdown.clone();
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stop| *stop).await;
-            })
-            .await
-            .context("the HTTP server failed")?;
+        let stopped = async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        crate::http::harden::serve(listener, router, serving, stopped).await.context("the HTTP server failed")?;
         scheduler.await.context("the scheduler panicked")?;
         dispatcher.await.context("the dispatcher panicked")?;
         listener_task.abort();

@@ -29,6 +29,7 @@ const KEYS: &[&str] = &[
     "parties",
     "smtp_retry_base",
     "log_format",
+    "limits",
 ];
 
 #[derive(Clone, Debug, Deserialize)]
@@ -66,6 +67,95 @@ pub struct Config {
     /// The first retry delay after a transient SMTP failure; it doubles per attempt (to 15 min).
     pub smtp_retry_base: String,
     pub log_format: LogFormat,
+    /// What one client may take of the server: `[limits]` in the file,
+    /// `ACCORD_LIMITS__<KEY>` in the environment.
+    pub limits: Limits,
+}
+
+/// Timeouts, the connection cap, the body size and the request rates. A rate of 0 turns that
+/// limit off; the test harness and `accord bench` run with every rate off
+/// ([`Limits::without_rate_limits`]).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// How long a client has to send a request's head (request line and headers), counted from
+    /// when the connection starts waiting for one: a half-sent request is closed after it.
+    pub header_timeout: String,
+    /// How long a client has to send a request's whole body, counted from its head.
+    pub body_timeout: String,
+    /// A connection that sends nothing for this long while no request is in progress (before its
+    /// first request or between two) is closed.
+    pub idle_timeout: String,
+    /// Open connections at most; 0: the process's file limit less the database pool and
+    /// `reserved_files`. When full, a new connection closes the one idle the longest.
+    pub max_connections: usize,
+    /// File descriptors kept back, besides the database pool, when the connection cap comes from
+    /// the file limit: SMTP, the SQLite files, templates, `.eml` files, the listener.
+    pub reserved_files: usize,
+    /// The largest request body accepted (413 `body_too_large` above it).
+    pub max_body_bytes: usize,
+    /// API requests per minute per key (by the hash of its `Authorization` header), or per client
+    /// address when there is none.
+    pub api_per_minute: u32,
+    /// Console sign-in attempts per minute per client address.
+    pub sign_in_per_minute: u32,
+    /// Actions and resend requests per minute on one personalised link.
+    pub link_token_per_minute: u32,
+    /// Actions and resend requests per minute on links from one client address.
+    pub link_address_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_timeout: "10s".into(),
+            body_timeout: "30s".into(),
+            idle_timeout: "5s".into(),
+            max_connections: 0,
+            reserved_files: 64,
+            max_body_bytes: 1024 * 1024,
+            api_per_minute: 600,
+            sign_in_per_minute: 10,
+            link_token_per_minute: 10,
+            link_address_per_minute: 60,
+        }
+    }
+}
+
+impl Limits {
+    /// The same limits with every request rate off: what the test harness and `accord bench`
+    /// serve with, so that they measure and exercise the application, not the limiter.
+    pub fn without_rate_limits(self) -> Self {
+        Self { api_per_minute: 0, sign_in_per_minute: 0, link_token_per_minute: 0, link_address_per_minute: 0, ..self }
+    }
+
+    pub fn header_timeout(&self) -> anyhow::Result<Duration> {
+        positive_duration("limits.header_timeout", &self.header_timeout)
+    }
+
+    pub fn body_timeout(&self) -> anyhow::Result<Duration> {
+        positive_duration("limits.body_timeout", &self.body_timeout)
+    }
+
+    pub fn idle_timeout(&self) -> anyhow::Result<Duration> {
+        positive_duration("limits.idle_timeout", &self.idle_timeout)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        self.header_timeout()?;
+        self.body_timeout()?;
+        self.idle_timeout()?;
+        anyhow::ensure!(self.max_body_bytes > 0, "limits.max_body_bytes must be at least 1");
+        Ok(())
+    }
+}
+
+fn positive_duration(key: &str, text: &str) -> anyhow::Result<Duration> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        Ok(_) => Err(anyhow::anyhow!("{key} must be longer than zero")),
+        Err(err) => Err(anyhow::anyhow!("bad {key} `{text}`: {err} (use a duration such as \"10s\")")),
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -95,6 +185,7 @@ impl Default for Config {
             parties: std::collections::BTreeMap::new(),
             smtp_retry_base: "2s".into(),
             log_format: LogFormat::Text,
+            limits: Limits::default(),
         }
     }
 }
@@ -146,13 +237,19 @@ impl Config {
             None if Path::new("accord.toml").exists() => figment = figment.merge(Toml::file("accord.toml")),
             None => {}
         }
-        let env =
-            Env::prefixed("ACCORD_").filter(|key| KEYS.iter().any(|known| key.as_str().eq_ignore_ascii_case(known)));
+        // `ACCORD_LIMITS__API_PER_MINUTE=0` sets `limits.api_per_minute`.
+        let env = Env::prefixed("ACCORD_")
+            .filter(|key| {
+                let top = key.as_str().split("__").next().unwrap_or_default();
+                KEYS.iter().any(|known| top.eq_ignore_ascii_case(known))
+            })
+            .split("__");
         let config: Config = figment.merge(env).extract().map_err(|err| anyhow::anyhow!("bad configuration: {err}"))?;
         config.scheduler_poll()?;
         config.lease()?;
         config.backoff()?;
         config.mail_from()?;
+        config.limits.check()?;
         Ok(config)
     }
 
@@ -221,6 +318,20 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("swordfish"), "{shown}");
         assert_eq!(config.database_url_redacted(), "postgres://accord:***@db/accord");
+    }
+
+    #[test]
+    fn limits_come_from_their_section_and_a_bad_timeout_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accord.toml");
+        std::fs::write(&file, "[limits]\napi_per_minute = 0\nmax_body_bytes = 2048\n").unwrap();
+        let config = Config::load(Some(&file)).unwrap();
+        assert_eq!(config.limits.api_per_minute, 0, "0 turns the limit off");
+        assert_eq!(config.limits.max_body_bytes, 2048);
+        assert_eq!(config.limits.sign_in_per_minute, Limits::default().sign_in_per_minute);
+        std::fs::write(&file, "[limits]\nheader_timeout = \"soon\"\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("bad limits.header_timeout `soon`"), "{err}");
     }
 
     #[test]

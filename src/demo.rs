@@ -2,6 +2,7 @@
 //! mail transport, reading the mail back (from the `.eml` files of the embedded default, or from
 //! an SMTP sink's API with `--sink`) and clicking the links it finds, as a recipient would.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -586,31 +587,35 @@ pub async fn run(mut config: Config, args: DemoArgs, json: bool) -> anyhow::Resu
     server.await.context("the demo server panicked")??;
 
     let failed = reports.iter().filter(|r| r.error.is_some()).count();
+    // Written with `?`: a reader that went away (`accord demo | head`) ends the command quietly.
+    let mut out = std::io::stdout().lock();
     if json {
-        println!("{}", serde_json::to_string_pretty(&json!({ "workflows": reports, "failed": failed }))?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&json!({ "workflows": reports, "failed": failed }))?)?;
     } else {
         for r in &reports {
             let outcome = if r.error.is_some() { "FAILED" } else { "ok" };
-            println!("{} {outcome}", r.workflow);
+            writeln!(out, "{} {outcome}", r.workflow)?;
             if !r.states.is_empty() {
-                println!("  states: {}", r.states.join(" -> "));
+                writeln!(out, "  states: {}", r.states.join(" -> "))?;
             }
             for step in &r.steps {
-                println!("  {step}");
+                writeln!(out, "  {step}")?;
             }
-            println!("  emails received: {}", r.emails.len());
+            writeln!(out, "  emails received: {}", r.emails.len())?;
             for email in &r.emails {
-                println!("    {email}");
+                writeln!(out, "    {email}")?;
             }
-            println!("  links clicked: {}", r.links_clicked);
+            writeln!(out, "  links clicked: {}", r.links_clicked)?;
             if r.refusals_checked > 0 {
-                println!("  refusals checked: {}", r.refusals_checked);
+                writeln!(out, "  refusals checked: {}", r.refusals_checked)?;
             }
             if let Some(error) = &r.error {
-                println!("  error: {error}");
+                writeln!(out, "  error: {error}")?;
             }
         }
     }
+    out.flush()?;
+    drop(out);
     anyhow::ensure!(failed == 0, "{failed} workflow(s) did not run as expected");
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! taking the requests in turn.
 
 use super::*;
+use accord::http::harden;
 
 /// An invitation with a link, like the shipped workflows' emails.
 pub(super) const BENCH_LINK_WORKFLOW: &str = r#"
@@ -62,8 +63,11 @@ pub(super) async fn link_latency(
         renderer.add_raw("email/bench_link/invite.subject.tera", "Invitation")?;
         renderer.add_raw("email/bench_link/invite.txt.tera", "Accept here: {{ links.accept }}")?;
         let engine = engine_with(store, BENCH_LINK_WORKFLOW, "bench_link", renderer, &base).await?;
-        let router = accord::http::router(engine.clone());
-        servers.spawn(async move { axum::serve(listener, router).await });
+        // The served stack, with the request rates off: the bench measures the application.
+        let limits = config.limits.clone().without_rate_limits();
+        let router = harden::protect(accord::http::router(engine.clone()), &limits, &config.templates_dir)?;
+        let serving = harden::Serving::from_config(config)?;
+        servers.spawn(harden::serve(listener, router, serving, std::future::pending()));
         engines.push(engine);
         bases.push(base);
     }

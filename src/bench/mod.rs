@@ -15,6 +15,7 @@ use anyhow::Context;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::cli::output;
 use accord::clock::SystemClock;
 use accord::config::Config;
 use accord::engine::{Engine, EventRequest, MailSettings, Registry, StartRequest};
@@ -157,7 +158,7 @@ pub async fn run(config: Config, args: BenchArgs, json: bool) -> anyhow::Result<
                 tps,
             )),
             Err(err) => {
-                eprintln!("pgbench reference skipped: {err:#}");
+                output::note(&format!("pgbench reference skipped: {err:#}"));
                 None
             }
         };
@@ -175,7 +176,7 @@ pub async fn run(config: Config, args: BenchArgs, json: bool) -> anyhow::Result<
                     let name = format!("graphile-worker no-op jobs, concurrency {}, {transport}", args.clients);
                     figures.push(figure("postgres", "events/s", events, Some((name, jobs))));
                 }
-                Err(err) => eprintln!("graphile-worker reference skipped: {err:#}"),
+                Err(err) => output::note(&format!("graphile-worker reference skipped: {err:#}")),
             }
         }
         if let Some(rate) = args.links {
@@ -194,7 +195,7 @@ pub async fn run(config: Config, args: BenchArgs, json: bool) -> anyhow::Result<
         let reference = match blaster_rate(smtp, count, args.clients).await {
             Ok(rate) => Some((format!("python smtplib, {} threads", args.clients), rate)),
             Err(err) => {
-                eprintln!("blaster reference skipped: {err:#}");
+                output::note(&format!("blaster reference skipped: {err:#}"));
                 None
             }
         };
@@ -214,20 +215,25 @@ pub async fn run(config: Config, args: BenchArgs, json: bool) -> anyhow::Result<
     }
 
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &json!({ "clients": args.clients, "duration_s": duration.as_secs_f64(), "figures": figures })
-            )?
-        );
+        let report = json!({
+            "clients": args.clients,
+            "duration_s": duration.as_secs_f64(),
+            "rate_limits": "off",
+            "figures": figures,
+        });
+        output::line(&serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{} clients, {} per measurement", args.clients, humantime::format_duration(duration));
-        println!(
+        output::line(&format!(
+            "{} clients, {} per measurement, request rate limits off",
+            args.clients,
+            humantime::format_duration(duration)
+        ));
+        output::line(&format!(
             "{:<10} {:<10} {:>10}   {:<32} {:>10} {:>7}",
             "backend", "metric", "value", "reference", "ref value", "ratio"
-        );
+        ));
         for f in &figures {
-            println!(
+            output::line(&format!(
                 "{:<10} {:<10} {:>10.1}   {:<32} {:>10} {:>7}",
                 f.backend,
                 f.metric,
@@ -235,7 +241,7 @@ pub async fn run(config: Config, args: BenchArgs, json: bool) -> anyhow::Result<
                 f.reference.clone().unwrap_or_default(),
                 f.reference_value.map_or(String::new(), |v| format!("{v:.1}")),
                 f.ratio.map_or(String::new(), |r| format!("{r:.2}"))
-            );
+            ));
         }
     }
     Ok(())
@@ -264,7 +270,9 @@ async fn settle(url: &str) -> anyhow::Result<()> {
     sqlx::query("VACUUM (ANALYZE)").execute(&mut db).await.context("VACUUM (ANALYZE) before a measurement")?;
     if let Err(err) = sqlx::query("CHECKPOINT").execute(&mut db).await {
         if !WARNED.swap(true, Ordering::Relaxed) {
-            eprintln!("no CHECKPOINT before each measurement ({err}): grant pg_checkpoint for steadier figures");
+            output::note(&format!(
+                "no CHECKPOINT before each measurement ({err}): grant pg_checkpoint for steadier figures"
+            ));
         }
     }
     Ok(())

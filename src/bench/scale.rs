@@ -208,7 +208,7 @@ pub(super) async fn fill(url: &str, rows: u64) -> anyhow::Result<()> {
     .execute(&mut db)
     .await?;
     sqlx::query("ANALYZE").execute(&mut db).await?;
-    eprintln!("added {rows} instances and timers in {:.1}s", started.elapsed().as_secs_f64());
+    output::note(&format!("added {rows} instances and timers in {:.1}s", started.elapsed().as_secs_f64()));
     Ok(())
 }
 

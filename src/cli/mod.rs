@@ -22,6 +22,7 @@ use accord::telemetry;
 use accord::workflow::to_dot;
 
 mod directory;
+pub(crate) mod output;
 
 /// Accord runs onboarding workflows that happen by email: state machines written as TOML in
 /// workflows/, stored in SQLite (default) or PostgreSQL, moved on by links, decisions, signals
@@ -232,6 +233,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let json = cli.json;
     match execute(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             report_error(&err, json);
             ExitCode::FAILURE
@@ -255,18 +257,19 @@ fn report_error(err: &anyhow::Error, json: bool) {
         if let Some(DefinitionProblems(problems)) = err.downcast_ref::<DefinitionProblems>() {
             body["error"]["problems"] = json!(problems);
         }
-        println!("{body}");
+        output::line(&body.to_string());
         return;
     }
-    eprintln!("error: {err:#}");
+    output::note(&format!("error: {err:#}"));
     if let Some(EngineError::InvalidInput(fields)) = err.downcast_ref::<EngineError>() {
         for field in fields {
-            eprintln!("  {}: {}", if field.field.is_empty() { "input" } else { &field.field }, field.message);
+            let name = if field.field.is_empty() { "input" } else { &field.field };
+            output::note(&format!("  {name}: {}", field.message));
         }
     }
     if let Some(DefinitionProblems(problems)) = err.downcast_ref::<DefinitionProblems>() {
         for problem in problems {
-            eprintln!("{problem}");
+            output::note(&problem.to_string());
         }
     }
 }
@@ -505,18 +508,18 @@ fn check(mut config: Config, workflows: Option<PathBuf>, json: bool) -> anyhow::
     let report = app::load_workflows(&config, &accord::csp::registry())?;
     if json {
         let names: Vec<String> = report.definitions.iter().map(|d| d.name.to_string()).collect();
-        println!("{}", json!({ "files": report.files, "workflows": names, "problems": report.problems }));
+        output::line(&json!({ "files": report.files, "workflows": names, "problems": report.problems }).to_string());
     } else {
         for problem in &report.problems {
-            println!("{problem}");
+            output::line(&problem.to_string());
         }
-        println!(
+        output::line(&format!(
             "{} file(s) in {}: {} workflow(s) valid, {} problem(s)",
             report.files,
             config.workflows_dir.display(),
             report.definitions.len(),
             report.problems.len()
-        );
+        ));
     }
     if report.problems.is_empty() {
         Ok(())
@@ -549,7 +552,10 @@ async fn keys_command(config: Config, action: KeysCommand, json: bool) -> anyhow
                     _ => format!("scope {}", record.scope),
                 };
                 let expiry = record.expires_at.map_or_else(|| "until revoked".to_owned(), |at| format!("until {at}"));
-                eprintln!("({holder}; valid {expiry}; id {}; this key is shown once: store it now)", record.id);
+                output::note(&format!(
+                    "({holder}; valid {expiry}; id {}; this key is shown once: store it now)",
+                    record.id
+                ));
             }
             Ok(())
         }
@@ -595,11 +601,11 @@ async fn keys_command(config: Config, action: KeysCommand, json: bool) -> anyhow
 
 pub(crate) fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
     if json {
-        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        output::line(&serde_json::to_string_pretty(value).unwrap_or_default());
     } else {
         let text = text();
         if !text.is_empty() {
-            println!("{text}");
+            output::line(&text);
         }
     }
 }

@@ -138,8 +138,16 @@ impl From<StoreError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        let status = match rejection {
+        let status = match &rejection {
             JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            // A body over `limits.max_body_bytes` that did not declare its length up front.
+            JsonRejection::BytesRejection(bytes) if bytes.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return super::harden::body_too_large(None);
+            }
+            JsonRejection::BytesRejection(_) => match timed_out(&rejection) {
+                Some(timed_out) => return super::harden::body_timed_out(timed_out),
+                None => StatusCode::BAD_REQUEST,
+            },
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError::new(
@@ -148,6 +156,18 @@ impl From<JsonRejection> for ApiError {
             format!("the request body is not the expected JSON: {}", rejection.body_text()),
         )
     }
+}
+
+/// The body's deadline, if that is why reading it failed.
+fn timed_out(rejection: &JsonRejection) -> Option<&super::harden::BodyTimedOut> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(error) = cause {
+        if let Some(timed_out) = error.downcast_ref() {
+            return Some(timed_out);
+        }
+        cause = error.source();
+    }
+    None
 }
 
 impl From<QueryRejection> for ApiError {

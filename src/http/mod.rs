@@ -5,6 +5,7 @@ pub mod console;
 mod directory;
 mod emails;
 mod error;
+pub mod harden;
 mod instances;
 mod keys;
 mod links;

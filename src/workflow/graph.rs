@@ -73,9 +73,16 @@ pub fn to_svg(definition: &Definition, path: &[String]) -> Result<String, String
     let mut visual = builder.get();
     let mut svg = layout::backends::svg::SVGWriter::new();
     visual.do_it(false, false, false, &mut svg);
-    // Inline in a page: no XML prolog.
+    // Inline in a page: no XML prolog, and no <style> element (the console's policy allows no
+    // inline style; its stylesheet carries layout-rs's font class).
     let svg = svg.finalize();
-    Ok(svg.find("<svg").map_or(svg.clone(), |start| svg[start..].to_owned()))
+    let mut svg = svg.find("<svg").map_or(svg.clone(), |start| svg[start..].to_owned());
+    if let Some(start) = svg.find("<style>") {
+        if let Some(length) = svg[start..].find("</style>") {
+            svg.replace_range(start..start + length + "</style>".len(), "");
+        }
+    }
+    Ok(svg)
 }
 
 #[cfg(test)]
@@ -99,6 +106,7 @@ mod tests {
             .expect("the shipped workflow parses");
         let svg = to_svg(&definition, &["invited".into(), "authorized".into()]).unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
+        assert!(!svg.contains("<style"), "no inline style: the page's policy would refuse it");
         for state in ["invited", "authorized", "declined", "expired"] {
             assert!(svg.contains(state), "{state} is drawn");
         }

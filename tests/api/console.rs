@@ -24,8 +24,7 @@ async fn a_decision_submitted_twice_applies_once_and_is_recorded_with_the_review
         .await
         .unwrap()
         .0;
-    let response =
-        m.client.post(format!("{}/console/login", m.base)).form(&[("key", key.as_str())]).send().await.unwrap();
+    let response = m.console_sign_in(&key).await;
     let cookie = response.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
     let page = m.client.get(format!("{}/console/instances/{id}", m.base)).header(COOKIE, &cookie).send().await.unwrap();
     let html = page.text().await.unwrap();
@@ -55,19 +54,18 @@ async fn sessions_are_http_only_and_every_form_needs_its_csrf_token(backend: Bac
         let now = m.clock.now();
         async move { accord::keys::create_operator(store.as_ref(), scope, "giulia", now).await.unwrap().0 }
     };
-    let login = format!("{}/console/login", m.base);
 
     let response = m.client.get(format!("{}/console", m.base)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/console/login");
 
     let pipeline = key(Scope::Pipeline).await;
-    let response = m.client.post(&login).form(&[("key", pipeline.as_str())]).send().await.unwrap();
+    let response = m.console_sign_in(&pipeline).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.text().await.unwrap().contains("needs a reviewer key"));
 
     let reviewer = key(Scope::Reviewer).await;
-    let response = m.client.post(&login).form(&[("key", reviewer.as_str())]).send().await.unwrap();
+    let response = m.console_sign_in(&reviewer).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console"] {

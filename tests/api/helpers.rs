@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use accord::app::App;
 use accord::clock::{ManualClock, Timestamp};
-use accord::config::Config;
+use accord::config::{Config, Limits};
 use accord::engine::{Engine, EngineError, EventRequest, Outcome, StartRequest};
+use accord::http::harden::{serve, Serving};
 use accord::ids::InstanceId;
 use accord::scheduler::Scheduler;
 use accord::store::Origin;
@@ -89,6 +90,9 @@ impl TestDb {
             templates_dir: repo().join("templates"),
             database_max_connections: 8,
             parties: [("reviewers".to_owned(), "reviewers@contoso.example".to_owned())].into(),
+            // The tests exercise the application, not the limiter: request rates are off here
+            // (tests/api/hardening.rs turns them on where it tests them).
+            limits: Limits::default().without_rate_limits(),
             ..Config::default()
         }
     }
@@ -170,16 +174,13 @@ impl Spawn {
         }
         let clock = Arc::new(ManualClock::new(Timestamp::from_datetime("2026-03-02T09:00:00Z".parse().unwrap())));
         let app = App::build_with_clock(config, clock.clone()).await.expect("the app builds");
-        let router = accord::http::router(app.engine.clone());
+        let router = app.router().expect("the router builds");
+        let serving = Serving::from_config(&app.config).expect("the server's limits");
         let (stop, mut shutdown) = watch::channel(false);
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown.wait_for(|stop| *stop).await;
-                })
-                .await
-                .expect("the test server runs");
-        });
+        let stopped = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        };
+        tokio::spawn(async move { serve(listener, router, serving, stopped).await.expect("the test server runs") });
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Some(TestApp { db, app, clock, base, client, smtp_port, mailbox, _stop: stop })
     }
@@ -291,6 +292,23 @@ impl TestApp {
     pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
         let response = self.client.post(url).form(form).send().await.unwrap();
         (response.status(), response.text().await.unwrap())
+    }
+
+    /// Signs in to the console with `key` as a browser does: the sign-in form first (its CSRF
+    /// token and cookie), then the form posted with them. The answer to the post.
+    pub async fn console_sign_in(&self, key: &str) -> reqwest::Response {
+        let form = self.client.get(format!("{}/console/login", self.base)).send().await.unwrap();
+        let cookie =
+            form.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let html = form.text().await.unwrap();
+        let csrf = html.split("name=\"csrf\" value=\"").nth(1).expect("a CSRF field").split('"').next().unwrap();
+        self.client
+            .post(format!("{}/console/login", self.base))
+            .header(reqwest::header::COOKIE, cookie)
+            .form(&[("key", key), ("csrf", csrf)])
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Calls the JSON API at `path` with `key`; the body as JSON, or as a string when it is not.

@@ -13,6 +13,7 @@ mod customer;
 mod email;
 mod enrollment;
 mod faults;
+mod hardening;
 mod hostile;
 
 mod http;

@@ -17,12 +17,17 @@ use base64::Engine as _;
 use rand::RngCore;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tracing::error;
 
 use crate::engine::Engine;
 use crate::store::{ApiKeyRecord, Scope, SessionRecord};
 
 const COOKIE: &str = "accord_session";
+
+/// The sign-in form's CSRF token, repeated by the form (a double-submit cookie): another site
+/// cannot read it, so it cannot sign a browser in with a key of its own choosing.
+const SIGN_IN_COOKIE: &str = "accord_sign_in";
 
 /// How long a sign-in lasts.
 const SESSION_HOURS: u64 = 12;
@@ -75,7 +80,18 @@ impl Reviewer {
     }
 
     pub fn csrf_ok(&self, form_token: Option<&String>) -> bool {
-        form_token.is_some_and(|token| !token.is_empty() && *token == self.session.csrf)
+        same_token(form_token.map(String::as_str), Some(&self.session.csrf))
+    }
+}
+
+/// Whether a form's token is the expected one, compared in constant time (how long a wrong
+/// guess takes says nothing of how close it came). Empty or missing tokens never match.
+fn same_token(given: Option<&str>, expected: Option<&str>) -> bool {
+    match (given, expected) {
+        (Some(given), Some(expected)) if !given.is_empty() && !expected.is_empty() => {
+            bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+        }
+        _ => false,
     }
 }
 
@@ -146,6 +162,17 @@ async fn start_session(engine: &Engine, key: &ApiKeyRecord) -> Result<Cookie<'st
         .build())
 }
 
+/// The cookie that carries the sign-in form's CSRF token; HttpOnly and SameSite=Strict like
+/// the session's, and sent back only to the sign-in form.
+fn sign_in_cookie(engine: &Engine, token: String) -> Cookie<'static> {
+    Cookie::build((SIGN_IN_COOKIE, token))
+        .path("/console/login")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(engine.public_url().starts_with("https://"))
+        .build()
+}
+
 /// Renders `templates/pages/console/<page>.html.tera`.
 fn page(engine: &Engine, status: StatusCode, name: &str, context: Value) -> Response {
     match engine.renderer().render_page(&format!("pages/console/{name}.html.tera"), &context) {
@@ -154,5 +181,20 @@ fn page(engine: &Engine, status: StatusCode, name: &str, context: Value) -> Resp
             error!(error = %err, "rendering a console page failed");
             (StatusCode::INTERNAL_SERVER_ERROR, Html("Something went wrong on our side.".to_owned())).into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_token;
+
+    #[test]
+    fn only_the_same_nonempty_token_matches() {
+        assert!(same_token(Some("abc"), Some("abc")));
+        assert!(!same_token(Some("abd"), Some("abc")));
+        assert!(!same_token(Some("abcd"), Some("abc")), "a longer guess");
+        assert!(!same_token(Some(""), Some("")), "an empty token never matches");
+        assert!(!same_token(None, Some("abc")));
+        assert!(!same_token(Some("abc"), None));
     }
 }

@@ -1,14 +1,32 @@
-//! Signing in and out: a reviewer's API key becomes a session.
+//! Signing in and out: a reviewer's API key becomes a session. The sign-in form carries a CSRF
+//! token like every other form: the one in its cookie, set when the form is shown.
 
 use super::*;
+use crate::http::console::{random_token, same_token, sign_in_cookie, SIGN_IN_COOKIE};
 
-pub async fn login_page(State(engine): State<Engine>) -> Response {
-    page(&engine, StatusCode::OK, "login", json!({}))
+pub async fn login_page(State(engine): State<Engine>, jar: CookieJar) -> Response {
+    let (jar, token) = match jar.get(SIGN_IN_COOKIE).map(|cookie| cookie.value().to_owned()) {
+        Some(token) if !token.is_empty() => (jar, token),
+        _ => {
+            let token = random_token();
+            (jar.add(sign_in_cookie(&engine, token.clone())), token)
+        }
+    };
+    (jar, page(&engine, StatusCode::OK, "login", json!({ "csrf": token }))).into_response()
 }
 
 pub async fn login(State(engine): State<Engine>, jar: CookieJar, Form(form): Form<Fields>) -> Response {
+    let expected = jar.get(SIGN_IN_COOKIE).map(|cookie| cookie.value().to_owned());
+    let Some(token) = expected.filter(|token| same_token(form.get("csrf").map(String::as_str), Some(token))) else {
+        // Missing or forged: a fresh form (and cookie) that works, nothing else.
+        let token = random_token();
+        let message = "This sign-in form has expired or did not come from this site. Enter your key again.";
+        let refused = page(&engine, StatusCode::FORBIDDEN, "login", json!({ "csrf": token, "error": message }));
+        return (jar.add(sign_in_cookie(&engine, token)), refused).into_response();
+    };
     let key = form.get("key").map(|k| k.trim()).unwrap_or_default();
-    let refuse = |message: &str| page(&engine, StatusCode::UNAUTHORIZED, "login", json!({ "error": message }));
+    let refuse =
+        |message: &str| page(&engine, StatusCode::UNAUTHORIZED, "login", json!({ "error": message, "csrf": token }));
     if key.is_empty() {
         return refuse("Enter your reviewer key.");
     }
@@ -32,6 +50,7 @@ pub async fn login(State(engine): State<Engine>, jar: CookieJar, Form(form): For
         ));
     }
     match start_session(&engine, &record).await {
+        // The sign-in cookie stays: it serves the form again after signing out.
         Ok(cookie) => (jar.add(cookie), Redirect::to("/console")).into_response(),
         Err(err) => failure(&engine, err),
     }
