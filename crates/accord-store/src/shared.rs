@@ -22,6 +22,10 @@ pub trait Dialect {
     const SKIP_LOCKED: &'static str;
     /// The database's clock in Unix milliseconds, as an SQL expression.
     const NOW_MILLIS: &'static str;
+    /// How a read inside a write transaction keeps the rows it found from changing until the
+    /// commit (`FOR SHARE` on PostgreSQL; SQLite's write transaction already excludes every
+    /// other writer).
+    const FOR_SHARE: &'static str;
 }
 
 /// The columns each table's rows are read with, in the order of their `FromRow` records.
@@ -58,6 +62,7 @@ macro_rules! shared {
 
         const SKIP_LOCKED: &str = <$store as $crate::Dialect>::SKIP_LOCKED;
         const NOW_MILLIS: &str = <$store as $crate::Dialect>::NOW_MILLIS;
+        const FOR_SHARE: &str = <$store as $crate::Dialect>::FOR_SHARE;
 
         $crate::step::step_writes!($db);
         $crate::directory::directory_writes!($db);
