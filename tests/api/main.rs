@@ -6,6 +6,7 @@ mod helpers;
 mod browser;
 mod cli;
 mod conformance;
+mod consent;
 mod console;
 mod customer;
 mod email;
