@@ -166,7 +166,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub fn load_workflows(config: &Config, registry: &Registry) -> anyhow::Result<LoadReport> {
     let guards = registry.guard_names();
     let effects = registry.effect_names();
-    let start_checks = registry.start_check_names();
+    let start_checks = registry.start_check_specs();
     let templates = config.templates_dir.clone();
     let exists = move |workflow: &str, template: &str| template_exists(&templates, workflow, template);
     let env =

@@ -292,11 +292,15 @@ impl Runner {
             .store()
             .create_partner(&provider, &crate::directory::Actor::system("demo"), self.engine.now())
             .await?;
+        // The invitation goes to the reseller's global admins as the directory records them: an
+        // address of the provider's choosing is refused.
         let contact = format!("admin.{tag}@contoso.example");
-        let input = json!({
-            "provider": { "id": provider.id.to_string(), "name": provider.legal_name },
-            "reseller": { "id": reseller.to_string(), "name": "Contoso Italia S.r.l.", "email": contact, "locale": "it" }
+        let mut input = json!({
+            "provider": { "id": provider.id.to_string() },
+            "reseller": { "id": reseller.to_string(), "email": format!("attacker.{tag}@evil.example"), "locale": "it" }
         });
+        self.expect_refused(report, "provider_invitation", input.clone(), "reseller.email").await?;
+        input["reseller"]["email"] = json!(contact);
         let id = self.start("provider_invitation", input).await?;
         let invitation = self.mail(report, &contact, "a collaborare").await?;
         self.click(report, &invitation, "Autorizza il provider indiretto", &[("confirm_0", "on")]).await?;
@@ -350,7 +354,7 @@ impl Runner {
 
     fn customer_input(&self, reseller: uuid::Uuid, domain: &str, contact: &str, dap: bool) -> Value {
         json!({
-            "reseller": { "id": reseller.to_string(), "name": "Contoso Italia S.r.l." },
+            "reseller": { "id": reseller.to_string() },
             "sender": { "email": self.reseller_admin },
             "customer": { "name": "Northwind Traders", "domain": domain, "country": "IT", "cloud": "public",
                           "contact": "Giulia Bianchi", "email": contact, "locale": "en" },
@@ -380,6 +384,9 @@ impl Runner {
             listed.iter().any(|c| c.customer.domain == domain && c.dap),
             "the customer is not on the reseller's Customers list with DAP"
         );
+        // Now a customer: a new invitation goes to its recorded admin contact, nobody else.
+        let elsewhere = self.customer_input(reseller, &domain, &format!("someone.{tag}@northwind.example"), true);
+        self.expect_refused(report, "customer_invitation", elsewhere, "customer.email").await?;
         self.finish(report, id).await
     }
 
@@ -390,9 +397,9 @@ impl Runner {
         let contact = format!("it.{tag}@adatum.example");
         let domain = format!("adatum-{tag}.example");
         let mut input = self.customer_input(reseller, &domain, &contact, false);
-        input["provider"] = json!({ "id": uuid::Uuid::new_v4().to_string(), "name": "Unknown" });
+        input["provider"] = json!({ "id": uuid::Uuid::new_v4().to_string() });
         self.expect_refused(report, "dual_customer_invitation", input.clone(), "provider.id").await?;
-        input["provider"] = json!({ "id": provider.to_string(), "name": format!("Fabrikam Distribution {tag}") });
+        input["provider"] = json!({ "id": provider.to_string() });
         let id = self.start("dual_customer_invitation", input).await?;
         self.release_draft(report, id).await?;
         let invitation = self.mail(report, &contact, "Cloud Solution Providers").await?;

@@ -9,7 +9,8 @@ use crate::clock::Timestamp;
 use crate::ids::{OutboxId, TimerId};
 use crate::mail::links;
 use crate::store::{
-    EmailRecord, EmailStatus, HistoryRecord, LinkRecord, LinkStatus, Step, TimerClaim, TimerRecord, TimerStatus,
+    DirectoryStep, EmailRecord, EmailStatus, HistoryRecord, LinkRecord, LinkStatus, Step, Superseded, TimerClaim,
+    TimerRecord, TimerStatus,
 };
 use crate::workflow::{Definition, EmailSpec};
 
@@ -54,19 +55,22 @@ impl Engine {
                     claimed_at: None,
                     took_over: false,
                 }),
-                Effect::Email { spec, recipient } => {
-                    let (email, links) = self.email(definition, &step.history, decision, spec, recipient, now)?;
+                Effect::Email { spec, recipient, name } => {
+                    let to = Addressee { email: recipient, name: name.as_deref() };
+                    let (email, links) = self.email(definition, &step.history, decision, spec, to, now)?;
                     step.emails.push(email);
                     for link in &links {
                         let supersedes = definition.links.get(&link.action).is_some_and(|a| a.supersede);
-                        if supersedes && !step.supersede.contains(&link.action) {
-                            step.supersede.push(link.action.clone());
+                        let superseded = Superseded { action: link.action.clone(), recipient: link.recipient.clone() };
+                        if supersedes && !step.supersede.contains(&superseded) {
+                            step.supersede.push(superseded);
                         }
                     }
                     step.links.extend(links);
                 }
                 Effect::MergeContext(_) => {}
-                Effect::Directory(change) => step.directory.push(change.clone()),
+                Effect::Require(precondition) => step.directory.push(DirectoryStep::Require(precondition.clone())),
+                Effect::Directory(change) => step.directory.push(DirectoryStep::Change(change.clone())),
             }
         }
         Ok(step)
@@ -79,9 +83,10 @@ impl Engine {
         history: &HistoryRecord,
         decision: &Decision,
         spec: &EmailSpec,
-        recipient: &str,
+        to: Addressee<'_>,
         now: Timestamp,
     ) -> Result<(EmailRecord, Vec<LinkRecord>), EngineError> {
+        let recipient = to.email;
         let id = OutboxId::generate();
         let party = definition.parties.get(&spec.to);
         let lookup = |path: &Option<String>| {
@@ -116,10 +121,7 @@ impl Engine {
             map.insert("state".into(), Value::String(decision.to.to_string()));
             map.insert("workflow".into(), Value::String(definition.name.to_string()));
             map.insert("instance_id".into(), Value::String(history.instance_id.to_string()));
-            map.insert(
-                "recipient".into(),
-                serde_json::json!({ "email": recipient, "name": party.and_then(|p| lookup(&p.name)) }),
-            );
+            map.insert("recipient".into(), serde_json::json!({ "email": recipient, "name": to.name }));
         }
         let rendered = self
             .mail
@@ -151,4 +153,11 @@ impl Engine {
         };
         Ok((email, links))
     }
+}
+
+/// Who an email goes to, as the decision resolved the party.
+#[derive(Clone, Copy)]
+struct Addressee<'a> {
+    email: &'a str,
+    name: Option<&'a str>,
 }

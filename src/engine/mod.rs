@@ -3,6 +3,7 @@
 
 mod effects;
 mod error;
+mod write;
 
 use std::sync::Arc;
 
@@ -13,8 +14,9 @@ use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 use tracing::instrument;
 
-pub use accord_core::machine::{self as transition, Decision, Effect, Refusal, Registry};
+pub use accord_core::machine::{self as transition, Decision, Effect, Refusal, Registry, Unmet, UnmetReason};
 pub use error::EngineError;
+use write::{after_refused_commit, Plan, Retry};
 
 use crate::clock::{Clock, Timestamp};
 use crate::ids::{EventId, InstanceId};
@@ -24,47 +26,9 @@ use crate::store::{
     Commit, CommitError, DefinitionRecord, DirectoryOf, EmailRecord, HistoryRecord, InstanceRecord, LinkRecord, Origin,
     Step, Store, TimerClaim, TimerRecord,
 };
-use crate::workflow::{input, parse_definition, Catalog, CheckEnv, Definition, EmailSpec, EventName, InputRules};
-
-/// How many times a transition is re-evaluated after losing a race before giving up.
-const MAX_ATTEMPTS: usize = 8;
-
-/// What one attempt at a step decided against the instance as it was read.
-struct Plan {
-    decision: Decision,
-    event: EventName,
-    origin: Origin,
-    actor: String,
-    data: Value,
-    /// The timer this step fires, settled in its transaction.
-    timer: Option<TimerClaim>,
-    /// The hash of the link this step uses up, in its transaction.
-    link: Option<String>,
-    /// Counted as a transition in the metrics (a resent link is not).
-    is_transition: bool,
-}
-
-/// What a command does after the store refused its commit.
-enum Retry {
-    /// The instance moved since it was read: plan again against the new state.
-    Again,
-    /// The key was used, or the link used up, by an earlier request: answer with its outcome
-    /// if it has one, else with this.
-    Replay(EngineError),
-    Fail(EngineError),
-}
-
-/// The one mapping of the store's refusals onto the engine's, for every command.
-fn after_refused_commit(refused: CommitError) -> Retry {
-    match refused {
-        CommitError::Conflict => Retry::Again,
-        CommitError::DuplicateKey => Retry::Replay(EngineError::Busy),
-        CommitError::LinkSettled => Retry::Replay(EngineError::LinkUsed),
-        CommitError::TimerSettled => Retry::Fail(EngineError::TimerSettled),
-        CommitError::Refused(reason) => Retry::Fail(EngineError::DirectoryRefused { reason }),
-        CommitError::Store(err) => Retry::Fail(err.into()),
-    }
-}
+use crate::workflow::{
+    input, parse_snapshot, Catalog, CheckEnv, Definition, EmailSpec, EventName, FieldError, InputRules,
+};
 
 /// A request to start an instance.
 #[derive(Clone, Debug)]
@@ -236,15 +200,20 @@ impl Engine {
                 return Ok(first);
             }
         }
-        let context = input::validate(&definition.input, &definition.checks, &request.input, &self.rules)
-            .map_err(EngineError::InvalidInput)?;
+        let mut context = input::validate(&definition.input, &definition.checks, &request.input, &self.rules)
+            .map_err(|errors| EngineError::InvalidInput(self.explain_directory_fields(&definition, errors)))?;
+        // Each check sees the input and what the checks before it filled in from the directory.
         let mut refused = Vec::new();
         for name in &definition.start_checks {
             let check = self
                 .registry
                 .find_start_check(name.as_str())
                 .ok_or_else(|| EngineError::Definition(format!("start check `{name}` is not registered")))?;
-            refused.extend(check(context.clone(), self.directory.clone()).await?);
+            let checked = check(context.clone(), self.directory.clone()).await?;
+            refused.extend(checked.errors);
+            if !checked.context.is_null() {
+                transition::merge_context(&mut context, &checked.context);
+            }
         }
         if !refused.is_empty() {
             return Err(EngineError::InvalidInput(refused));
@@ -296,8 +265,40 @@ impl Engine {
                     self.replayed_start(&key, &request).await?.ok_or(otherwise)
                 }
                 Retry::Fail(err) => Err(err),
+                // Entering the initial state changes no directory, so requires nothing of it.
+                Retry::Lapse(unmet) => Err(EngineError::DirectoryRefused { reason: unmet.message }),
             },
         }
+    }
+
+    /// An input key the caller may not give because a start check fills it in from the
+    /// directory (a partner's name, who is asked) is reported as such (`from_directory`), not as
+    /// a misspelling.
+    fn explain_directory_fields(&self, definition: &Definition, errors: Vec<FieldError>) -> Vec<FieldError> {
+        let specs = self.registry.start_check_specs();
+        let provided: Vec<(&str, &str)> = specs
+            .iter()
+            .filter(|spec| definition.start_checks.iter().any(|name| name.as_str() == spec.name))
+            .flat_map(|spec| spec.provides.iter().map(|field| (field.path, spec.name)))
+            .collect();
+        let overlaps = |field: &str, path: &str| {
+            field == path || path.starts_with(&format!("{field}.")) || field.starts_with(&format!("{path}."))
+        };
+        errors
+            .into_iter()
+            .map(|mut error| {
+                let found = provided.iter().find(|(path, _)| overlaps(&error.field, path));
+                if let (Some((path, check)), "unknown_field") = (found, error.code) {
+                    error.code = "from_directory";
+                    error.message = format!(
+                        "`{}` is filled in from the directory (start check `{check}` sets `{path}`), never taken \
+                         from the caller: leave it out",
+                        error.field
+                    );
+                }
+                error
+            })
+            .collect()
     }
 
     async fn replayed_start(&self, key: &str, request: &StartRequest) -> Result<Option<Outcome>, EngineError> {
@@ -317,6 +318,13 @@ impl Engine {
         self.apply_inner(id, request, None, None).await
     }
 
+    /// An event whose transition's effects found the directory changed since the start
+    /// ([`Unmet`]) ends the instance in the transition's `otherwise` state instead, with the
+    /// reason in the history row's data under `unmet`: this reads it back.
+    pub fn unmet_of(event: &HistoryRecord) -> Option<Unmet> {
+        serde_json::from_value(event.data.0.get("unmet")?.clone()).ok()
+    }
+
     /// A recipient acts on a link: the event of its action (or of an alternative its page
     /// offers), with the link used up in the same transaction.
     /// Acting twice returns the first outcome.
@@ -329,7 +337,7 @@ impl Engine {
             origin: Origin::Link,
             actor: format!("link:{}", link.recipient),
         };
-        self.apply_inner(link.instance_id, request, None, Some(link.hash.clone())).await
+        self.apply_inner(link.instance_id, request, None, Some(link)).await
     }
 
     /// "Send me a new link": mails the recipient of an expired or replaced link the email it
@@ -369,13 +377,18 @@ impl Engine {
                 links: original.links.0.clone(),
                 draft: false,
             };
+            // Greeted as the first email greeted them (one recipient of a party of many).
+            let name = transition::recipients(definition, &link.party, &instance.context, &self.mail.parties)
+                .ok()
+                .and_then(|all| all.into_iter().find(|r| r.email == link.recipient))
+                .and_then(|r| r.name);
             Ok(Plan {
                 decision: Decision {
                     from: Some(instance.state.clone()),
                     to: instance.state.clone(),
                     status: instance.status,
                     context: instance.context.0.clone(),
-                    effects: vec![Effect::Email { spec, recipient: link.recipient.clone() }],
+                    effects: vec![Effect::Email { spec, recipient: link.recipient.clone(), name }],
                 },
                 event: event.clone(),
                 origin: Origin::Link,
@@ -419,14 +432,19 @@ impl Engine {
         id: InstanceId,
         request: EventRequest,
         timer: Option<TimerClaim>,
-        link: Option<String>,
+        link: Option<&LinkRecord>,
     ) -> Result<Outcome, EngineError> {
         check_event_data(&request.data, "data").map_err(|refused| EngineError::InvalidInput(vec![refused]))?;
         let key = request.idempotency_key.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let print = fingerprint(&request.event, &request.data);
         let event = EventName::parse(&request.event);
         self.write(id, &key, &print, |instance, definition, now| {
-            let incoming = transition::Incoming { event: &request.event, data: &request.data, origin: request.origin };
+            let incoming = transition::Incoming {
+                event: &request.event,
+                data: &request.data,
+                origin: request.origin,
+                by: link.map(|link| link.recipient.as_str()),
+            };
             let current = transition::Current {
                 instance_id: id.as_uuid(),
                 state: &instance.state,
@@ -441,89 +459,11 @@ impl Engine {
                 actor: request.actor.clone(),
                 data: request.data.clone(),
                 timer,
-                link: link.clone(),
+                link: link.map(|link| link.hash.clone()),
                 is_transition: true,
             })
         })
         .await
-    }
-
-    /// The one way a step is written: reads the instance, asks `plan` what the step is against
-    /// it, and commits it at the version read. A lost race plans again against the new state (up
-    /// to [`MAX_ATTEMPTS`] times, then `busy`); a key used before returns its first outcome,
-    /// also when the plan is refused (the first request may have moved the instance on).
-    async fn write(
-        &self,
-        id: InstanceId,
-        key: &str,
-        print: &str,
-        mut plan: impl FnMut(&InstanceRecord, &Definition, crate::clock::Timestamp) -> Result<Plan, EngineError>,
-    ) -> Result<Outcome, EngineError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let instance = self.store.instance(id).await?.ok_or(EngineError::UnknownInstance(id))?;
-            let definition = self.definition_of(&instance).await?;
-            let now = self.clock.now();
-            let plan = match plan(&instance, &definition, now) {
-                Ok(plan) => plan,
-                Err(refusal) => return self.replay(id, key, print).await?.ok_or(refusal),
-            };
-            let history = HistoryRecord {
-                id: EventId::generate(),
-                instance_id: id,
-                seq: instance.version + 1,
-                event: plan.event,
-                origin: plan.origin,
-                actor: plan.actor,
-                from_state: Some(instance.state.clone()),
-                to_state: plan.decision.to.clone(),
-                data: Json(plan.data),
-                idempotency_key: key.to_owned(),
-                fingerprint: print.to_owned(),
-                at: now,
-            };
-            let commit = Commit {
-                instance: id,
-                expected_version: instance.version,
-                state: plan.decision.to.clone(),
-                status: plan.decision.status,
-                context: Json(plan.decision.context.clone()),
-                at: now,
-                step: self.step_for(&definition, history.clone(), &plan.decision, plan.timer, plan.link, now)?,
-            };
-            let refused = match self.commit(&commit).await {
-                Ok(()) => {
-                    if plan.is_transition {
-                        self.metrics.transition(definition.name.as_str());
-                    }
-                    let instance = InstanceRecord {
-                        state: commit.state,
-                        status: commit.status,
-                        version: instance.version + 1,
-                        context: commit.context,
-                        updated_at: now,
-                        ..instance
-                    };
-                    return Ok(Outcome { instance, event: history, replayed: false });
-                }
-                Err(err) => err,
-            };
-            match after_refused_commit(refused) {
-                Retry::Again => continue,
-                Retry::Replay(otherwise) => return self.replay(id, key, print).await?.ok_or(otherwise),
-                Retry::Fail(err) => return Err(err),
-            }
-        }
-        Err(EngineError::Busy)
-    }
-
-    /// The first outcome of `key` on instance `id`, if it was used before.
-    async fn replay(&self, id: InstanceId, key: &str, print: &str) -> Result<Option<Outcome>, EngineError> {
-        let Some(first) = self.store.history_by_key(id, key).await? else { return Ok(None) };
-        if first.fingerprint != print {
-            return Err(EngineError::KeyReused { key: key.to_owned() });
-        }
-        let instance = self.store.instance(id).await?.ok_or(EngineError::UnknownInstance(id))?;
-        Ok(Some(Outcome { instance, event: first, replayed: true }))
     }
 
     /// The definition snapshot `instance` started on: from this process's cache, else from the
@@ -540,10 +480,10 @@ impl Engine {
         })?;
         let guards = self.registry.guard_names();
         let effects = self.registry.effect_names();
-        let start_checks = self.registry.start_check_names();
+        let start_checks = self.registry.start_check_specs();
         let env = CheckEnv { guards: &guards, start_checks: &start_checks, effects: &effects, template_exists: None };
         let file = format!("{}.toml", record.workflow);
-        let definition = parse_definition(&file, &record.source, &env).map_err(|problems| {
+        let definition = parse_snapshot(&file, &record.source, &env).map_err(|problems| {
             let first = problems.first().map(ToString::to_string).unwrap_or_default();
             EngineError::Definition(format!(
                 "snapshot {} of `{}` no longer loads: {first}",

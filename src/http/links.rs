@@ -11,7 +11,7 @@ use axum::Form;
 use serde_json::{json, Value};
 use tracing::error;
 
-use crate::engine::{Engine, EngineError, Refusal};
+use crate::engine::{Engine, EngineError, Refusal, Unmet};
 use crate::mail::links;
 use crate::mail::render::fallback_chain;
 use crate::store::{LinkRecord, LinkStatus};
@@ -25,6 +25,8 @@ struct Found {
     alternatives: Vec<(String, LinkAction)>,
     locale: Option<String>,
     workflow: String,
+    /// The instance's state when the link was looked up.
+    state: String,
     context: Value,
     definition: std::sync::Arc<crate::workflow::Definition>,
 }
@@ -66,6 +68,12 @@ enum Page {
     /// A rule refused the action (say, the relationship exists already).
     Refused {
         reason: String,
+    },
+    /// What the action depended on no longer held when it was taken (a partner no longer
+    /// active, a contact changed): nothing was recorded, and the request ended.
+    Lapsed {
+        state: String,
+        unmet: Unmet,
     },
     Resent,
     Failure {
@@ -132,10 +140,13 @@ pub async fn act(
         return render(&engine, Page::Form { missing, values }, Some(&found));
     }
     let page = match engine.apply_link(&found.link, event, Value::Object(data)).await {
-        Ok(outcome) => Page::Done {
-            state: outcome.instance.state.to_string(),
-            again: outcome.replayed,
-            said: action.done.as_ref().map(|done| done.get(&chain)),
+        Ok(outcome) => match Engine::unmet_of(&outcome.event) {
+            Some(unmet) => Page::Lapsed { state: outcome.instance.state.to_string(), unmet },
+            None => Page::Done {
+                state: outcome.instance.state.to_string(),
+                again: outcome.replayed,
+                said: action.done.as_ref().map(|done| done.get(&chain)),
+            },
         },
         Err(EngineError::LinkUsed) => Page::Superseded,
         Err(err) => refused(err, "acting on a link failed"),
@@ -224,23 +235,28 @@ async fn find(engine: &Engine, token: &str) -> Result<Found, Response> {
         alternatives,
         locale,
         workflow: instance.workflow.to_string(),
+        state: instance.state.to_string(),
         context: instance.context.0,
         definition,
     })
 }
 
 /// The page for a link that can no longer act, if it cannot. A used link shows the outcome its
-/// first use had.
+/// first use had; a link used up when another recipient of the party answered, where the
+/// request stands now.
 async fn settled(engine: &Engine, found: &Found) -> Option<Page> {
     let link = &found.link;
     match link.status {
         LinkStatus::Used => {
             let key = format!("link:{}", link.hash);
-            let state = match engine.store().history_by_key(link.instance_id, &key).await {
-                Ok(Some(first)) => first.to_state.to_string(),
-                _ => String::new(),
-            };
-            Some(Page::Done { state, again: true, said: None })
+            match engine.store().history_by_key(link.instance_id, &key).await {
+                Ok(Some(first)) => match Engine::unmet_of(&first) {
+                    Some(unmet) => Some(Page::Lapsed { state: first.to_state.to_string(), unmet }),
+                    None => Some(Page::Done { state: first.to_state.to_string(), again: true, said: None }),
+                },
+                Ok(None) => Some(Page::Done { state: found.state.clone(), again: true, said: None }),
+                Err(_) => Some(Page::Done { state: String::new(), again: true, said: None }),
+            }
         }
         LinkStatus::Superseded => Some(Page::Superseded),
         LinkStatus::Active if link.expires_at <= engine.now() => Some(Page::Expired),
@@ -269,6 +285,11 @@ fn render(engine: &Engine, page: Page, found: Option<&Found>) -> Response {
         }
         Page::Resent => (StatusCode::OK, json!({ "kind": "resent" })),
         Page::Refused { reason } => (StatusCode::CONFLICT, json!({ "kind": "refused", "reason": reason })),
+        Page::Lapsed { state, unmet } => {
+            let state = found.map_or_else(|| state.replace('_', " "), |f| f.state_label(&state, &chain));
+            let why = json!({ "reason": unmet.reason, "subject": unmet.subject });
+            (StatusCode::CONFLICT, json!({ "kind": "lapsed", "state": state, "unmet": why }))
+        }
         Page::Failure { status } => (status, json!({ "kind": "failure" })),
     };
     if let Some(found) = found {

@@ -34,6 +34,11 @@ pub fn to_dot(definition: &Definition, path: &[String]) -> String {
             let style = if transition.to.is_none() { ", style=dashed" } else { "" };
             let _ =
                 writeln!(dot, "  \"{}\" -> \"{}\" [label=\"{} ({kind})\"{style}];", state.name, to, transition.event);
+            // Where the event ends the instance instead when what its effects require no longer holds.
+            if let Some(otherwise) = &transition.otherwise {
+                let (from, event) = (&state.name, &transition.event);
+                let _ = writeln!(dot, "  \"{from}\" -> \"{otherwise}\" [label=\"{event} (otherwise)\", style=dotted];");
+            }
         }
     }
     dot.push_str("}\n");
@@ -59,10 +64,13 @@ pub fn to_svg(definition: &Definition, path: &[String]) -> Result<String, String
     }
     for state in definition.states.values() {
         for transition in state.transitions.values() {
-            let Some(to) = &transition.to else { continue };
-            let (from, to) = (state.name.as_str(), to.as_str());
-            let color = if taken.contains(&(from, to)) { "#0b4f8a" } else { "#888888" };
-            let _ = writeln!(dot, "  {from} -> {to} [label=\"{}\", color=\"{color}\"];", transition.event);
+            let targets = transition.to.iter().map(|to| (to, String::new()));
+            let otherwise = transition.otherwise.iter().map(|to| (to, " (otherwise)".to_owned()));
+            for (to, note) in targets.chain(otherwise) {
+                let (from, to) = (state.name.as_str(), to.as_str());
+                let color = if taken.contains(&(from, to)) { "#0b4f8a" } else { "#888888" };
+                let _ = writeln!(dot, "  {from} -> {to} [label=\"{}{note}\", color=\"{color}\"];", transition.event);
+            }
         }
     }
     dot.push_str("}\n");
@@ -95,7 +103,7 @@ mod tests {
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows/provider_invitation.toml"))
                 .unwrap();
         let registry = crate::csp::registry();
-        let (guards, effects, checks) = (registry.guard_names(), registry.effect_names(), registry.start_check_names());
+        let (guards, effects, checks) = (registry.guard_names(), registry.effect_names(), registry.start_check_specs());
         let env = crate::workflow::CheckEnv {
             guards: &guards,
             start_checks: &checks,

@@ -10,11 +10,11 @@ use sqlx::Connection;
 
 use crate::helpers::{links_in, spawn_app, Backend, TestApp};
 
-const ADMIN: &str = "admin@contoso.example";
+pub(crate) const ADMIN: &str = "admin@contoso.example";
 const SALES: &str = "sales@contoso.example";
 
 /// An active partner with a global admin and a sales agent.
-async fn partner(t: &TestApp, kind: PartnerKind, name: &str) -> uuid::Uuid {
+pub(crate) async fn partner(t: &TestApp, kind: PartnerKind, name: &str) -> uuid::Uuid {
     let id = uuid::Uuid::new_v4();
     let partner = NewPartner {
         id,
@@ -38,9 +38,10 @@ async fn partner(t: &TestApp, kind: PartnerKind, name: &str) -> uuid::Uuid {
     id
 }
 
-fn invitation(reseller: uuid::Uuid, domain: &str, cloud: &str, dap: bool) -> Value {
+/// A customer invitation to Giulia at `domain`, sent by the reseller's global admin.
+pub(crate) fn invitation(reseller: uuid::Uuid, domain: &str, cloud: &str, dap: bool) -> Value {
     json!({
-        "reseller": { "id": reseller.to_string(), "name": "Contoso Italia S.r.l." },
+        "reseller": { "id": reseller.to_string() },
         "sender": { "email": ADMIN },
         "customer": { "name": "Northwind Traders", "domain": domain, "country": "IT", "cloud": cloud,
                       "contact": "Giulia Bianchi", "email": format!("giulia@{}", domain.to_lowercase()), "locale": "it" },
@@ -48,7 +49,7 @@ fn invitation(reseller: uuid::Uuid, domain: &str, cloud: &str, dap: bool) -> Val
     })
 }
 
-fn start(workflow: &str, input: Value) -> StartRequest {
+pub(crate) fn start(workflow: &str, input: Value) -> StartRequest {
     StartRequest { workflow: workflow.into(), input, idempotency_key: None, actor: "test".into() }
 }
 
@@ -66,7 +67,103 @@ crate::on_each_store!(
     a_dual_invitation_needs_an_authorised_provider_and_creates_both_relationships_or_neither,
     customers_and_partners_end_relationships_by_the_rules,
     a_customer_without_the_agreement_accepts_it_by_link,
+    an_invitation_to_a_known_customer_goes_to_its_recorded_contact_only,
 );
+
+/// Adds Northwind Traders (northwind.example), whose recorded admin contact is Giulia, as a
+/// customer of `partner`, through the admin API; returns its id.
+pub(crate) async fn known_customer(m: &TestApp, partner: uuid::Uuid) -> String {
+    let admin = m.api(accord::store::Scope::Admin).await;
+    let body = json!({
+        "name": "Northwind Traders", "domain": "northwind.example", "country": "IT",
+        "admin": { "name": "Giulia Bianchi", "email": "giulia@northwind.example" }, "locale": "it",
+        "relationships": [{ "partner": partner, "kind": "reseller" }],
+    });
+    let (status, customer) = admin.call(Method::POST, "/api/v1/customers", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{customer}");
+    customer["id"].as_str().unwrap().to_owned()
+}
+
+/// Finding 2 of issue 15: an invitation over a tenant that is already a customer was accepted by
+/// whoever got the email the caller chose. It now goes to the customer's recorded admin only.
+async fn an_invitation_to_a_known_customer_goes_to_its_recorded_contact_only(backend: Backend) {
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let reseller = partner(&m, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
+    let provider = partner(&m, PartnerKind::IndirectProvider, "Fabrikam Distribution").await;
+    let earlier = partner(&m, PartnerKind::IndirectReseller, "Adatum Servizi S.r.l.").await;
+    let customer = known_customer(&m, earlier).await;
+    let store = m.engine().store().clone();
+    store
+        .change_directory(
+            &DirectoryChange::RelateProvider { reseller, provider },
+            &accord::directory::Actor::system("test"),
+            m.clock.now(),
+        )
+        .await
+        .unwrap();
+    let api = m.api(accord::store::Scope::Pipeline).await;
+
+    // Another address than the recorded contact's is refused, saying which is used and how the
+    // contact is changed; in a dual invitation too.
+    let mut attacker = invitation(reseller, "northwind.example", "public", true);
+    attacker["customer"]["email"] = json!("attacker@evil.example");
+    let mut dual = attacker.clone();
+    dual["provider"] = json!({ "id": provider.to_string() });
+    for (workflow, input) in [("customer_invitation", attacker.clone()), ("dual_customer_invitation", dual)] {
+        let body = json!({ "workflow": workflow, "input": input });
+        let (status, body) = api.call(Method::POST, "/api/v1/instances", Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{workflow}: {body}");
+        let field = &body["error"]["fields"][0];
+        assert_eq!(
+            (field["field"].as_str(), field["code"].as_str()),
+            (Some("customer.email"), Some("customer_contact_mismatch")),
+            "{workflow}: {body}"
+        );
+        let message = field["message"].as_str().unwrap();
+        for words in [
+            "northwind.example is already a customer (Northwind Traders)",
+            "giulia@northwind.example",
+            "not to attacker@evil.example",
+            "leave out `customer.email`",
+            &format!("accord customers set-contact {customer}"),
+            &format!("/api/v1/customers/{customer}/contact"),
+        ] {
+            assert!(message.contains(words), "{workflow}: the message says {words:?}: {message}");
+        }
+    }
+    assert!(api.get("/api/v1/emails?status=draft").await["items"].as_array().unwrap().is_empty(), "nothing drafted");
+
+    // Left out (or the recorded contact itself): the invitation goes to the recorded contact.
+    let mut recorded = attacker.clone();
+    recorded["customer"].as_object_mut().unwrap().remove("email");
+    recorded["customer"].as_object_mut().unwrap().remove("contact");
+    let id = m.engine().start(start("customer_invitation", recorded)).await.unwrap().instance.id;
+    let mut same = attacker;
+    same["customer"]["email"] = json!("Giulia@Northwind.example");
+    assert!(m.engine().start(start("customer_invitation", same)).await.is_ok(), "the recorded contact, in capitals");
+    let emails = store.emails(id).await.unwrap();
+    assert_eq!(emails.iter().map(|e| e.recipient.as_str()).collect::<Vec<_>>(), ["giulia@northwind.example"]);
+    assert_eq!(api.release_drafts().await, 2);
+    assert_eq!(m.dispatch().await, 2);
+    let mail = m.next_mail().await;
+    assert!(mail.text.starts_with("Buongiorno Giulia Bianchi,"), "greeted as recorded: {}", mail.text);
+    assert_eq!(mail.subject, "Contoso Italia S.r.l. chiede di diventare il tuo Cloud Solution Provider Microsoft");
+    let accept = m.link_titled(&mail, "Accetta il contratto e autorizza il partner").await;
+    let (status, page) = m.post(&accept, &[("confirm_0", "on")]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let view = api.get(&format!("/api/v1/customers/{customer}")).await;
+    let partners: Vec<(&str, &str)> = view["partners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["legal_name"].as_str().unwrap(), p["relationship"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        partners,
+        [("Adatum Servizi S.r.l.", "reseller"), ("Contoso Italia S.r.l.", "reseller_delegated_admin")]
+    );
+    assert_eq!(view["agreement_accepted_by"], "giulia@northwind.example", "{view}");
+}
 
 async fn only_a_global_admin_or_admin_agent_may_invite_and_dap_is_required_in_sovereign_clouds(backend: Backend) {
     let Some(t) = spawn_app(backend).await else { return };
@@ -306,7 +403,7 @@ async fn a_dual_invitation_needs_an_authorised_provider_and_creates_both_relatio
     let api = m.api(accord::store::Scope::Pipeline).await;
     let dual = || {
         let mut input = invitation(reseller, "northwind.example", "public", true);
-        input["provider"] = json!({ "id": provider.to_string(), "name": "Fabrikam Distribution" });
+        input["provider"] = json!({ "id": provider.to_string() });
         start("dual_customer_invitation", input)
     };
     let codes = refused_codes(m.engine().start(dual()).await);

@@ -8,6 +8,7 @@ mod access;
 mod browser;
 mod cli;
 mod conformance;
+mod consent;
 mod console;
 mod customer;
 mod email;

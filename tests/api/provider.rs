@@ -1,30 +1,60 @@
-//! Indirect provider invitations: who may invite whom, authorising on the link page, and the
-//! relationship it records.
+//! Indirect provider invitations: who may invite whom, who is asked (every global admin of the
+//! reseller, as the directory records them, never an address the caller gives), authorising on
+//! the link page, and the relationship it records.
 
 use accord::clock::Clock;
 use accord::directory::{NewPartner, NewUser, PartnerKind, PartnerStatus, Role};
 use accord::engine::{EngineError, StartRequest};
-use reqwest::StatusCode;
-use serde_json::json;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Backend, TestApp};
+use crate::helpers::{links_in, spawn_app, Backend, Mail, TestApp};
 
-async fn partner(t: &TestApp, kind: PartnerKind, status: PartnerStatus, country: &str, serves: &[&str]) -> uuid::Uuid {
+/// The reseller's global admins, and a user who is not one.
+pub(crate) const ANNA: &str = "anna@contoso.example";
+pub(crate) const BRUNO: &str = "bruno@contoso.example";
+pub(crate) const CARLA: &str = "carla@contoso.example";
+pub(crate) const CONTOSO: &str = "Contoso Italia S.r.l.";
+pub(crate) const FABRIKAM: &str = "Fabrikam Distribution";
+
+/// A partner as the directory records it: a reseller named [`CONTOSO`] with two global admins
+/// (Anna, Bruno) and a sales agent (Carla), or a provider named [`FABRIKAM`].
+pub(crate) async fn partner(
+    t: &TestApp,
+    kind: PartnerKind,
+    status: PartnerStatus,
+    country: &str,
+    serves: &[&str],
+) -> uuid::Uuid {
     let id = uuid::Uuid::new_v4();
+    let user = |email: &str, name: &str, roles: &[Role]| NewUser {
+        email: email.into(),
+        name: name.into(),
+        roles: roles.to_vec(),
+    };
+    let (legal_name, users) = match kind {
+        PartnerKind::IndirectReseller => (
+            CONTOSO,
+            vec![
+                user(ANNA, "Anna Rossi", &[Role::GlobalAdmin]),
+                user(BRUNO, "Bruno Neri", &[Role::GlobalAdmin, Role::AdminAgent]),
+                user(CARLA, "Carla Verdi", &[Role::SalesAgent]),
+            ],
+        ),
+        PartnerKind::IndirectProvider => {
+            (FABRIKAM, vec![user("luca@fabrikam.example", "Luca Bianchi", &[Role::GlobalAdmin])])
+        }
+    };
     let partner = NewPartner {
         id,
         kind,
-        legal_name: format!("{kind} {country}"),
+        legal_name: legal_name.into(),
         country: country.into(),
         mpn_id: "7654321".into(),
         tenant_domain: "partner.example".into(),
         status,
         served_countries: serves.iter().map(|s| (*s).to_owned()).collect(),
-        users: vec![NewUser {
-            email: "admin@partner.example".into(),
-            name: "Admin".into(),
-            roles: vec![Role::GlobalAdmin],
-        }],
+        users,
     };
     t.engine()
         .store()
@@ -34,24 +64,51 @@ async fn partner(t: &TestApp, kind: PartnerKind, status: PartnerStatus, country:
     id
 }
 
-fn invitation(provider: uuid::Uuid, reseller: uuid::Uuid) -> StartRequest {
+/// An invitation as a provider sends it: no address, no names (the directory has them).
+pub(crate) fn invitation(provider: uuid::Uuid, reseller: uuid::Uuid) -> StartRequest {
     let input = json!({
-        "provider": { "id": provider.to_string(), "name": "Fabrikam Distribution" },
-        "reseller": { "id": reseller.to_string(), "name": "Contoso Italia S.r.l.", "email": "admin@contoso.it", "locale": "it" }
+        "provider": { "id": provider.to_string() },
+        "reseller": { "id": reseller.to_string(), "locale": "it" }
     });
     StartRequest { workflow: "provider_invitation".into(), input, idempotency_key: None, actor: "provider".into() }
 }
 
-fn refused_codes(result: Result<accord::engine::Outcome, EngineError>) -> Vec<(String, &'static str)> {
+fn with(mut request: StartRequest, path: &[&str], value: Value) -> StartRequest {
+    let (last, parents) = path.split_last().unwrap();
+    let target = parents.iter().fold(&mut request.input, |value, key| &mut value[*key]);
+    target[*last] = value;
+    request
+}
+
+fn refused(result: Result<accord::engine::Outcome, EngineError>) -> Vec<accord::workflow::FieldError> {
     match result {
-        Err(EngineError::InvalidInput(fields)) => fields.into_iter().map(|f| (f.field, f.code)).collect(),
+        Err(EngineError::InvalidInput(fields)) => fields,
         other => panic!("the invitation was not refused: {other:?}"),
     }
 }
 
+fn refused_codes(result: Result<accord::engine::Outcome, EngineError>) -> Vec<(String, &'static str)> {
+    refused(result).into_iter().map(|f| (f.field, f.code)).collect()
+}
+
+/// The next `n` mails, by recipient.
+pub(crate) async fn mails_to(m: &mut TestApp, n: usize) -> Vec<(String, Mail)> {
+    let mut mails = Vec::new();
+    for _ in 0..n {
+        let mail = m.next_mail().await;
+        assert_eq!(mail.to.len(), 1, "one recipient per email: {:?}", mail.to);
+        mails.push((mail.to[0].to_lowercase(), mail));
+    }
+    mails.sort_by(|a, b| a.0.cmp(&b.0));
+    mails
+}
+
 crate::on_each_store!(
     only_an_active_provider_serving_the_resellers_country_may_invite,
-    the_reseller_authorizes_the_provider_on_the_link_page,
+    the_invitation_goes_to_every_global_admin_and_never_to_an_address_the_caller_gives,
+    the_partners_are_named_as_the_directory_names_them,
+    one_admin_authorizes_and_the_others_links_say_it_is_done,
+    an_invitation_authorised_meanwhile_lapses_saying_why,
     an_admin_adds_providers_through_the_api,
     the_reseller_may_decline_or_let_the_invitation_expire,
 );
@@ -105,50 +162,122 @@ async fn only_an_active_provider_serving_the_resellers_country_may_invite(backen
     assert!(t.engine().start(invitation(italian, reseller)).await.is_ok());
 }
 
-async fn the_reseller_authorizes_the_provider_on_the_link_page(backend: Backend) {
+/// Finding 1 of issue 15: partner B invited reseller A "at" attacker@evil.example and one click
+/// made B A's provider with admin access. The invitation now goes to A's global admins only.
+async fn the_invitation_goes_to_every_global_admin_and_never_to_an_address_the_caller_gives(backend: Backend) {
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let reseller = partner(&m, PartnerKind::IndirectReseller, PartnerStatus::Active, "IT", &[]).await;
+    let provider = partner(&m, PartnerKind::IndirectProvider, PartnerStatus::Active, "IT", &["IT"]).await;
+    let engine = m.engine().clone();
+
+    // A foreign address is refused, saying who the invitation goes to; nothing is mailed.
+    let foreign = with(invitation(provider, reseller), &["reseller", "email"], json!("attacker@evil.example"));
+    let fields = refused(engine.start(foreign).await);
+    assert_eq!(fields.len(), 1, "{fields:?}");
+    assert_eq!((fields[0].field.as_str(), fields[0].code), ("reseller.email", "not_the_owner"));
+    for words in ["attacker@evil.example is not a global admin of Contoso Italia S.r.l.", ANNA, BRUNO] {
+        assert!(fields[0].message.contains(words), "the message names {words}: {}", fields[0].message);
+    }
+    assert!(!fields[0].message.contains(CARLA), "a sales agent is not asked: {}", fields[0].message);
+    // A user of the reseller who is not a global admin is refused the same way.
+    let sales = with(invitation(provider, reseller), &["reseller", "email"], json!(CARLA));
+    assert_eq!(refused_codes(engine.start(sales).await), [("reseller.email".to_owned(), "not_the_owner")]);
+    // Through the API: 422, the field and its stable code.
+    let api = m.api(accord::store::Scope::Pipeline).await;
+    let foreign = with(invitation(provider, reseller), &["reseller", "email"], json!("attacker@evil.example"));
+    let body = json!({ "workflow": "provider_invitation", "input": foreign.input });
+    let (status, body) = api.call(Method::POST, "/api/v1/instances", Some(body)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        (body["error"]["field"].as_str(), body["error"]["fields"][0]["code"].as_str()),
+        (Some("input.reseller.email"), Some("not_the_owner"))
+    );
+    assert_eq!(m.dispatch().await, 0, "nothing was mailed for the refused invitations");
+
+    // Naming one of the admins (in any case), or nobody: every global admin gets their own email.
+    let named = with(invitation(provider, reseller), &["reseller", "email"], json!("Bruno@Contoso.Example"));
+    let id = engine.start(named).await.unwrap().instance.id;
+    assert_eq!(m.dispatch().await, 2, "one email per global admin");
+    let mails = mails_to(&mut m, 2).await;
+    let recipients: Vec<&str> = mails.iter().map(|(to, _)| to.as_str()).collect();
+    assert_eq!(recipients, [ANNA, BRUNO], "the global admins, not the sales agent, not the caller's address");
+    assert!(mails[0].1.text.starts_with("Buongiorno Anna Rossi,"), "{}", mails[0].1.text);
+    assert!(mails[1].1.text.starts_with("Buongiorno Bruno Neri,"), "{}", mails[1].1.text);
+    let (anna, bruno) = (links_in(&mails[0].1.text, &m.base), links_in(&mails[1].1.text, &m.base));
+    assert_eq!((anna.len(), bruno.len()), (2, 2), "authorize and decline, each");
+    assert!(anna.iter().all(|link| !bruno.contains(link)), "each admin has links of their own");
+    let emails = engine.store().emails(id).await.unwrap();
+    assert!(emails.iter().all(|e| e.recipient != "attacker@evil.example"));
+    m.no_more_mail();
+}
+
+/// A caller cannot put a partner's name in the email: the names are the directory's.
+async fn the_partners_are_named_as_the_directory_names_them(backend: Backend) {
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let reseller = partner(&m, PartnerKind::IndirectReseller, PartnerStatus::Active, "IT", &[]).await;
+    let provider = partner(&m, PartnerKind::IndirectProvider, PartnerStatus::Active, "IT", &["IT"]).await;
+    let engine = m.engine().clone();
+    let posing = with(invitation(provider, reseller), &["provider", "name"], json!("Microsoft Corporation"));
+    let posing = with(posing, &["reseller", "admins"], json!([{ "email": "attacker@evil.example" }]));
+    let fields = refused(engine.start(posing).await);
+    let codes: Vec<(&str, &str)> = fields.iter().map(|f| (f.field.as_str(), f.code)).collect();
+    assert_eq!(codes, [("provider.name", "from_directory"), ("reseller.admins", "from_directory")]);
+    assert!(fields[0].message.contains("filled in from the directory"), "{}", fields[0].message);
+
+    engine.start(invitation(provider, reseller)).await.unwrap();
+    assert_eq!(m.dispatch().await, 2);
+    let mail = m.next_mail().await;
+    assert_eq!(mail.subject, "Fabrikam Distribution invita Contoso Italia S.r.l. a collaborare");
+}
+
+async fn one_admin_authorizes_and_the_others_links_say_it_is_done(backend: Backend) {
     let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let reseller = partner(&m, PartnerKind::IndirectReseller, PartnerStatus::Active, "IT", &[]).await;
     let provider = partner(&m, PartnerKind::IndirectProvider, PartnerStatus::Active, "IT", &["IT"]).await;
     let id = m.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
-    // A second invitation started before either is accepted: the directory refuses the later one.
-    let twin = m.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
     assert_eq!(m.dispatch().await, 2);
-    let first = m.next_mail().await;
-    let second = m.next_mail().await;
-    assert_eq!(first.subject, "Fabrikam Distribution invita Contoso Italia S.r.l. a collaborare");
+    let mails = mails_to(&mut m, 2).await;
+    let (anna, bruno) = (&mails[0].1, &mails[1].1);
+    assert_eq!(anna.subject, "Fabrikam Distribution invita Contoso Italia S.r.l. a collaborare");
+    let authorize = m.link_titled(anna, "Autorizza il provider indiretto").await;
+    let anna_decline = m.link_titled(anna, "Rifiuta l&#x27;invito").await;
+    let bruno_authorize = m.link_titled(bruno, "Autorizza il provider indiretto").await;
+    let bruno_decline = m.link_titled(bruno, "Rifiuta l&#x27;invito").await;
 
-    let authorize = m.link_titled(&first, "Autorizza il provider indiretto").await;
     let (_, page) = m.get(&authorize).await;
     assert!(page.contains("accesso come amministratore"), "the page says what authorising means: {page}");
     let (status, _) = m.post(&authorize, &[]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the box must be ticked");
     let (status, page) = m.post(&authorize, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(m.state(id).await, "authorized");
     let relationships = m.engine().store().relationships(reseller).await.unwrap();
     assert_eq!(relationships.len(), 1);
     assert_eq!((relationships[0].provider_id, relationships[0].admin_access), (Some(provider), true));
     assert_eq!(m.engine().store().relationships(provider).await.unwrap().len(), 1, "listed on the provider's side too");
+    let history = m.engine().store().history(id).await.unwrap();
+    assert_eq!(history.last().unwrap().actor, format!("link:{ANNA}"), "the history says who authorised");
 
-    let other = m.link_titled(&second, "Autorizza il provider indiretto").await;
-    let (status, page) = m.post(&other, &[("confirm_0", "on")]).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{page}");
-    assert!(
-        page.contains("already an indirect provider") || page.contains("already has this indirect provider"),
-        "{page}"
-    );
-    // The mails may arrive in either order: one invitation is authorized, the other unchanged.
-    let mut states = [m.state(id).await, m.state(twin).await];
-    states.sort();
-    assert_eq!(states, ["authorized", "invited"], "nothing changed for the refused twin");
-    // Sent by an operator instead of the link, the refusal has its own code, not a guard's.
-    let refused = if m.state(id).await == "invited" { id } else { twin };
-    let err = m.engine().apply(refused, crate::helpers::operator("authorize", json!(null), None)).await.unwrap_err();
-    assert_eq!(err.code(), "directory_refused", "{err}");
-    assert!(err.to_string().contains("already has this indirect provider"), "{err}");
-    assert_eq!(m.state(refused).await, "invited", "still nothing written");
+    // Bruno's links, and Anna's own decline link, now say it is done: opening or posting them
+    // changes nothing.
+    for link in [&bruno_authorize, &bruno_decline, &anna_decline] {
+        let (status, page) = m.get(link).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("Operazione già eseguita") && page.contains("autorizzata"), "{page}");
+        assert!(!page.contains("<form method=\"post\">"), "no form to act on: {page}");
+        let (status, page) = m.post(link, &[("confirm_0", "on")]).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("Operazione già eseguita"), "{page}");
+    }
+    assert_eq!(m.state(id).await, "authorized");
+    assert_eq!(m.engine().store().history(id).await.unwrap().len(), history.len(), "nothing more recorded");
+    assert_eq!(m.engine().store().relationships(reseller).await.unwrap().len(), 1);
 
-    let codes = refused_codes(m.engine().start(invitation(provider, reseller)).await);
-    assert_eq!(codes, [("reseller.id".to_owned(), "already_related")]);
+    // Both admins are told.
+    assert_eq!(m.dispatch().await, 2);
+    let told = mails_to(&mut m, 2).await;
+    assert_eq!([told[0].0.as_str(), told[1].0.as_str()], [ANNA, BRUNO]);
+    assert_eq!(told[0].1.subject, "Fabrikam Distribution è ora il tuo provider indiretto");
 
     // The reseller later removes the provider's admin access; the relationship stays.
     let key = accord::keys::create_operator(
@@ -174,34 +303,97 @@ async fn the_reseller_authorizes_the_provider_on_the_link_page(backend: Backend)
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
+/// Two invitations of the same pair, started before either was answered: the second to be
+/// authorised finds the relationship there and lapses, saying why, with nothing recorded.
+async fn an_invitation_authorised_meanwhile_lapses_saying_why(backend: Backend) {
+    let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
+    let reseller = partner(&m, PartnerKind::IndirectReseller, PartnerStatus::Active, "IT", &[]).await;
+    let provider = partner(&m, PartnerKind::IndirectProvider, PartnerStatus::Active, "IT", &["IT"]).await;
+    let first = m.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
+    let twin = m.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
+    let third = m.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
+    assert_eq!(m.dispatch().await, 6);
+    let mails = mails_to(&mut m, 6).await;
+    let mut by_instance = std::collections::HashMap::new();
+    for (_, mail) in &mails {
+        let link = m.link_titled(mail, "Autorizza il provider indiretto").await;
+        let token = link.rsplit('/').next().unwrap();
+        let record = m.engine().store().link(&accord::mail::links::hash_token(token)).await.unwrap().unwrap();
+        by_instance.entry(record.instance_id).or_insert_with(Vec::new).push(link);
+    }
+    let (status, _) = m.post(&by_instance[&first][0], &[("confirm_0", "on")]).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, page) = m.post(&by_instance[&twin][1], &[("confirm_0", "on")]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("Non è più possibile procedere"), "{page}");
+    assert!(page.contains("Fabrikam Distribution è già un provider indiretto della tua società"), "{page}");
+    assert!(page.contains("Non è stato modificato nulla") && page.contains("non più valida"), "{page}");
+    assert_eq!(m.state(twin).await, "lapsed");
+    let last = m.engine().store().history(twin).await.unwrap().pop().unwrap();
+    assert_eq!((last.event.as_str(), last.to_state.as_str()), ("authorize", "lapsed"));
+    assert_eq!(last.data.0["unmet"]["reason"], "already_related", "{:?}", last.data);
+    assert_eq!(m.engine().store().relationships(reseller).await.unwrap().len(), 1, "nothing more recorded");
+    let (status, again) = m.post(&by_instance[&twin][1], &[("confirm_0", "on")]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "clicking again says the same: {again}");
+    assert!(again.contains("è già un provider indiretto"), "{again}");
+    let (_, other) = m.get(&by_instance[&twin][0]).await;
+    assert!(other.contains("Operazione già eseguita") && other.contains("non più valida"), "{other}");
+
+    // Sent by an operator instead of a link, the event lapses the same way.
+    let outcome = m.engine().apply(third, crate::helpers::operator("authorize", json!(null), None)).await.unwrap();
+    assert_eq!(outcome.instance.state.as_str(), "lapsed");
+    assert_eq!(outcome.event.data.0["unmet"]["reason"], "already_related");
+    let timers = m.engine().store().timers(third).await.unwrap();
+    assert!(timers.iter().all(|t| t.status != accord::store::TimerStatus::Armed), "no reminder or expiry left");
+
+    let codes = refused_codes(m.engine().start(invitation(provider, reseller)).await);
+    assert_eq!(codes, [("reseller.id".to_owned(), "already_related")]);
+}
+
 async fn the_reseller_may_decline_or_let_the_invitation_expire(backend: Backend) {
     let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let reseller = partner(&m, PartnerKind::IndirectReseller, PartnerStatus::Active, "IT", &[]).await;
     let provider = partner(&m, PartnerKind::IndirectProvider, PartnerStatus::Active, "IT", &["IT"]).await;
     let declined = m.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
-    assert_eq!(m.dispatch().await, 1);
-    let mail = m.next_mail().await;
-    let decline = m.link_titled(&mail, "Rifiuta l&#x27;invito").await;
+    assert_eq!(m.dispatch().await, 2);
+    let mails = mails_to(&mut m, 2).await;
+    let decline = m.link_titled(&mails[1].1, "Rifiuta l&#x27;invito").await;
+    let authorize = m.link_titled(&mails[0].1, "Autorizza il provider indiretto").await;
     let (status, page) = m.post(&decline, &[]).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("rifiutata") && page.contains("Non è stato autorizzato nulla"), "the declined page: {page}");
     assert_eq!(m.state(declined).await, "declined");
+    let (_, page) = m.get(&authorize).await;
+    assert!(page.contains("Operazione già eseguita") && page.contains("rifiutata"), "Bruno declined for all: {page}");
     assert!(m.engine().store().relationships(reseller).await.unwrap().is_empty());
 
     // Declined, it may be asked again; this time nobody answers.
     let ignored = m.engine().start(invitation(provider, reseller)).await.unwrap().instance.id;
-    assert_eq!(m.dispatch().await, 1);
-    let first = m.next_mail().await;
+    assert_eq!(m.dispatch().await, 2);
+    let first = mails_to(&mut m, 2).await;
     m.clock.advance(std::time::Duration::from_secs(7 * 86_400 + 1));
     assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
-    assert_eq!(m.dispatch().await, 1, "a reminder");
-    let reminder = m.next_mail().await;
-    assert_eq!(reminder.subject, first.subject);
+    assert_eq!(m.dispatch().await, 2, "a reminder to each admin");
+    let reminders = mails_to(&mut m, 2).await;
+    assert_eq!(reminders[0].1.subject, first[0].1.subject);
+    // The reminder replaced each admin's first links; asking for a new one replaces only one's own.
+    let anna_old = links_in(&first[0].1.text, &m.base).into_iter().next().unwrap();
+    let (status, page) = m.get(&anna_old).await;
+    assert_eq!(status, StatusCode::GONE, "{page}");
+    let (status, _) = m.post(&format!("{anna_old}/resend"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(m.dispatch().await, 1, "a new link for Anna alone");
+    let resent = m.next_mail().await;
+    assert_eq!(resent.to, [ANNA]);
+    let bruno_reminder = m.link_titled(&reminders[1].1, "Autorizza il provider indiretto").await;
+    let (status, _) = m.get(&bruno_reminder).await;
+    assert_eq!(status, StatusCode::OK, "Bruno's link still works");
+
     m.clock.advance(std::time::Duration::from_secs(23 * 86_400));
     assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
     assert_eq!(m.state(ignored).await, "expired");
-    let authorize = m.link_titled(&reminder, "Autorizza il provider indiretto").await;
-    let (status, _) = m.post(&authorize, &[("confirm_0", "on")]).await;
+    let (status, _) = m.post(&bruno_reminder, &[("confirm_0", "on")]).await;
     assert_ne!(status, StatusCode::OK, "an expired invitation cannot be authorised");
     assert!(m.engine().store().relationships(reseller).await.unwrap().is_empty());
 }

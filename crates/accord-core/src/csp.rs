@@ -1,16 +1,21 @@
-//! Cloud Solution Provider rules that need code: guards and effects the shipped workflows
-//! reference by name.
+//! Cloud Solution Provider rules that need code: the effects and start checks the shipped
+//! workflows reference by name.
+//!
+//! Consent goes to whoever owns what is consented to, as the directory records them: the start
+//! checks fill in who that is (a reseller's global admins, an existing customer's admin contact)
+//! and the partners' names, never the caller; the effects require, in the accepting
+//! transaction, that what the start checked still holds.
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::directory::{
     Cloud, CustomerRelationshipKind, DirectoryChange, DirectoryReader, NewCustomer, NewCustomerRelationship,
-    NewPartner, NewUser, PartnerKind, PartnerRecord, PartnerStatus, ReadError, Role,
+    NewPartner, NewUser, PartnerKind, PartnerRecord, PartnerStatus, PartnerUserRecord, ReadError, Role,
 };
-use crate::machine::{Call, Effect, Registry};
-use crate::workflow::FieldError;
+use crate::machine::{Call, Effect, Precondition, Registry, StartChecked};
+use crate::workflow::{FieldError, Provided, ProvidedKind};
 
 /// The registry the shipped workflows are checked and run against: the built-in guards and
 /// effects, and the rules below.
@@ -20,6 +25,34 @@ pub fn registry() -> Registry {
     registry
 }
 
+const fn text_field(path: &'static str) -> Provided {
+    Provided { path, kind: ProvidedKind::Text }
+}
+
+/// What `provider_may_invite` fills in: both partners' names, and the reseller's global admins,
+/// each of whom the invitation goes to.
+const PROVIDER_INVITATION: &[Provided] = &[
+    text_field("provider.name"),
+    text_field("reseller.name"),
+    Provided { path: "reseller.admins", kind: ProvidedKind::Recipients },
+];
+
+/// What `reseller_may_invite_customer` fills in: the reseller's name, and the customer's admin
+/// the invitation goes to (the recorded contact of a customer the directory knows).
+const CUSTOMER_INVITATION: &[Provided] = &[
+    text_field("reseller.name"),
+    Provided { path: "customer.admin.email", kind: ProvidedKind::Email },
+    text_field("customer.admin.name"),
+];
+
+/// What `reseller_and_provider_may_invite_customer` fills in: the same, and the provider's name.
+const DUAL_CUSTOMER_INVITATION: &[Provided] = &[
+    text_field("reseller.name"),
+    text_field("provider.name"),
+    Provided { path: "customer.admin.email", kind: ProvidedKind::Email },
+    text_field("customer.admin.name"),
+];
+
 /// Adds the Cloud Solution Provider effects and start checks to `registry`.
 pub fn register(registry: &mut Registry) {
     registry.effect("create_reseller", create_reseller);
@@ -27,16 +60,31 @@ pub fn register(registry: &mut Registry) {
     registry.effect("relate_provider", relate_provider);
     registry.effect("accept_customer_invitation", accept_customer_invitation);
     registry.effect("accept_customer_agreement", accept_customer_agreement);
-    registry.start_check("provider_may_invite", |input, directory| Box::pin(provider_may_invite(input, directory)));
-    registry.start_check("reseller_may_invite_customer", |input, directory| {
+    registry.start_check("provider_may_invite", PROVIDER_INVITATION, |input, directory| {
+        Box::pin(provider_may_invite(input, directory))
+    });
+    registry.start_check("reseller_may_invite_customer", CUSTOMER_INVITATION, |input, directory| {
         Box::pin(reseller_may_invite_customer(input, directory))
     });
-    registry.start_check("reseller_and_provider_may_invite_customer", |input, directory| {
+    registry.start_check("reseller_and_provider_may_invite_customer", DUAL_CUSTOMER_INVITATION, |input, directory| {
         Box::pin(reseller_and_provider_may_invite_customer(input, directory))
     });
-    registry.start_check("customer_needs_agreement", |input, directory| {
+    registry.start_check("customer_needs_agreement", &[], |input, directory| {
         Box::pin(customer_needs_agreement(input, directory))
     });
+}
+
+/// Sets `value` at the dotted `path` of `context`, making the objects on the way.
+fn put(context: &mut Value, path: &str, value: Value) {
+    let mut target = context;
+    for key in path.split('.') {
+        if !target.is_object() {
+            *target = Value::Object(serde_json::Map::new());
+        }
+        let Value::Object(map) = target else { return };
+        target = map.entry(key.to_owned()).or_insert(Value::Null);
+    }
+    *target = value;
 }
 
 fn refused(field: &str, code: &'static str, message: String) -> FieldError {
@@ -98,13 +146,52 @@ async fn active_partner(
 }
 
 /// An active indirect provider may invite an active indirect reseller whose legal country it
-/// serves, unless they are related already.
-async fn provider_may_invite(input: Value, directory: Arc<dyn DirectoryReader>) -> Result<Vec<FieldError>, ReadError> {
-    let mut errors = Vec::new();
-    let provider =
-        active_partner(&input, "provider.id", PartnerKind::IndirectProvider, &*directory, &mut errors).await?;
-    let reseller =
-        active_partner(&input, "reseller.id", PartnerKind::IndirectReseller, &*directory, &mut errors).await?;
+/// serves, unless they are related already. The invitation goes to every global admin of the
+/// reseller the directory records: a `reseller.email` given that is not one of them is refused.
+async fn provider_may_invite(input: Value, directory: Arc<dyn DirectoryReader>) -> Result<StartChecked, ReadError> {
+    let mut checked = StartChecked::default();
+    let errors = &mut checked.errors;
+    let provider = active_partner(&input, "provider.id", PartnerKind::IndirectProvider, &*directory, errors).await?;
+    let reseller = active_partner(&input, "reseller.id", PartnerKind::IndirectReseller, &*directory, errors).await?;
+    if let Some(provider) = &provider {
+        put(&mut checked.context, "provider.name", json!(provider.legal_name));
+    }
+    if let Some(reseller) = &reseller {
+        put(&mut checked.context, "reseller.name", json!(reseller.legal_name));
+        let admins: Vec<PartnerUserRecord> = directory
+            .partner_users(reseller.id)
+            .await?
+            .into_iter()
+            .filter(|user| user.roles.contains(&Role::GlobalAdmin))
+            .collect();
+        let addresses: Vec<&str> = admins.iter().map(|admin| admin.email.as_str()).collect();
+        let given = text(&input, "reseller.email").ok();
+        if admins.is_empty() {
+            errors.push(refused(
+                "reseller.id",
+                "no_global_admin",
+                format!(
+                    "{} has no global admin in the directory to authorise an indirect provider; `accord partners` \
+                     lists its users and their roles",
+                    reseller.legal_name
+                ),
+            ));
+        } else if let Some(given) = given.filter(|given| !addresses.iter().any(|a| a.eq_ignore_ascii_case(given))) {
+            errors.push(refused(
+                "reseller.email",
+                "not_the_owner",
+                format!(
+                    "{given} is not a global admin of {}: the invitation goes to its global admins as the directory \
+                     records them ({}); leave out `reseller.email`, or give one of them",
+                    reseller.legal_name,
+                    addresses.join(", ")
+                ),
+            ));
+        }
+        let recipients: Vec<Value> =
+            admins.iter().map(|admin| json!({ "email": admin.email, "name": admin.name })).collect();
+        put(&mut checked.context, "reseller.admins", Value::Array(recipients));
+    }
     if let (Some(provider), Some(reseller)) = (provider, reseller) {
         if !provider.served_countries.iter().any(|c| c == &reseller.country) {
             errors.push(refused(
@@ -128,29 +215,33 @@ async fn provider_may_invite(input: Value, directory: Arc<dyn DirectoryReader>) 
             ));
         }
     }
-    Ok(errors)
+    Ok(checked)
 }
 
 /// A customer invitation: sent for an active reseller by one of its global admins or admin
-/// agents, with delegated admin privileges wherever the customer's cloud requires them.
+/// agents, with delegated admin privileges wherever the customer's cloud requires them, to the
+/// customer's admin (the recorded contact, if the tenant is a customer already).
 async fn reseller_may_invite_customer(
     input: Value,
     directory: Arc<dyn DirectoryReader>,
-) -> Result<Vec<FieldError>, ReadError> {
-    let mut errors = Vec::new();
-    check_customer_request(&input, &*directory, &mut errors).await?;
-    Ok(errors)
+) -> Result<StartChecked, ReadError> {
+    let mut checked = StartChecked::default();
+    check_customer_request(&input, &*directory, &mut checked).await?;
+    Ok(checked)
 }
 
 /// A dual invitation also needs the reseller's authorised indirect provider.
 async fn reseller_and_provider_may_invite_customer(
     input: Value,
     directory: Arc<dyn DirectoryReader>,
-) -> Result<Vec<FieldError>, ReadError> {
-    let mut errors = Vec::new();
-    let reseller = check_customer_request(&input, &*directory, &mut errors).await?;
-    let provider =
-        active_partner(&input, "provider.id", PartnerKind::IndirectProvider, &*directory, &mut errors).await?;
+) -> Result<StartChecked, ReadError> {
+    let mut checked = StartChecked::default();
+    let reseller = check_customer_request(&input, &*directory, &mut checked).await?;
+    let errors = &mut checked.errors;
+    let provider = active_partner(&input, "provider.id", PartnerKind::IndirectProvider, &*directory, errors).await?;
+    if let Some(provider) = &provider {
+        put(&mut checked.context, "provider.name", json!(provider.legal_name));
+    }
     if let (Some(reseller), Some(provider)) = (reseller, provider) {
         let authorised = directory.relationships(reseller.id).await?;
         if !authorised.iter().any(|r| r.provider_id == Some(provider.id)) {
@@ -160,7 +251,7 @@ async fn reseller_and_provider_may_invite_customer(
             } else {
                 format!("its authorised providers are: {}", others.join(", "))
             };
-            errors.push(refused(
+            checked.errors.push(refused(
                 "provider.id",
                 "no_provider_relationship",
                 format!(
@@ -171,17 +262,19 @@ async fn reseller_and_provider_may_invite_customer(
             ));
         }
     }
-    Ok(errors)
+    Ok(checked)
 }
 
 /// The checks single and dual invitations share; returns the reseller when it may invite.
 async fn check_customer_request(
     input: &Value,
     directory: &dyn DirectoryReader,
-    errors: &mut Vec<FieldError>,
+    checked: &mut StartChecked,
 ) -> Result<Option<PartnerRecord>, ReadError> {
+    let errors = &mut checked.errors;
     let reseller = active_partner(input, "reseller.id", PartnerKind::IndirectReseller, directory, errors).await?;
     if let Some(reseller) = &reseller {
+        put(&mut checked.context, "reseller.name", json!(reseller.legal_name));
         let sender = text(input, "sender.email").unwrap_or_default();
         let users = directory.partner_users(reseller.id).await?;
         match users.iter().find(|u| u.email.eq_ignore_ascii_case(&sender)) {
@@ -205,6 +298,8 @@ async fn check_customer_request(
             Some(_) => {}
         }
     }
+    customer_admin(input, directory, checked).await?;
+    let errors = &mut checked.errors;
     let cloud = match input.pointer("/customer/cloud").and_then(Value::as_str) {
         None => Some(Cloud::Public),
         Some(text) => match text.parse::<Cloud>() {
@@ -238,12 +333,66 @@ async fn check_customer_request(
     Ok(reseller)
 }
 
+/// Who a customer invitation goes to (`customer.admin`): for a tenant that is a customer
+/// already, its recorded admin contact and nobody else (a different `customer.email` is
+/// refused, naming the contact and how it is changed); for a new tenant, `customer.email`.
+async fn customer_admin(
+    input: &Value,
+    directory: &dyn DirectoryReader,
+    checked: &mut StartChecked,
+) -> Result<(), ReadError> {
+    let domain = text(input, "customer.domain").unwrap_or_default();
+    let given = text(input, "customer.email").ok();
+    match directory.customer_by_domain(&domain).await? {
+        Some(customer) => {
+            if let Some(given) = given.filter(|given| !given.eq_ignore_ascii_case(&customer.admin_email)) {
+                checked.errors.push(refused(
+                    "customer.email",
+                    "customer_contact_mismatch",
+                    format!(
+                        "{domain} is already a customer ({}): an invitation goes only to its recorded admin contact, \
+                         {}, not to {given}; leave out `customer.email` to send it there. If the customer's admin \
+                         has changed, an operator records the new contact first: `accord customers set-contact {}` \
+                         (POST /api/v1/customers/{}/contact)",
+                        customer.name, customer.admin_email, customer.id, customer.id
+                    ),
+                ));
+            }
+            let admin = json!({ "email": customer.admin_email, "name": customer.admin_name });
+            put(&mut checked.context, "customer.admin", admin);
+        }
+        None => match given {
+            Some(email) => {
+                let mut admin = json!({ "email": email });
+                if let Ok(name) = text(input, "customer.contact") {
+                    admin["name"] = json!(name);
+                }
+                put(&mut checked.context, "customer.admin", admin);
+            }
+            None => checked.errors.push(refused(
+                "customer.email",
+                "required",
+                format!(
+                    "`customer.email` is required: {domain} is not a customer yet, so the invitation goes to the \
+                     address given"
+                ),
+            )),
+        },
+    }
+    Ok(())
+}
+
 /// An agreement-acceptance request: the customer has a relationship with the partner and has not
 /// accepted the customer agreement.
 async fn customer_needs_agreement(
     input: Value,
     directory: Arc<dyn DirectoryReader>,
-) -> Result<Vec<FieldError>, ReadError> {
+) -> Result<StartChecked, ReadError> {
+    agreement_errors(input, directory).await.map(StartChecked::refused)
+}
+
+/// Every reason the customer agreement cannot be requested.
+async fn agreement_errors(input: Value, directory: Arc<dyn DirectoryReader>) -> Result<Vec<FieldError>, ReadError> {
     let mut errors = Vec::new();
     let customer = match uuid::Uuid::parse_str(&text(&input, "customer.id").unwrap_or_default()) {
         Err(_) => {
@@ -292,16 +441,45 @@ async fn customer_needs_agreement(
     Ok(errors)
 }
 
-/// The reseller authorised the provider.
+/// The reseller authorised the provider: required, in the same transaction, that both are
+/// still active, that the person authorising is still a global admin of the reseller, and that
+/// the provider is not its indirect provider already.
 fn relate_provider(call: &Call<'_>) -> Result<Vec<Effect>, String> {
     let id = |path: &str| {
         text(call.context, path)
             .and_then(|t| uuid::Uuid::parse_str(&t).map_err(|_| format!("`{path}` is not a partner id")))
     };
-    Ok(vec![Effect::Directory(DirectoryChange::RelateProvider {
-        reseller: id("reseller.id")?,
-        provider: id("provider.id")?,
-    })])
+    let (reseller, provider) = (id("reseller.id")?, id("provider.id")?);
+    let reseller_name = name(call.context, "reseller.name", reseller);
+    let provider_name = name(call.context, "provider.name", provider);
+    let mut effects = vec![
+        Effect::Require(Precondition::PartnerActive {
+            partner: reseller,
+            kind: PartnerKind::IndirectReseller,
+            name: reseller_name.clone(),
+        }),
+        Effect::Require(Precondition::PartnerActive {
+            partner: provider,
+            kind: PartnerKind::IndirectProvider,
+            name: provider_name.clone(),
+        }),
+    ];
+    if let Some(by) = call.by {
+        effects.push(Effect::Require(Precondition::HoldsRole {
+            partner: reseller,
+            partner_name: reseller_name,
+            email: by.to_owned(),
+            roles: vec![Role::GlobalAdmin],
+        }));
+    }
+    effects.push(Effect::Require(Precondition::NotRelated { reseller, provider, provider_name }));
+    effects.push(Effect::Directory(DirectoryChange::RelateProvider { reseller, provider }));
+    Ok(effects)
+}
+
+/// A partner's name as the context holds it (filled in by a start check), else its id.
+fn name(context: &Value, path: &str, id: uuid::Uuid) -> String {
+    text(context, path).unwrap_or_else(|_| id.to_string())
 }
 
 fn text(context: &Value, path: &str) -> Result<String, String> {
@@ -342,21 +520,34 @@ fn activate_partner(call: &Call<'_>) -> Result<Vec<Effect>, String> {
 
 /// The customer accepted a (single or dual) invitation: reseller relationships with the reseller
 /// (with delegated admin privileges if asked for) and, in a dual invitation, the provider; and
-/// the customer agreement. Written in the transition's transaction: all of it or none.
+/// the customer agreement. Written in the transition's transaction: all of it or none, and only
+/// if the partners are still active, the provider still authorised, and the tenant's recorded
+/// admin contact (if it is a customer by now) still the person the invitation went to.
 fn accept_customer_invitation(call: &Call<'_>) -> Result<Vec<Effect>, String> {
     let context = call.context;
     let id = |path: &str| {
         text(context, path).and_then(|t| uuid::Uuid::parse_str(&t).map_err(|_| format!("`{path}` is not an id")))
     };
     let dap = context.get("dap").and_then(Value::as_bool).unwrap_or(false);
-    let mut relationships = vec![NewCustomerRelationship {
-        partner: id("reseller.id")?,
-        kind: CustomerRelationshipKind::reseller(dap),
-        dap,
+    let reseller = id("reseller.id")?;
+    let mut requires = vec![Precondition::PartnerActive {
+        partner: reseller,
+        kind: PartnerKind::IndirectReseller,
+        name: name(context, "reseller.name", reseller),
     }];
+    let mut relationships =
+        vec![NewCustomerRelationship { partner: reseller, kind: CustomerRelationshipKind::reseller(dap), dap }];
     if context.pointer("/provider/id").is_some() {
+        let provider = id("provider.id")?;
+        let provider_name = name(context, "provider.name", provider);
+        requires.push(Precondition::PartnerActive {
+            partner: provider,
+            kind: PartnerKind::IndirectProvider,
+            name: provider_name.clone(),
+        });
+        requires.push(Precondition::ProviderAuthorized { reseller, provider, provider_name });
         relationships.push(NewCustomerRelationship {
-            partner: id("provider.id")?,
+            partner: provider,
             kind: CustomerRelationshipKind::Reseller,
             dap: false,
         });
@@ -365,21 +556,29 @@ fn accept_customer_invitation(call: &Call<'_>) -> Result<Vec<Effect>, String> {
         Some(text) => text.parse::<Cloud>()?,
         None => Cloud::Public,
     };
-    let email = text(context, "customer.email")?;
-    Ok(vec![Effect::Directory(DirectoryChange::AcceptInvitation {
+    // The admin the start check chose (instances started before it did: the input's address).
+    let email = text(context, "customer.admin.email").or_else(|_| text(context, "customer.email"))?;
+    let admin_name = text(context, "customer.admin.name")
+        .or_else(|_| text(context, "customer.contact"))
+        .unwrap_or_else(|_| email.clone());
+    let domain = text(context, "customer.domain")?;
+    requires.push(Precondition::CustomerContact { domain: domain.clone(), email: email.clone() });
+    let mut effects: Vec<Effect> = requires.into_iter().map(Effect::Require).collect();
+    effects.push(Effect::Directory(DirectoryChange::AcceptInvitation {
         customer: NewCustomer {
             id: call.instance_id,
             name: text(context, "customer.name")?,
-            domain: text(context, "customer.domain")?,
+            domain,
             country: text(context, "customer.country")?,
             cloud,
-            admin_name: text(context, "customer.contact").unwrap_or_else(|_| email.clone()),
+            admin_name,
             admin_email: email.clone(),
             locale: text(context, "customer.locale").ok(),
         },
         relationships,
         accepted_by: email,
-    })])
+    }));
+    Ok(effects)
 }
 
 /// The customer accepted the customer agreement.

@@ -9,7 +9,7 @@ use crate::directory::{
     PartnerKind, PartnerStatus, Role,
 };
 use crate::fixtures::*;
-use crate::machine::{Call, Effect};
+use crate::machine::{Call, Effect, Precondition};
 
 struct EffectCase {
     effect: &'static str,
@@ -35,12 +35,12 @@ fn northwind() -> NewCustomer {
 
 fn accepted(customer: NewCustomer, relationships: &[(uuid::Uuid, CustomerRelationshipKind, bool)]) -> DirectoryChange {
     DirectoryChange::AcceptInvitation {
+        accepted_by: customer.admin_email.clone(),
         customer,
         relationships: relationships
             .iter()
             .map(|&(partner, kind, dap)| NewCustomerRelationship { partner, kind, dap })
             .collect(),
-        accepted_by: GIULIA.into(),
     }
 }
 
@@ -91,7 +91,21 @@ fn effect_cases() -> Vec<EffectCase> {
             Set("customer.cloud", json!("germany")),
             with_dap(NewCustomer { cloud: Cloud::Germany, ..northwind() }),
         ),
-        invitation(Remove("customer.contact"), with_dap(NewCustomer { admin_name: GIULIA.into(), ..northwind() })),
+        // The admin the start check chose (a known tenant's recorded contact), not the input's.
+        invitation(
+            Set("customer.admin", json!({ "email": "admin@northwind.it", "name": "Recorded Admin" })),
+            with_dap(NewCustomer {
+                admin_email: "admin@northwind.it".into(),
+                admin_name: "Recorded Admin".into(),
+                ..northwind()
+            }),
+        ),
+        invitation(
+            Set("customer.admin", json!({ "email": "admin@northwind.it" })),
+            with_dap(NewCustomer { admin_email: "admin@northwind.it".into(), ..northwind() }),
+        ),
+        // Instances started before the start check chose: the input's address and contact.
+        invitation(Remove("customer.admin"), with_dap(northwind())),
         invitation(Remove("customer.locale"), with_dap(NewCustomer { locale: None, ..northwind() })),
         invitation(Set("customer.cloud", json!("mars")), Err("`mars` is not a valid Cloud")),
         invitation(Set("reseller.id", json!("contoso")), Err("`reseller.id` is not an id")),
@@ -116,7 +130,7 @@ fn effect_cases() -> Vec<EffectCase> {
     for path in ["global_admin.email", "global_admin.name"] {
         rows.push(reseller(Remove(path), Err(path)));
     }
-    for path in ["reseller.id", "customer.name", "customer.domain", "customer.country", "customer.email"] {
+    for path in ["reseller.id", "customer.name", "customer.domain", "customer.country"] {
         rows.push(invitation(Remove(path), Err(path)));
     }
     rows
@@ -140,10 +154,15 @@ fn csp_effects_return_the_directory_changes_their_context_describes() {
             event: "any",
             context: &context,
             data: &data,
+            by: None,
         };
         match (&row.want, effect(&call)) {
             (Ok(change), Ok(effects)) => {
-                assert_eq!(effects, [Effect::Directory(change.clone())], "{at}");
+                // Preconditions first (their own test below), then the one change.
+                let (requires, changes): (Vec<&Effect>, Vec<&Effect>) =
+                    effects.iter().partition(|e| matches!(e, Effect::Require(_)));
+                assert_eq!(changes, [&Effect::Directory(change.clone())], "{at}");
+                assert_eq!(effects[requires.len()..].len(), 1, "{at}: the change comes after what it requires");
             }
             (Err(mentions), Err(reason)) => {
                 assert!(reason.contains(mentions), "{at}: `{reason}` mentions `{mentions}`")
@@ -151,4 +170,88 @@ fn csp_effects_return_the_directory_changes_their_context_describes() {
             (want, got) => panic!("{at}: wanted {want:?}, got {got:?}"),
         }
     }
+}
+
+/// What each effect requires to still hold when its change is written: what the start checked.
+#[test]
+fn csp_effects_require_what_the_start_checked() {
+    use Precondition::{CustomerContact, HoldsRole, NotRelated, PartnerActive, ProviderAuthorized};
+    let registry = registry();
+    let requires = |effect: &str, sample_of: &str, edit: Edit, by: Option<&str>| {
+        let mut context = definition(sample_of).sample.clone();
+        edit.apply(&mut context);
+        let data = json!({});
+        let call = Call {
+            instance_id: INSTANCE,
+            workflow: sample_of,
+            state: "any",
+            event: "any",
+            context: &context,
+            data: &data,
+            by,
+        };
+        let effects = registry.find_effect(effect).expect("registered")(&call).expect("applies");
+        effects
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Require(p) => Some(p),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let contoso = || "Contoso Italia S.r.l.".to_owned();
+    let fabrikam = || "Fabrikam Distribution".to_owned();
+    let reseller_active = PartnerActive { partner: RESELLER, kind: PartnerKind::IndirectReseller, name: contoso() };
+    let provider_active = PartnerActive { partner: PROVIDER, kind: PartnerKind::IndirectProvider, name: fabrikam() };
+    let not_related = NotRelated { reseller: RESELLER, provider: PROVIDER, provider_name: fabrikam() };
+    assert_eq!(
+        requires("relate_provider", "provider_invitation", Edit::Keep, None),
+        [reseller_active.clone(), provider_active.clone(), not_related.clone()],
+        "sent by an operator: nobody's role to check"
+    );
+    assert_eq!(
+        requires("relate_provider", "provider_invitation", Edit::Keep, Some(CONTOSO_IT)),
+        [
+            reseller_active.clone(),
+            provider_active.clone(),
+            HoldsRole {
+                partner: RESELLER,
+                partner_name: contoso(),
+                email: CONTOSO_IT.into(),
+                roles: vec![Role::GlobalAdmin]
+            },
+            not_related,
+        ],
+        "by link: the admin who clicked must still be one"
+    );
+    assert_eq!(
+        requires("relate_provider", "provider_invitation", Edit::Remove("provider.name"), None)[1],
+        PartnerActive { partner: PROVIDER, kind: PartnerKind::IndirectProvider, name: PROVIDER.to_string() },
+        "without the name filled in, the id names it"
+    );
+    let contact = CustomerContact { domain: "northwind.onmicrosoft.com".into(), email: GIULIA.into() };
+    assert_eq!(
+        requires("accept_customer_invitation", "customer_invitation", Edit::Keep, Some(GIULIA)),
+        [reseller_active.clone(), contact.clone()]
+    );
+    assert_eq!(
+        requires("accept_customer_invitation", "dual_customer_invitation", Edit::Keep, Some(GIULIA)),
+        [
+            reseller_active,
+            provider_active,
+            ProviderAuthorized { reseller: RESELLER, provider: PROVIDER, provider_name: fabrikam() },
+            contact,
+        ]
+    );
+    assert_eq!(
+        requires(
+            "accept_customer_invitation",
+            "customer_invitation",
+            Edit::Set("customer.admin", json!({ "email": "admin@northwind.it" })),
+            None
+        )[1],
+        CustomerContact { domain: "northwind.onmicrosoft.com".into(), email: "admin@northwind.it".into() },
+        "the contact the invitation went to"
+    );
+    assert!(requires("accept_customer_agreement", "customer_agreement", Edit::Keep, None).is_empty());
 }

@@ -452,6 +452,9 @@ pub trait DirectoryReader: Send + Sync {
 
     async fn customer(&self, id: uuid::Uuid) -> Result<Option<CustomerRecord>, ReadError>;
 
+    /// The customer whose tenant has this domain (one customer per tenant), if there is one.
+    async fn customer_by_domain(&self, domain: &str) -> Result<Option<CustomerRecord>, ReadError>;
+
     /// A customer's partners, with removed relationships whose admin privileges remain.
     async fn customer_partners(&self, customer: uuid::Uuid) -> Result<Vec<CustomerPartner>, ReadError>;
 }

@@ -20,6 +20,8 @@ pub(crate) const ANNA: &str = "anna.rossi@contoso.it";
 pub(crate) const MARCO: &str = "admin@contosoitalia.onmicrosoft.com";
 pub(crate) const GIULIA: &str = "giulia@northwind.it";
 pub(crate) const CONTOSO_ADMIN: &str = "admin@contoso.it";
+/// The reseller's second global admin in the provider invitation's sample.
+pub(crate) const CONTOSO_IT: &str = "it@contoso.it";
 
 pub(crate) fn addresses() -> Addresses {
     Addresses::from([("reviewers".to_owned(), REVIEWERS.to_owned())])
@@ -31,7 +33,7 @@ pub(crate) fn definitions() -> &'static [Definition] {
     LOADED.get_or_init(|| {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows");
         let registry = registry();
-        let (guards, effects, checks) = (registry.guard_names(), registry.effect_names(), registry.start_check_names());
+        let (guards, effects, checks) = (registry.guard_names(), registry.effect_names(), registry.start_check_specs());
         let env = CheckEnv { guards: &guards, start_checks: &checks, effects: &effects, template_exists: None };
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .expect("workflows/ is readable")

@@ -39,6 +39,7 @@ pub use records::*;
 pub use schedules::ScheduleStore;
 pub use shared::Dialect;
 pub use stats::StatsStore;
+pub use step::{DirectoryStep, Superseded};
 pub use timers::TimerStore;
 
 use accord_core::time::Timestamp;
@@ -114,6 +115,10 @@ pub enum CommitError {
     /// The directory refused the change (a relationship that already exists).
     #[error("{0}")]
     Refused(String),
+    /// What the step's directory changes require no longer holds (a partner deactivated, a
+    /// relationship removed, a contact changed since the instance started).
+    #[error("{0}")]
+    Unmet(accord_core::machine::Unmet),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -95,9 +95,10 @@ impl PgStore {
         Ok(self.pool.begin().await?)
     }
 
-    /// Writes a step in one call of `accord_write_step` (migration `…_write_step.sql`): one
-    /// round trip where the shared transaction takes one per row plus `BEGIN` and `COMMIT`.
-    /// Steps with directory changes take the shared transaction (`None`).
+    /// Writes a step in one call of `accord_write_step` (migrations `…_write_step*.sql`, the
+    /// latest `…_party_answers.sql`): one round trip where the shared transaction takes one per
+    /// row plus `BEGIN` and `COMMIT`. Steps with directory work (changes, and the preconditions
+    /// checked before them) take the shared transaction (`None`).
     async fn write_in_one_call(&self, write: InstanceWrite<'_>, step: &Step) -> Option<Result<(), CommitError>> {
         if !step.directory.is_empty() {
             return None;
@@ -172,7 +173,7 @@ struct StepDocument<'a> {
     cancel_armed_timers: bool,
     arm: Vec<NewTimer<'a>>,
     emails: Vec<NewEmail<'a>>,
-    supersede: &'a [String],
+    supersede: &'a [super::Superseded],
     links: Vec<NewLink<'a>>,
     /// The statuses the settled rows move between, as the shared transaction moves them.
     settle: Settlements,
@@ -373,6 +374,7 @@ impl super::Dialect for PgStore {
     const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
     const NOW_MILLIS: &'static str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
+    const FOR_SHARE: &'static str = "FOR SHARE";
 
     fn json_text(column: &str, path: &str) -> String {
         format!("({column} #>> '{{{}}}')", path.replace('.', ","))

@@ -280,12 +280,14 @@ pub struct Step {
     pub emails: Vec<EmailRecord>,
     /// Links issued with the emails.
     pub links: Vec<LinkRecord>,
-    /// Actions whose older active links on this instance stop working (the new ones above stay).
-    pub supersede: Vec<String>,
-    /// The link whose use this is; it must still be active.
+    /// Actions whose older active links to a recipient on this instance stop working (the new
+    /// ones above stay).
+    pub supersede: Vec<crate::step::Superseded>,
+    /// The link whose use this is; it must still be active. A step that also leaves the state
+    /// uses up the other active links of the same party: one of its recipients answered for all.
     pub used_link: Option<String>,
-    /// Directory changes, each with an audit row.
-    pub directory: Vec<accord_core::directory::DirectoryChange>,
+    /// Directory changes, each with an audit row, and what must hold before them.
+    pub directory: Vec<crate::step::DirectoryStep>,
 }
 
 impl Step {

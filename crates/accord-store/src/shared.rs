@@ -24,6 +24,10 @@ pub trait Dialect {
     const NOW_MILLIS: &'static str;
     /// The text at a dotted `path` of the JSON `column`, as an SQL expression.
     fn json_text(column: &str, path: &str) -> String;
+    /// How a read inside a write transaction keeps the rows it found from changing until the
+    /// commit (`FOR SHARE` on PostgreSQL; SQLite's write transaction already excludes every
+    /// other writer).
+    const FOR_SHARE: &'static str;
 }
 
 /// The SQL condition that the row (its `workflow` and `context` columns, under `alias`) belongs
@@ -82,6 +86,7 @@ macro_rules! shared {
 
         const SKIP_LOCKED: &str = <$store as $crate::Dialect>::SKIP_LOCKED;
         const NOW_MILLIS: &str = <$store as $crate::Dialect>::NOW_MILLIS;
+        const FOR_SHARE: &str = <$store as $crate::Dialect>::FOR_SHARE;
 
         $crate::step::step_writes!($db);
         $crate::directory::directory_writes!($db);

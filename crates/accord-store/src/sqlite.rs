@@ -64,6 +64,7 @@ impl super::Dialect for SqliteStore {
     const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
     const SKIP_LOCKED: &'static str = "";
     const NOW_MILLIS: &'static str = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+    const FOR_SHARE: &'static str = "";
 
     fn json_text(column: &str, path: &str) -> String {
         format!("json_extract({column}, '$.{path}')")

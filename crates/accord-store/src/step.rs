@@ -5,6 +5,26 @@
 use serde::Serialize;
 
 use super::{LinkStatus, TimerStatus};
+use accord_core::directory::DirectoryChange;
+use accord_core::machine::Precondition;
+
+/// A step's directory work, in order: what must still hold, and the changes written once it
+/// does. A precondition that no longer holds fails the whole step with
+/// [`CommitError::Unmet`](super::CommitError::Unmet), nothing written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DirectoryStep {
+    Require(Precondition),
+    Change(DirectoryChange),
+}
+
+/// The earlier active links of `action` sent to `recipient` on the step's instance, which a new
+/// email to them replaces (others' links of the same action stay: a party of many recipients
+/// asking for a new link replaces only their own).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Superseded {
+    pub action: String,
+    pub recipient: String,
+}
 
 /// A row's move from one status to another.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -20,6 +40,9 @@ pub struct Settlements {
     pub fired_timer: Settle<TimerStatus>,
     /// The link being used, if it is still active.
     pub used_link: Settle<LinkStatus>,
+    /// When the step leaves the state, the party's other active links (other recipients', and
+    /// the same email's other actions): the party has answered.
+    pub answered_links: Settle<LinkStatus>,
     /// The left state's timers: armed ones, and claimed ones (whose firing then finds them settled).
     pub cancelled_timers: Settle<TimerStatus, [TimerStatus; 2]>,
     /// Earlier links of the actions a new email supersedes.
@@ -29,13 +52,15 @@ pub struct Settlements {
 pub const SETTLE: Settlements = Settlements {
     fired_timer: Settle { from: TimerStatus::Firing, to: TimerStatus::Fired },
     used_link: Settle { from: LinkStatus::Active, to: LinkStatus::Used },
+    answered_links: Settle { from: LinkStatus::Active, to: LinkStatus::Used },
     cancelled_timers: Settle { from: [TimerStatus::Armed, TimerStatus::Firing], to: TimerStatus::Cancelled },
     superseded_links: Settle { from: LinkStatus::Active, to: LinkStatus::Superseded },
 };
 
-/// `write_step` on a transaction of `$db`: the history row, the settled timer and link, the
-/// cancelled and armed timers, the queued emails, the superseded and new links, the directory
-/// changes, in the order `accord_write_step` writes them.
+/// `write_step` on a transaction of `$db`: the history row, the settled timer and link (and the
+/// party's other links), the cancelled and armed timers, the queued emails, the superseded
+/// links, the preconditions and directory changes, the new links, in the order
+/// `accord_write_step` writes them (it takes no step with directory work).
 macro_rules! step_writes {
     ($db:ty) => {
         fn unique_violation(err: &sqlx::Error) -> bool {
@@ -100,6 +125,20 @@ macro_rules! step_writes {
                 if used.rows_affected() != 1 {
                     return Err(CommitError::LinkSettled);
                 }
+                if step.cancel_armed_timers {
+                    sqlx::query::<$db>(
+                        "UPDATE links SET status = $1, used_at = $2 WHERE instance_id = $3 AND status = $4 \
+                         AND party = (SELECT party FROM links WHERE hash = $5)",
+                    )
+                    .bind(SETTLE.answered_links.to)
+                    .bind(h.at)
+                    .bind(h.instance_id)
+                    .bind(SETTLE.answered_links.from)
+                    .bind(hash)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err($crate::StoreError::from)?;
+                }
             }
             if step.cancel_armed_timers {
                 // A timer claimed meanwhile is cancelled too: its firing then finds it settled.
@@ -159,21 +198,30 @@ macro_rules! step_writes {
                 .await
                 .map_err($crate::StoreError::from)?;
             }
-            for action in &step.supersede {
-                sqlx::query::<$db>("UPDATE links SET status = $1 WHERE instance_id = $2 AND action = $3 AND status = $4")
-                    .bind(SETTLE.superseded_links.to)
-                    .bind(h.instance_id)
-                    .bind(action)
-                    .bind(SETTLE.superseded_links.from)
-                    .execute(&mut **tx)
-                    .await
-                    .map_err($crate::StoreError::from)?;
+            for superseded in &step.supersede {
+                sqlx::query::<$db>(
+                    "UPDATE links SET status = $1 WHERE instance_id = $2 AND action = $3 AND recipient = $4 \
+                     AND status = $5",
+                )
+                .bind(SETTLE.superseded_links.to)
+                .bind(h.instance_id)
+                .bind(&superseded.action)
+                .bind(&superseded.recipient)
+                .bind(SETTLE.superseded_links.from)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::StoreError::from)?;
             }
-            for change in &step.directory {
-                // The person is whoever the history names (a link's recipient, a reviewer); the
-                // principal is how the event came in.
-                let actor = accord_core::directory::Actor::new(h.actor.as_str(), h.origin.as_str());
-                write_directory(&mut **tx, change, &actor, h.at, Some(h.instance_id)).await?;
+            for work in &step.directory {
+                match work {
+                    $crate::DirectoryStep::Require(precondition) => require(&mut **tx, precondition).await?,
+                    $crate::DirectoryStep::Change(change) => {
+                        // The person is whoever the history names (a link's recipient, a
+                        // reviewer); the principal is how the event came in.
+                        let actor = accord_core::directory::Actor::new(h.actor.as_str(), h.origin.as_str());
+                        write_directory(&mut **tx, change, &actor, h.at, Some(h.instance_id)).await?
+                    }
+                }
             }
             for link in &step.links {
                 sqlx::query::<$db>(

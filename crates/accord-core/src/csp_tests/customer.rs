@@ -8,7 +8,8 @@ pub(super) fn customer_invite(reseller: impl Into<Value>, sender: &str, extra: V
     let mut input = json!({
         "reseller": { "id": reseller.into(), "name": "as typed" },
         "sender": { "email": sender },
-        "customer": { "name": "Wide World Importers", "domain": "wwi.example", "country": "IT" },
+        "customer": { "name": "Northwind Traders", "domain": "northwind.example", "country": "IT",
+                      "email": "giulia@northwind.example" },
     });
     if let Value::Object(extra) = extra {
         for (key, value) in extra {
@@ -161,6 +162,52 @@ fn customer_invitation_cases() {
                 check,
                 invite(id(reseller), sender, json!({ "customer": { "cloud": "germany" } })),
                 vec![refusal("dap", "dap_required", &[&"Microsoft Cloud Germany"])],
+            ),
+            case(
+                "a tenant that is a customer already, customer.email left out: its recorded contact",
+                check,
+                invite(id(reseller), sender, json!({ "customer": { "domain": wwi_domain(), "email": null } })),
+                vec![],
+            ),
+            case(
+                "a tenant that is a customer already, its recorded contact in capitals",
+                check,
+                invite(
+                    id(reseller),
+                    sender,
+                    json!({ "customer": { "domain": wwi_domain(), "email": "Admin@Example.com" } }),
+                ),
+                vec![],
+            ),
+            case(
+                "a tenant that is a customer already, another address",
+                check,
+                invite(
+                    id(reseller),
+                    sender,
+                    json!({ "customer": { "domain": wwi_domain(), "email": "attacker@evil.example" } }),
+                ),
+                vec![refusal(
+                    "customer.email",
+                    "customer_contact_mismatch",
+                    &[
+                        &format!("{} is already a customer (Wide World Importers)", wwi_domain()),
+                        &"recorded admin contact, admin@example.com, not to attacker@evil.example",
+                        &"leave out `customer.email`",
+                        &format!("accord customers set-contact {CUSTOMER}"),
+                        &format!("POST /api/v1/customers/{CUSTOMER}/contact"),
+                    ],
+                )],
+            ),
+            case(
+                "a new tenant without customer.email",
+                check,
+                invite(id(reseller), sender, json!({ "customer": { "email": null } })),
+                vec![refusal(
+                    "customer.email",
+                    "required",
+                    &[&"`customer.email` is required", &"northwind.example is not a customer yet"],
+                )],
             ),
             case(
                 "an inactive reseller, an invalid cloud: both reported",

@@ -2,7 +2,8 @@
 
 use super::*;
 
-pub(super) const READS: [&str; 5] = ["partner", "relationships", "partner_users", "customer", "customer_partners"];
+pub(super) const READS: [&str; 6] =
+    ["partner", "relationships", "partner_users", "customer", "customer_by_domain", "customer_partners"];
 
 /// A few directory records in memory. `failing` names the reads that fail, as a store whose
 /// database is down would.
@@ -153,6 +154,11 @@ impl DirectoryReader for Directory {
     async fn customer(&self, id: Uuid) -> Result<Option<CustomerRecord>, ReadError> {
         self.read("customer")?;
         Ok(self.customers.iter().find(|c| c.id == id).cloned())
+    }
+
+    async fn customer_by_domain(&self, domain: &str) -> Result<Option<CustomerRecord>, ReadError> {
+        self.read("customer_by_domain")?;
+        Ok(self.customers.iter().find(|c| c.domain == domain).cloned())
     }
 
     async fn customer_partners(&self, customer: Uuid) -> Result<Vec<CustomerPartner>, ReadError> {

@@ -12,10 +12,11 @@ use crate::directory::{
     Cloud, CustomerPartner, CustomerRecord, CustomerRelationshipKind, DirectoryReader, PartnerKind, PartnerRecord,
     PartnerStatus, PartnerUserRecord, ReadError, RelationshipRecord, Role,
 };
+use crate::machine::StartChecked;
 use crate::time::Timestamp;
-use crate::workflow::FieldError;
 
 mod agreement;
+mod context;
 mod customer;
 mod memory;
 mod provider;
@@ -41,6 +42,8 @@ const RESELLER: Uuid = Uuid::from_u128(0x0b00_0000_0000_4000_8000_0000_0000_0001
 const RELATED_RESELLER: Uuid = Uuid::from_u128(0x0b00_0000_0000_4000_8000_0000_0000_0002);
 const PENDING_RESELLER: Uuid = Uuid::from_u128(0x0b00_0000_0000_4000_8000_0000_0000_0003);
 const FRENCH_RESELLER: Uuid = Uuid::from_u128(0x0b00_0000_0000_4000_8000_0000_0000_0004);
+/// A reseller whose users include no global admin.
+const LONELY_RESELLER: Uuid = Uuid::from_u128(0x0b00_0000_0000_4000_8000_0000_0000_0005);
 const CUSTOMER: Uuid = Uuid::from_u128(0x0c00_0000_0000_4000_8000_0000_0000_0001);
 const SIGNED_CUSTOMER: Uuid = Uuid::from_u128(0x0c00_0000_0000_4000_8000_0000_0000_0002);
 const NOBODY: Uuid = Uuid::from_u128(0x0d00_0000_0000_4000_8000_0000_0000_0009);
@@ -50,9 +53,10 @@ const SIGNED_AT: Timestamp = Timestamp::from_millis(1_710_000_000_000);
 const SIGNED_AT_TEXT: &str = "2024-03-09T16:00:00.000Z";
 
 /// Providers serving Italy/France and Germany/Austria, a pending one; an Italian reseller with a
-/// user in each role, an Italian reseller already authorising `PROVIDER`, a pending reseller, a
-/// French one; a customer working with `RESELLER` (and formerly `DE_PROVIDER`), and one that has
-/// signed the customer agreement.
+/// user in each role (and two global admins), an Italian reseller already authorising
+/// `PROVIDER`, a pending reseller, a French one, and one without a global admin; a customer
+/// working with `RESELLER` (and formerly `DE_PROVIDER`), and one that has signed the customer
+/// agreement.
 fn world() -> Directory {
     Directory::default()
         .provider(PROVIDER, "Northwind Distribution S.p.A.", &["IT", "FR"])
@@ -69,6 +73,7 @@ fn world() -> Directory {
         .user(RESELLER, "aldo@contoso.it", &[Role::AdminAgent])
         .user(RESELLER, "sara@contoso.it", &[Role::SalesAgent, Role::UserAdmin])
         .user(RESELLER, "nora@contoso.it", &[])
+        .user(RESELLER, "piero@contoso.it", &[Role::UserAdmin, Role::GlobalAdmin])
         .reseller(RELATED_RESELLER, "Adatum Servizi S.r.l.", "IT")
         .user(RELATED_RESELLER, "ada@adatum.it", &[Role::GlobalAdmin, Role::AdminAgent])
         .related(RELATED_RESELLER, PROVIDER)
@@ -80,6 +85,9 @@ fn world() -> Directory {
             PartnerStatus::PendingAgreement,
         )
         .reseller(FRENCH_RESELLER, "Coho Vineyard SARL", "FR")
+        .user(FRENCH_RESELLER, "claire@coho.fr", &[Role::GlobalAdmin])
+        .reseller(LONELY_RESELLER, "Lonely Cloud S.r.l.", "IT")
+        .user(LONELY_RESELLER, "sales@lonely.it", &[Role::SalesAgent, Role::AdminAgent])
         .add_customer(CUSTOMER, "Wide World Importers", None)
         .customer_partner(CUSTOMER, RESELLER, None)
         .customer_partner(CUSTOMER, DE_PROVIDER, Some(T0))
@@ -91,8 +99,13 @@ fn world() -> Directory {
 // Running the checks
 // ---------------------------------------------------------------------------------------------
 
+/// The tenant domain of [`CUSTOMER`] (Wide World Importers), whose admin is `admin@example.com`.
+fn wwi_domain() -> String {
+    format!("{}.onmicrosoft.com", CUSTOMER.simple())
+}
+
 /// Runs the start check registered as `name`, the way the engine finds it.
-fn run(name: &str, directory: Directory, input: Value) -> Result<Vec<FieldError>, ReadError> {
+fn run(name: &str, directory: Directory, input: Value) -> Result<StartChecked, ReadError> {
     let check = registry().find_start_check(name).unwrap_or_else(|| panic!("no start check `{name}`"));
     block_on(check(input, Arc::new(directory)))
 }
@@ -126,7 +139,7 @@ fn run_cases(cases: Vec<Case>) {
     let mut failures = Vec::new();
     for case in &cases {
         let errors = match run(case.check, (case.setup)(world()), case.input.clone()) {
-            Ok(errors) => errors,
+            Ok(checked) => checked.errors,
             Err(err) => {
                 failures.push(format!("{} ({}): read error {err}", case.name, case.check));
                 continue;
@@ -176,7 +189,10 @@ fn registry_holds_the_four_start_checks() {
 fn accepted_input(check: &str) -> Value {
     match check {
         "provider_may_invite" => provider_invite(id(PROVIDER), id(RESELLER)),
-        "reseller_may_invite_customer" => customer_invite(id(RESELLER), "gina@contoso.it", json!({})),
+        "reseller_may_invite_customer" => {
+            let known = json!({ "customer": { "domain": wwi_domain(), "email": null } });
+            customer_invite(id(RESELLER), "gina@contoso.it", known)
+        }
         "reseller_and_provider_may_invite_customer" => customer_invite(
             id(RELATED_RESELLER),
             "ada@adatum.it",
@@ -192,11 +208,14 @@ fn read_errors_are_passed_on_not_turned_into_refusals() {
     let mut checked = 0;
     for check in CHECKS {
         let input = accepted_input(check);
-        assert_eq!(run(check, world(), input.clone()).map_err(|e| e.to_string()), Ok(vec![]), "{check}");
+        let errors = |result: Result<StartChecked, ReadError>| result.map(|c| c.errors).map_err(|e| e.to_string());
+        assert_eq!(errors(run(check, world(), input.clone())), Ok(vec![]), "{check}");
         let uses = match check {
-            "provider_may_invite" => &["partner", "relationships"][..],
-            "reseller_may_invite_customer" => &["partner", "partner_users"][..],
-            "reseller_and_provider_may_invite_customer" => &["partner", "partner_users", "relationships"][..],
+            "provider_may_invite" => &["partner", "relationships", "partner_users"][..],
+            "reseller_may_invite_customer" => &["partner", "partner_users", "customer_by_domain"][..],
+            "reseller_and_provider_may_invite_customer" => {
+                &["partner", "partner_users", "customer_by_domain", "relationships"][..]
+            }
             _ => &["customer", "customer_partners"][..],
         };
         // Every read failing, then each read failing alone (a check that does not make that
@@ -208,14 +227,14 @@ fn read_errors_are_passed_on_not_turned_into_refusals() {
             if reads.iter().any(|read| uses.contains(read)) {
                 match result {
                     Err(err) => assert!(err.to_string().starts_with("database is down"), "{check}: {err}"),
-                    Ok(errors) => panic!("{check} with {reads:?} failing: expected a read error, got {errors:?}"),
+                    Ok(checked) => panic!("{check} with {reads:?} failing: expected a read error, got {checked:?}"),
                 }
                 checked += 1;
             } else {
-                assert_eq!(result.map_err(|e| e.to_string()), Ok(vec![]), "{check} with {reads:?} failing");
+                assert_eq!(errors(result), Ok(vec![]), "{check} with {reads:?} failing");
             }
         }
     }
     // All failing plus each read it makes, for each check.
-    assert_eq!(checked, 3 + 3 + 4 + 3);
+    assert_eq!(checked, 4 + 4 + 5 + 3);
 }

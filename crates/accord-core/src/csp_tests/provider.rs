@@ -6,6 +6,11 @@ pub(super) fn provider_invite(provider: impl Into<Value>, reseller: impl Into<Va
     json!({ "provider": { "id": provider.into(), "name": "as typed" }, "reseller": { "id": reseller.into() } })
 }
 
+fn with_email(mut input: Value, email: &str) -> Value {
+    input["reseller"]["email"] = json!(email);
+    input
+}
+
 #[test]
 fn provider_may_invite_cases() {
     const CHECK: &str = "provider_may_invite";
@@ -152,6 +157,49 @@ fn provider_may_invite_cases() {
                 refusal("reseller.id", "already_related", &[&"Fabrikam Distribution GmbH", &contoso]),
             ],
         },
+        case(
+            "reseller.email naming one of its global admins, in another case",
+            CHECK,
+            with_email(provider_invite(id(PROVIDER), id(RESELLER)), "Piero@Contoso.it"),
+            vec![],
+        ),
+        case(
+            "reseller.email naming someone else",
+            CHECK,
+            with_email(provider_invite(id(PROVIDER), id(RESELLER)), "attacker@evil.example"),
+            vec![refusal(
+                "reseller.email",
+                "not_the_owner",
+                &[
+                    &"attacker@evil.example is not a global admin of Contoso Cloud S.r.l.",
+                    &"the invitation goes to its global admins as the directory records them \
+                      (gina@contoso.it, piero@contoso.it)",
+                    &"leave out `reseller.email`",
+                ],
+            )],
+        ),
+        case(
+            "reseller.email naming a user of the reseller who is no global admin",
+            CHECK,
+            with_email(provider_invite(id(PROVIDER), id(RESELLER)), "aldo@contoso.it"),
+            vec![refusal("reseller.email", "not_the_owner", &[&"aldo@contoso.it is not a global admin"])],
+        ),
+        case(
+            "a reseller without a global admin",
+            CHECK,
+            provider_invite(id(PROVIDER), id(LONELY_RESELLER)),
+            vec![refusal(
+                "reseller.id",
+                "no_global_admin",
+                &[&"Lonely Cloud S.r.l. has no global admin in the directory", &"accord partners"],
+            )],
+        ),
+        case(
+            "an inactive reseller: its admins are not looked at",
+            CHECK,
+            with_email(provider_invite(id(PROVIDER), id(PENDING_RESELLER)), "attacker@evil.example"),
+            vec![refusal("reseller.id", "partner_not_active", &[&"Tailspin Toys S.r.l."])],
+        ),
         case(
             "an unknown provider and an inactive reseller: both reported",
             CHECK,

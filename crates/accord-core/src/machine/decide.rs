@@ -13,6 +13,9 @@ pub struct Incoming<'a> {
     pub event: &'a str,
     pub data: &'a Value,
     pub origin: Origin,
+    /// Who is acting, when a person is known: a link's recipient. Effects use it to require
+    /// that they still have the standing the link was sent for.
+    pub by: Option<&'a str>,
 }
 
 /// Whether `origin` may deliver an event of `kind`. Operators may deliver anything, so a person
@@ -91,6 +94,7 @@ pub fn decide(
         event: event.as_str(),
         context,
         data: incoming.data,
+        by: incoming.by,
     };
     for name in &transition.guards {
         let guard = registry
@@ -108,11 +112,11 @@ pub fn decide(
     let mut context = context.clone();
     for effect in &effects {
         if let Effect::MergeContext(patch) = effect {
-            merge(&mut context, patch);
+            merge_context(&mut context, patch);
         }
     }
     for spec in &transition.emails {
-        effects.push(email(definition, spec, &context, configured)?);
+        emails(definition, spec, &context, configured, &mut effects)?;
     }
 
     let target = match &transition.to {
@@ -127,6 +131,36 @@ pub fn decide(
         }
     };
     Ok(Decision { from: Some(state.clone()), to: target.name.clone(), status: status_of(target), context, effects })
+}
+
+/// What `event` does instead when what its transition's effects require no longer holds (the
+/// store found a [`Precondition`](super::Precondition) unmet): the instance goes to the
+/// transition's `otherwise` state, with none of the transition's effects or emails, and enters it
+/// as any state is entered. `None` when the transition has no `otherwise`: the event is then
+/// refused and the instance stays where it is.
+pub fn lapse(
+    definition: &Definition,
+    current: Current<'_>,
+    event: &EventName,
+    configured: &Addresses,
+    now: Timestamp,
+) -> Result<Option<Decision>, Refusal> {
+    let state = definition.state(current.state).ok_or_else(|| {
+        Refusal::Definition(format!("the instance is in state `{}`, which its definition lacks", current.state))
+    })?;
+    let Some(otherwise) = state.transitions.get(event).and_then(|t| t.otherwise.as_ref()) else { return Ok(None) };
+    let target = definition
+        .state(otherwise)
+        .ok_or_else(|| Refusal::Definition(format!("`otherwise` names unknown state `{otherwise}`")))?;
+    let mut effects = vec![Effect::CancelTimers];
+    enter(definition, target, current.context, configured, now, &mut effects)?;
+    Ok(Some(Decision {
+        from: Some(current.state.clone()),
+        to: target.name.clone(),
+        status: status_of(target),
+        context: current.context.clone(),
+        effects,
+    }))
 }
 
 fn status_of(state: &State) -> InstanceStatus {
@@ -146,7 +180,7 @@ fn enter(
     effects: &mut Vec<Effect>,
 ) -> Result<(), Refusal> {
     for spec in &state.emails {
-        effects.push(email(definition, spec, context, configured)?);
+        emails(definition, spec, context, configured, effects)?;
     }
     for spec in &state.timers {
         effects.push(Effect::ArmTimer { spec: spec.clone(), due_at: now.plus(spec.after) });
@@ -154,37 +188,83 @@ fn enter(
     Ok(())
 }
 
-fn email(
+/// The email effects of `spec`: one per recipient of its party.
+fn emails(
     definition: &Definition,
     spec: &EmailSpec,
     context: &Value,
     configured: &Addresses,
-) -> Result<Effect, Refusal> {
+    effects: &mut Vec<Effect>,
+) -> Result<(), Refusal> {
+    for Recipient { email, name } in recipients(definition, &spec.to, context, configured)? {
+        effects.push(Effect::Email { spec: spec.clone(), recipient: email, name });
+    }
+    Ok(())
+}
+
+/// One person a party's email goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    pub email: String,
+    pub name: Option<String>,
+}
+
+/// Who `party` is, given an instance's context: its one address (an input field, a field a
+/// start check filled in, a configured address), or with `each` every element of a list in the
+/// context. A party that resolves to nobody is a definition problem: an email must never be
+/// silently dropped.
+pub fn recipients(
+    definition: &Definition,
+    party_name: &str,
+    context: &Value,
+    configured: &Addresses,
+) -> Result<Vec<Recipient>, Refusal> {
     let party = definition
         .parties
-        .get(&spec.to)
-        .ok_or_else(|| Refusal::Definition(format!("email `{}` names unknown party `{}`", spec.template, spec.to)))?;
-    let recipient = match (&party.email, &party.config) {
+        .get(party_name)
+        .ok_or_else(|| Refusal::Definition(format!("unknown party `{party_name}`")))?;
+    let text = |value: &Value, path: &Option<String>| {
+        path.as_ref().and_then(|p| crate::workflow::field(value, p)).and_then(Value::as_str).map(str::to_owned)
+    };
+    if let Some(each) = &party.each {
+        let list = crate::workflow::field(context, each).and_then(Value::as_array).ok_or_else(|| {
+            Refusal::Definition(format!("party `{party_name}` has no list of recipients at `{each}` in the context"))
+        })?;
+        let mut recipients = Vec::with_capacity(list.len());
+        for element in list {
+            let email = text(element, &party.email).ok_or_else(|| {
+                Refusal::Definition(format!("a recipient of party `{party_name}` at `{each}` has no email address"))
+            })?;
+            recipients.push(Recipient { email, name: text(element, &party.name) });
+        }
+        if recipients.is_empty() {
+            return Err(Refusal::Definition(format!("party `{party_name}` has nobody at `{each}` to mail")));
+        }
+        return Ok(recipients);
+    }
+    let email = match (&party.email, &party.config) {
         (Some(path), _) => crate::workflow::field(context, path).and_then(Value::as_str).ok_or_else(|| {
-            Refusal::Definition(format!("party `{}` has no email address at `{path}` in the instance's input", spec.to))
+            Refusal::Definition(format!(
+                "party `{party_name}` has no email address at `{path}` in the instance's input"
+            ))
         })?,
         (None, Some(key)) => configured.get(key).map(String::as_str).ok_or_else(|| {
-            Refusal::Definition(format!("party `{}`: no address configured under [parties] {key}", spec.to))
+            Refusal::Definition(format!("party `{party_name}`: no address configured under [parties] {key}"))
         })?,
-        (None, None) => return Err(Refusal::Definition(format!("party `{}` has no address", spec.to))),
+        (None, None) => return Err(Refusal::Definition(format!("party `{party_name}` has no address"))),
     };
-    Ok(Effect::Email { spec: spec.clone(), recipient: recipient.to_owned() })
+    Ok(vec![Recipient { email: email.to_owned(), name: text(context, &party.name) }])
 }
 
 /// Addresses of configured parties (`[parties]` in accord.toml), by key.
 pub type Addresses = std::collections::BTreeMap<String, String>;
 
 /// Deep-merges `patch` into `target`: objects merge key by key, anything else replaces.
-fn merge(target: &mut Value, patch: &Value) {
+pub fn merge_context(target: &mut Value, patch: &Value) {
     match (target, patch) {
         (Value::Object(target), Value::Object(patch)) => {
             for (key, value) in patch {
-                merge(target.entry(key.clone()).or_insert(Value::Null), value);
+                merge_context(target.entry(key.clone()).or_insert(Value::Null), value);
             }
         }
         (target, patch) => *target = patch.clone(),

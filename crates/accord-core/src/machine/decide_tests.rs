@@ -5,10 +5,10 @@
 
 use serde_json::{json, Value};
 
-use super::{decide, origin_allows, start, Current, Decision, Effect, Incoming};
+use super::{decide, lapse, origin_allows, start, Current, Decision, Effect, Incoming};
 use crate::directory::DirectoryChange;
 use crate::fixtures::*;
-use crate::machine::{Addresses, InstanceStatus, Origin, Refusal};
+use crate::machine::{Addresses, InstanceStatus, Origin, Precondition, Refusal};
 use crate::time::Timestamp;
 use crate::workflow::{Definition, EmailSpec, EventKind, EventName, State, StateName, Transition};
 
@@ -50,7 +50,7 @@ fn run(
 ) -> Result<Decision, Refusal> {
     let state = state_name(state);
     let current = Current { instance_id: INSTANCE, state: &state, status, context };
-    decide(definition, &registry(), current, &Incoming { event, data, origin }, &addresses(), NOW)
+    decide(definition, &registry(), current, &Incoming { event, data, origin, by: None }, &addresses(), NOW)
 }
 
 /// `event` sent to an active instance standing in `state` with the workflow's sample context.
@@ -62,16 +62,33 @@ fn text_at<'a>(value: &'a Value, path: &str) -> Option<&'a str> {
     crate::workflow::field(value, path)?.as_str()
 }
 
-/// Where the definition says an email to `spec.to` goes, given the instance's context.
-fn recipient_of(definition: &Definition, spec: &EmailSpec, context: &Value) -> String {
+/// Where the definition says an email to `spec.to` goes, given the instance's context: one
+/// address, or every element of the party's `each` list.
+fn recipients_of(definition: &Definition, spec: &EmailSpec, context: &Value) -> Vec<String> {
     let party = definition.parties.get(&spec.to).unwrap_or_else(|| panic!("no party `{}`", spec.to));
-    match (&party.email, &party.config) {
-        (Some(path), None) => text_at(context, path)
+    match (&party.each, &party.email, &party.config) {
+        (Some(each), Some(key), None) => crate::workflow::field(context, each)
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("{}: the sample has no list `{each}` for party `{}`", definition.name, spec.to))
+            .iter()
+            .map(|element| text_at(element, key).expect("each recipient has an address").to_owned())
+            .collect(),
+        (None, Some(path), None) => vec![text_at(context, path)
             .unwrap_or_else(|| panic!("{}: the sample has no `{path}` for party `{}`", definition.name, spec.to))
-            .to_owned(),
-        (None, Some(key)) => addresses().get(key).unwrap_or_else(|| panic!("no address for `{key}`")).clone(),
+            .to_owned()],
+        (None, None, Some(key)) => {
+            vec![addresses().get(key).unwrap_or_else(|| panic!("no address for `{key}`")).clone()]
+        }
         other => panic!("party `{}` is neither an input nor a configured address: {other:?}", spec.to),
     }
+}
+
+/// Every (email, recipient) pair of `specs`, in order.
+fn mailed(definition: &Definition, specs: &[EmailSpec], context: &Value) -> Vec<(EmailSpec, String)> {
+    specs
+        .iter()
+        .flat_map(|spec| recipients_of(definition, spec, context).into_iter().map(move |to| (spec.clone(), to)))
+        .collect()
 }
 
 /// The effects of one decision, sorted by kind.
@@ -82,17 +99,19 @@ struct Sorted {
     cancels: usize,
     merges: Vec<Value>,
     directory: Vec<DirectoryChange>,
+    requires: Vec<Precondition>,
 }
 
 fn sort(effects: &[Effect]) -> Sorted {
     let mut sorted = Sorted::default();
     for effect in effects {
         match effect {
-            Effect::Email { spec, recipient } => sorted.emails.push((spec.clone(), recipient.clone())),
+            Effect::Email { spec, recipient, .. } => sorted.emails.push((spec.clone(), recipient.clone())),
             Effect::ArmTimer { spec, due_at } => sorted.timers.push((spec.name.clone(), due_at.millis())),
             Effect::CancelTimers => sorted.cancels += 1,
             Effect::MergeContext(patch) => sorted.merges.push(patch.clone()),
             Effect::Directory(change) => sorted.directory.push(change.clone()),
+            Effect::Require(precondition) => sorted.requires.push(precondition.clone()),
         }
     }
     sorted
@@ -169,12 +188,8 @@ fn check_transition(
     };
     assert_eq!(sorted.timers, armed, "{at}: arms the timers of the state entered, due `after` from now");
     let entry_emails: &[EmailSpec] = if leaves { &target.emails } else { &[] };
-    let emails: Vec<(EmailSpec, String)> = transition
-        .emails
-        .iter()
-        .chain(entry_emails)
-        .map(|spec| (spec.clone(), recipient_of(definition, spec, &context)))
-        .collect();
+    let specs: Vec<EmailSpec> = transition.emails.iter().chain(entry_emails).cloned().collect();
+    let emails = mailed(definition, &specs, &context);
     assert_eq!(sorted.emails, emails, "{at}: the transition's emails, then the entered state's");
     let expected_merges: Vec<Value> = (0..records).map(|_| json!({ transition.event.as_str(): data })).collect();
     assert_eq!(sorted.merges, expected_merges, "{at}: one MergeContext per record_data");
@@ -294,11 +309,7 @@ fn start_enters_the_initial_state_of_every_shipped_workflow() {
         assert!(sorted.merges.is_empty() && sorted.directory.is_empty(), "{at}: no CSP effect at start");
         let timers: Vec<(String, i64)> = initial.timers.iter().map(|t| (t.name.clone(), due_after(t.after))).collect();
         assert_eq!(sorted.timers, timers, "{at}: arms the initial state's timers");
-        let emails: Vec<(EmailSpec, String)> = initial
-            .emails
-            .iter()
-            .map(|spec| (spec.clone(), recipient_of(definition, spec, &definition.sample)))
-            .collect();
+        let emails = mailed(definition, &initial.emails, &definition.sample);
         assert_eq!(sorted.emails, emails, "{at}: sends the initial state's emails");
     }
 }
@@ -479,11 +490,12 @@ fn cases() -> Vec<Case> {
             &[("request", GIULIA)],
         )),
         on("customer_agreement", "requested", "expire", Timer).wants(finishes("expired", &[])),
+        // A party of many recipients: one email each.
         on("provider_invitation", "invited", "remind", Timer).wants(moves(
             "invited",
             false,
             &[],
-            &[("invitation", CONTOSO_ADMIN)],
+            &[("invitation", CONTOSO_ADMIN), ("invitation", CONTOSO_IT)],
         )),
         on("example_signup", "in_review", "review_overdue", Timer).wants(moves(
             "in_review",
@@ -497,7 +509,13 @@ fn cases() -> Vec<Case> {
             .data(json!({ "answer": "IT12345678901" }))
             .wants(moves("in_review", true, &[("review_deadline", 5 * DAY)], &[("status_in_review", ANNA)])),
         on("provider_invitation", "invited", "authorize", Link)
-            .wants(finishes("authorized", &[("authorized", CONTOSO_ADMIN)])),
+            .wants(finishes("authorized", &[("authorized", CONTOSO_ADMIN), ("authorized", CONTOSO_IT)])),
+        on("provider_invitation", "invited", "remind", Timer)
+            .context(Edit::Set("reseller.admins", json!([])))
+            .wants(Want::Definition("nobody at `reseller.admins`")),
+        on("provider_invitation", "invited", "remind", Timer)
+            .context(Edit::Set("reseller.admins", json!([{ "name": "Nobody" }])))
+            .wants(Want::Definition("has no email address")),
         // Definition problems found at run time.
         on("enrollment", "limbo", "withdraw", Pipeline).wants(Want::Definition("which its definition lacks")),
         reject(json!({ "reason": "Unverifiable" }))
@@ -568,7 +586,7 @@ fn an_email_to_a_configured_party_needs_its_address() {
     let state = state_name("in_review");
     let current =
         Current { instance_id: INSTANCE, state: &state, status: InstanceStatus::Active, context: &definition.sample };
-    let incoming = Incoming { event: "review_overdue", data: &json!({}), origin: Origin::Timer };
+    let incoming = Incoming { event: "review_overdue", data: &json!({}), origin: Origin::Timer, by: None };
     match decide(definition, &registry(), current, &incoming, &Addresses::new(), NOW) {
         Err(Refusal::Definition(message)) => {
             assert!(message.contains("[parties] reviewers"), "names the missing key: {message}");
@@ -624,7 +642,7 @@ fn start_queues_the_initial_emails_and_arms_the_initial_timers() {
         (
             "provider_invitation",
             "invited",
-            &[("invitation", CONTOSO_ADMIN, false)],
+            &[("invitation", CONTOSO_ADMIN, false), ("invitation", CONTOSO_IT, false)],
             &[("reminder", 7 * DAY), ("expiry", 30 * DAY)],
         ),
     ];
@@ -652,4 +670,83 @@ fn start_refuses_an_input_without_the_address_of_a_party_it_mails() {
         Err(Refusal::Definition(message)) => assert!(message.contains("primary_contact.email"), "{message}"),
         other => panic!("wanted a Definition error, got {other:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Parties of many recipients, and lapsing when what the effects require no longer holds.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_party_of_many_recipients_gets_one_email_each_greeted_by_name() {
+    let definition = definition("provider_invitation");
+    let decision = start(definition, definition.sample.clone(), &addresses(), NOW).expect("the sample starts");
+    let emails: Vec<(&str, Option<&str>)> = decision
+        .effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::Email { recipient, name, .. } => Some((recipient.as_str(), name.as_deref())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(emails, [(CONTOSO_ADMIN, Some("Marco Bianchi")), (CONTOSO_IT, Some("Paola Neri"))]);
+    let recipients = super::recipients(definition, "reseller", &definition.sample, &addresses()).unwrap();
+    assert_eq!(recipients.len(), 2);
+    assert!(matches!(
+        super::recipients(definition, "nobody", &definition.sample, &addresses()),
+        Err(Refusal::Definition(_))
+    ));
+}
+
+#[test]
+fn an_accepting_transition_lapses_to_its_otherwise_state_with_none_of_its_effects() {
+    for (workflow, event) in [
+        ("provider_invitation", "authorize"),
+        ("customer_invitation", "accept"),
+        ("dual_customer_invitation", "accept"),
+    ] {
+        let definition = definition(workflow);
+        let at = format!("{workflow}: invited --{event}--> (unmet)");
+        let state = state_name("invited");
+        let current = Current {
+            instance_id: INSTANCE,
+            state: &state,
+            status: InstanceStatus::Active,
+            context: &definition.sample,
+        };
+        let event = EventName::parse(event).unwrap();
+        let decision = lapse(definition, current, &event, &addresses(), NOW)
+            .unwrap_or_else(|err| panic!("{at}: {err}"))
+            .unwrap_or_else(|| panic!("{at}: the transition has an `otherwise`"));
+        assert_eq!((decision.to.as_str(), decision.status), ("lapsed", InstanceStatus::Finished), "{at}");
+        assert_eq!(decision.context, definition.sample, "{at}: the context is unchanged");
+        let sorted = sort(&decision.effects);
+        assert_eq!(sorted.cancels, 1, "{at}: the state's timers are cancelled");
+        assert!(sorted.directory.is_empty() && sorted.requires.is_empty(), "{at}: nothing of the effects");
+        assert!(sorted.emails.is_empty() && sorted.timers.is_empty(), "{at}: `lapsed` sends and arms nothing");
+    }
+    // A transition without `otherwise`: nothing to lapse to, the event is refused instead.
+    let definition = definition("provider_invitation");
+    let state = state_name("invited");
+    let current =
+        Current { instance_id: INSTANCE, state: &state, status: InstanceStatus::Active, context: &definition.sample };
+    let decline = EventName::parse("decline").unwrap();
+    assert!(lapse(definition, current, &decline, &addresses(), NOW).unwrap().is_none());
+    let limbo = state_name("limbo");
+    let lost = Current { state: &limbo, ..current };
+    assert!(matches!(lapse(definition, lost, &decline, &addresses(), NOW), Err(Refusal::Definition(_))));
+}
+
+#[test]
+fn the_person_acting_reaches_the_effects() {
+    let definition = definition("provider_invitation");
+    let state = state_name("invited");
+    let current =
+        Current { instance_id: INSTANCE, state: &state, status: InstanceStatus::Active, context: &definition.sample };
+    let incoming = Incoming { event: "authorize", data: &json!({}), origin: Origin::Link, by: Some(CONTOSO_IT) };
+    let decision = decide(definition, &registry(), current, &incoming, &addresses(), NOW).expect("authorize applies");
+    let holds = sort(&decision.effects).requires.into_iter().find_map(|p| match p {
+        Precondition::HoldsRole { email, .. } => Some(email),
+        _ => None,
+    });
+    assert_eq!(holds.as_deref(), Some(CONTOSO_IT), "the admin who clicked must still be an admin");
 }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::InstanceStatus;
+use super::{InstanceStatus, Precondition};
 use crate::directory::DirectoryChange;
 use crate::time::Timestamp;
 use crate::workflow::{EmailSpec, StateName, TimerSpec};
@@ -10,8 +10,9 @@ use crate::workflow::{EmailSpec, StateName, TimerSpec};
 /// Something a transition causes, as data; the store writes it in the transition's transaction.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
-    /// Queue an email to `recipient` (already resolved from the party).
-    Email { spec: EmailSpec, recipient: String },
+    /// Queue an email to `recipient` (already resolved from the party), greeting them by `name`
+    /// when the party has one.
+    Email { spec: EmailSpec, recipient: String, name: Option<String> },
     /// Arm a timer of the state being entered.
     ArmTimer { spec: TimerSpec, due_at: Timestamp },
     /// Cancel the armed timers of the state being left.
@@ -20,6 +21,9 @@ pub enum Effect {
     MergeContext(Value),
     /// Change the partner directory.
     Directory(DirectoryChange),
+    /// Check the directory before the changes that follow it are written: if it no longer
+    /// holds, the store writes nothing of the step.
+    Require(Precondition),
 }
 
 /// The outcome of a transition.

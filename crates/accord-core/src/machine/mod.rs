@@ -4,13 +4,17 @@
 
 mod decide;
 mod effect;
+mod precondition;
 mod refusal;
 mod rules;
 
-pub use decide::{decide, origin_allows, start, Addresses, Current, Incoming};
+pub use decide::{
+    decide, lapse, merge_context, origin_allows, recipients, start, Addresses, Current, Incoming, Recipient,
+};
 pub use effect::{Decision, Effect};
+pub use precondition::{Precondition, Unmet, UnmetReason};
 pub use refusal::Refusal;
-pub use rules::{Call, EffectFn, Guard, Registry, StartCheck};
+pub use rules::{Call, EffectFn, Guard, Registry, StartCheck, StartChecked};
 
 crate::text_enum! {
     /// Whether an instance can still move.

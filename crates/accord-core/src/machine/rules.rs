@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::Effect;
 use crate::directory::{DirectoryReader, ReadError};
-use crate::workflow::FieldError;
+use crate::workflow::{FieldError, Provided, StartCheckSpec};
 
 /// What a guard or effect sees.
 #[derive(Debug)]
@@ -22,6 +22,8 @@ pub struct Call<'a> {
     pub event: &'a str,
     pub context: &'a Value,
     pub data: &'a Value,
+    /// Who is acting, when a person is known: a link's recipient.
+    pub by: Option<&'a str>,
 }
 
 /// `Err(reason)` refuses the event; the reason is shown to whoever sent it.
@@ -30,19 +32,35 @@ pub type Guard = fn(&Call<'_>) -> Result<(), String>;
 /// Returns effects to apply with the transition, or `Err(reason)` to refuse it.
 pub type EffectFn = fn(&Call<'_>) -> Result<Vec<Effect>, String>;
 
-/// Checks an instance's (already validated) input against the directory before it starts;
-/// returns every refused field.
+/// Checks an instance's (already validated) input against the directory before it starts:
+/// every refused field, and what the directory says that the instance's context should hold.
 pub type StartCheck = fn(
     Value,
     std::sync::Arc<dyn DirectoryReader>,
-) -> futures::future::BoxFuture<'static, Result<Vec<FieldError>, ReadError>>;
+) -> futures::future::BoxFuture<'static, Result<StartChecked, ReadError>>;
+
+/// What a start check found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StartChecked {
+    /// Every refused field; empty: the start may go ahead.
+    pub errors: Vec<FieldError>,
+    /// Fields to merge into the instance's context (the fields the check declares it provides,
+    /// such as partners' names and recipients), read from the directory, never from the caller.
+    pub context: Value,
+}
+
+impl StartChecked {
+    pub fn refused(errors: Vec<FieldError>) -> Self {
+        Self { errors, context: Value::Null }
+    }
+}
 
 /// The named guards, effects and start checks a definition may reference.
 #[derive(Clone, Debug)]
 pub struct Registry {
     guards: BTreeMap<&'static str, Guard>,
     effects: BTreeMap<&'static str, EffectFn>,
-    start_checks: BTreeMap<&'static str, StartCheck>,
+    start_checks: BTreeMap<&'static str, (StartCheck, &'static [Provided])>,
 }
 
 impl Registry {
@@ -71,17 +89,24 @@ impl Registry {
         self
     }
 
-    pub fn start_check(&mut self, name: &'static str, check: StartCheck) -> &mut Self {
-        self.start_checks.insert(name, check);
+    /// Registers a start check, with the context fields it fills in (which definitions may then
+    /// read, and may not declare as input).
+    pub fn start_check(&mut self, name: &'static str, provides: &'static [Provided], check: StartCheck) -> &mut Self {
+        self.start_checks.insert(name, (check, provides));
         self
     }
 
     pub fn find_start_check(&self, name: &str) -> Option<StartCheck> {
-        self.start_checks.get(name).copied()
+        self.start_checks.get(name).map(|(check, _)| *check)
     }
 
     pub fn start_check_names(&self) -> Vec<&'static str> {
         self.start_checks.keys().copied().collect()
+    }
+
+    /// The start checks as definitions are checked against them (`CheckEnv::start_checks`).
+    pub fn start_check_specs(&self) -> Vec<StartCheckSpec> {
+        self.start_checks.iter().map(|(name, (_, provides))| StartCheckSpec { name, provides }).collect()
     }
 
     pub fn find_guard(&self, name: &str) -> Option<Guard> {

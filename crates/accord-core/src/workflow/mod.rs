@@ -17,7 +17,7 @@ pub use email::{Email, EmailError};
 pub use input::{FieldError, FieldType, InputField, InputRules};
 pub use limits::{check_text, TextLimit};
 pub use names::{BadName, EventName, RuleName, StateName, TemplateName, WorkflowName};
-pub use parse::{parse_definition, CheckEnv, Diagnostic};
+pub use parse::{parse_definition, parse_snapshot, CheckEnv, Diagnostic};
 
 /// The locale every fallback chain ends with: emails and pages in it must exist.
 pub const DEFAULT_LOCALE: &str = "en";
@@ -116,16 +116,63 @@ pub fn content_hash(source: &str) -> String {
     hex::encode(Sha256::digest(source.as_bytes()))
 }
 
-/// A recipient of the workflow's email, found in the instance's input.
+/// A recipient of the workflow's email, found in the instance's context.
 #[derive(Clone, Debug, Serialize)]
 pub struct Party {
-    /// Dotted path of the email address in the input; `None` for a configured party.
+    /// Dotted path of the email address in the context (an input field, or a field a start
+    /// check fills in); with `each`, the key of the address in each element. `None` for a
+    /// configured party.
     pub email: Option<String>,
     /// For a party whose address is configured (`[parties]` in accord.toml, such as the
     /// reviewers), the key of that address.
     pub config: Option<String>,
+    /// Like `email`: a path in the context, or with `each` a key of each element.
     pub name: Option<String>,
+    /// A path in the context: one locale for every recipient of the party.
     pub locale: Option<String>,
+    /// Dotted path of a list in the context (filled in by a start check, such as a reseller's
+    /// global admins): every element is a recipient, mailed separately with links of their own,
+    /// and any of them may answer for the party.
+    pub each: Option<String>,
+}
+
+/// A field of an instance's context that a start check fills in from the directory, never the
+/// caller: definitions may read it (parties, templates) but not declare it as input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Provided {
+    /// Dotted path in the context, such as `reseller.name`.
+    pub path: &'static str,
+    pub kind: ProvidedKind,
+}
+
+/// What a [`Provided`] field holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProvidedKind {
+    /// Text, such as a partner's legal name.
+    Text,
+    /// An email address, fit for a party's `email`.
+    Email,
+    /// A list of recipients, each `{ "email", "name" }`, fit for a party's `each`.
+    Recipients,
+}
+
+impl ProvidedKind {
+    /// How diagnostics name it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ProvidedKind::Text => "text",
+            ProvidedKind::Email => "an email address",
+            ProvidedKind::Recipients => "a list of recipients",
+        }
+    }
+}
+
+/// A start check as a definition sees it: its name, and the context fields it fills in.
+#[derive(Clone, Copy, Debug)]
+pub struct StartCheckSpec {
+    pub name: &'static str,
+    pub provides: &'static [Provided],
 }
 
 /// An action a recipient takes by opening an emailed link.
@@ -218,6 +265,9 @@ pub struct Transition {
     pub guards: Vec<RuleName>,
     pub effects: Vec<RuleName>,
     pub emails: Vec<EmailSpec>,
+    /// The final state the instance goes to instead when what the effects require (checked in
+    /// the transition's own transaction) no longer holds: the start's checks, made again.
+    pub otherwise: Option<StateName>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -59,6 +59,12 @@ pub trait DirectoryStore: Send + Sync {
 
     async fn customer(&self, id: uuid::Uuid) -> Result<Option<accord_core::directory::CustomerRecord>, StoreError>;
 
+    /// The customer whose tenant has this domain, if there is one.
+    async fn customer_by_domain(
+        &self,
+        domain: &str,
+    ) -> Result<Option<accord_core::directory::CustomerRecord>, StoreError>;
+
     async fn customers(&self) -> Result<Vec<accord_core::directory::CustomerRecord>, StoreError>;
 
     /// A partner's Customers list (active relationships); with `shared_with`, only customers
@@ -103,6 +109,10 @@ impl DirectoryReader for DirectoryOf {
 
     async fn customer(&self, id: uuid::Uuid) -> Result<Option<CustomerRecord>, ReadError> {
         self.0.customer(id).await.map_err(ReadError::new)
+    }
+
+    async fn customer_by_domain(&self, domain: &str) -> Result<Option<CustomerRecord>, ReadError> {
+        self.0.customer_by_domain(domain).await.map_err(ReadError::new)
     }
 
     async fn customer_partners(&self, customer: uuid::Uuid) -> Result<Vec<CustomerPartner>, ReadError> {
@@ -216,6 +226,16 @@ macro_rules! impl_directory_store {
             ) -> Result<Option<accord_core::directory::CustomerRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<$db, _>(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1"))
                     .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn customer_by_domain(
+                &self,
+                domain: &str,
+            ) -> Result<Option<accord_core::directory::CustomerRecord>, $crate::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(&format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE domain = $1"))
+                    .bind(domain)
                     .fetch_optional(&self.pool)
                     .await?)
             }

@@ -136,10 +136,16 @@ macro_rules! directory_writes {
                             .map_err(StoreError::from)?;
                     let id = match known {
                         Some((id,)) => id,
-                        None => {
-                            insert_customer(&mut *conn, customer, at).await.map_err(StoreError::from)?;
-                            customer.id
-                        }
+                        None => match insert_customer(&mut *conn, customer, at).await {
+                            // Another invitation to the same tenant was accepted meanwhile: try
+                            // again against the directory as it is now (whose recorded contact
+                            // the step's precondition then checks).
+                            Err(err) if unique_violation(&err) => return Err(CommitError::Conflict),
+                            other => {
+                                other.map_err(StoreError::from)?;
+                                customer.id
+                            }
+                        },
                     };
                     for relationship in relationships {
                         relate_customer(&mut *conn, id, relationship, instance, at).await?;
@@ -212,6 +218,67 @@ macro_rules! directory_writes {
             }
             insert_audit(&mut *conn, &entry, actor, at).await?;
             Ok(())
+        }
+
+        /// Checks that `precondition` still holds, keeping the rows it read from changing until
+        /// the transaction ends (`FOR SHARE`); [`CommitError::Unmet`] if it no longer holds.
+        async fn require(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            precondition: &accord_core::machine::Precondition,
+        ) -> Result<(), $crate::CommitError> {
+            use accord_core::directory::{PartnerKind, PartnerStatus, Role};
+            use accord_core::machine::Precondition;
+            const PROVIDER_RELATIONSHIP: &str = "SELECT id FROM relationships WHERE reseller_id = $1 \
+                 AND provider_id = $2 AND kind = 'reseller_provider' AND removed_at IS NULL";
+            let holds = match precondition {
+                Precondition::PartnerActive { partner, kind, .. } => {
+                    let row: Option<(PartnerKind, PartnerStatus)> = sqlx::query_as::<$db, _>(&format!(
+                        "SELECT kind, status FROM partners WHERE id = $1 {FOR_SHARE}"
+                    ))
+                    .bind(partner)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err($crate::StoreError::from)?;
+                    row == Some((*kind, PartnerStatus::Active))
+                }
+                Precondition::ProviderAuthorized { reseller, provider, .. }
+                | Precondition::NotRelated { reseller, provider, .. } => {
+                    let row: Option<(uuid::Uuid,)> =
+                        sqlx::query_as::<$db, _>(&format!("{PROVIDER_RELATIONSHIP} {FOR_SHARE}"))
+                            .bind(reseller)
+                            .bind(provider)
+                            .fetch_optional(&mut *conn)
+                            .await
+                            .map_err($crate::StoreError::from)?;
+                    row.is_some() == matches!(precondition, Precondition::ProviderAuthorized { .. })
+                }
+                Precondition::CustomerContact { domain, email } => {
+                    let row: Option<(String,)> = sqlx::query_as::<$db, _>(&format!(
+                        "SELECT admin_email FROM customers WHERE domain = $1 {FOR_SHARE}"
+                    ))
+                    .bind(domain)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err($crate::StoreError::from)?;
+                    row.is_none_or(|(recorded,)| recorded.eq_ignore_ascii_case(email))
+                }
+                Precondition::HoldsRole { partner, email, roles, .. } => {
+                    let row: Option<(sqlx::types::Json<Vec<Role>>,)> = sqlx::query_as::<$db, _>(&format!(
+                        "SELECT roles FROM partner_users WHERE partner_id = $1 AND lower(email) = lower($2) {FOR_SHARE}"
+                    ))
+                    .bind(partner)
+                    .bind(email)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err($crate::StoreError::from)?;
+                    row.is_some_and(|(held,)| held.0.iter().any(|role| roles.contains(role)))
+                }
+            };
+            if holds {
+                Ok(())
+            } else {
+                Err($crate::CommitError::Unmet(precondition.unmet()))
+            }
         }
 
         async fn insert_customer(

@@ -10,7 +10,7 @@ use super::raw::RawWorkflow;
 use super::{CheckEnv, Checker};
 use crate::workflow::input::{self, SameValue};
 use crate::workflow::{
-    content_hash, Definition, EventKind, EventName, FieldType, InputField, Party, RuleName, WorkflowName,
+    content_hash, Definition, EventKind, EventName, FieldType, InputField, ProvidedKind, RuleName, WorkflowName,
 };
 
 /// Builds a definition, reporting every problem to `check`; `None` when a part the definition
@@ -19,6 +19,7 @@ pub(super) fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env
     let mut builder = Builder::new(check, &raw, env);
     let name = builder.name();
     builder.input_fields();
+    builder.provided_fields_are_not_input();
     let checks = builder.checks();
     let parties = builder.parties();
     builder.events();
@@ -60,12 +61,21 @@ pub(super) struct Builder<'b, 'a> {
     pub(super) events: BTreeMap<EventName, EventKind>,
     /// Every key under `[states]`, valid or not.
     pub(super) state_names: BTreeSet<&'b str>,
+    /// The context fields the definition's (registered) start checks fill in: their kind and the
+    /// check that fills each.
+    pub(super) provided: BTreeMap<&'static str, (ProvidedKind, &'static str)>,
 }
 
 impl<'b, 'a> Builder<'b, 'a> {
     fn new(check: &'b mut Checker<'a>, raw: &'b RawWorkflow, env: &'b CheckEnv<'b>) -> Self {
         let state_names = raw.states.keys().map(|k| k.get_ref().as_str()).collect();
-        Builder { check, raw, env, input: Vec::new(), events: BTreeMap::new(), state_names }
+        let provided = env
+            .start_checks
+            .iter()
+            .filter(|spec| raw.start_checks.iter().any(|named| named.get_ref() == spec.name))
+            .flat_map(|spec| spec.provides.iter().map(|field| (field.path, (field.kind, spec.name))))
+            .collect();
+        Builder { check, raw, env, input: Vec::new(), events: BTreeMap::new(), state_names, provided }
     }
 
     fn into_parts(self) -> (Vec<InputField>, BTreeMap<EventName, EventKind>) {
@@ -135,7 +145,7 @@ impl<'b, 'a> Builder<'b, 'a> {
     }
 
     /// The type of the declared input field at `path`.
-    fn field_type(&self, path: &str) -> Option<FieldType> {
+    pub(super) fn field_type(&self, path: &str) -> Option<FieldType> {
         self.input.iter().find(|f| f.path == path).map(|f| f.ty)
     }
 
@@ -170,54 +180,6 @@ impl<'b, 'a> Builder<'b, 'a> {
             }
         }
         checks
-    }
-
-    /// Checks the `[parties]`: exactly one of an email field or a configured address, and that
-    /// the fields they name (email, name, locale) are declared, the email one as an email.
-    fn parties(&mut self) -> BTreeMap<String, Party> {
-        let mut parties = BTreeMap::new();
-        for (party_name, party) in &self.raw.parties {
-            match (&party.email, &party.config) {
-                (Some(email), None) => match self.field_type(email.get_ref()) {
-                    Some(ty) if ty.is_email() => {}
-                    Some(_) => self.check.report(
-                        email.span(),
-                        format!("party `{}`: field `{}` is not an email field", party_name.get_ref(), email.get_ref()),
-                        "declare it with type = \"email\" or \"business_email\"",
-                    ),
-                    None => self.check.report(
-                        email.span(),
-                        format!("party `{}`: no input field `{}`", party_name.get_ref(), email.get_ref()),
-                        "declare it under [[input]], or fix the path",
-                    ),
-                },
-                (None, Some(_)) => {}
-                _ => self.check.report(
-                    party_name.span(),
-                    format!("party `{}` needs exactly one of `email` (an input field) or `config` (a configured address)", party_name.get_ref()),
-                    "write email = \"contact.email\", or config = \"reviewers\" with [parties] reviewers = \"…\" in accord.toml",
-                ),
-            }
-            for optional in [&party.name, &party.locale].into_iter().flatten() {
-                if self.field_type(optional.get_ref()).is_none() {
-                    self.check.report(
-                        optional.span(),
-                        format!("party `{}`: no input field `{}`", party_name.get_ref(), optional.get_ref()),
-                        "declare it under [[input]], or fix the path",
-                    );
-                }
-            }
-            parties.insert(
-                party_name.get_ref().clone(),
-                Party {
-                    email: party.email.as_ref().map(|e| e.get_ref().clone()),
-                    config: party.config.as_ref().map(|c| c.get_ref().clone()),
-                    name: party.name.as_ref().map(|n| n.get_ref().clone()),
-                    locale: party.locale.as_ref().map(|l| l.get_ref().clone()),
-                },
-            );
-        }
-        parties
     }
 
     /// Checks the `[events]`: valid names of a known kind. Keeps them in `self.events`.
@@ -289,6 +251,7 @@ impl<'b, 'a> Builder<'b, 'a> {
     /// Checks that every start check named is registered.
     fn start_checks(&mut self) {
         let (raw, env) = (self.raw, self.env);
-        self.registered(&raw.start_checks, env.start_checks, "start check");
+        let known: Vec<&str> = env.start_checks.iter().map(|spec| spec.name).collect();
+        self.registered(&raw.start_checks, &known, "start check");
     }
 }

@@ -2,6 +2,7 @@
 
 mod build;
 mod links;
+mod parties;
 mod raw;
 mod states;
 #[cfg(test)]
@@ -15,7 +16,7 @@ use serde::Serialize;
 use toml::Spanned;
 
 use self::raw::RawWorkflow;
-use super::Definition;
+use super::{Definition, StartCheckSpec};
 
 /// One problem in a definition file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -44,7 +45,8 @@ pub type TemplateExists = dyn Fn(&str, &str) -> bool;
 /// What a definition is checked against besides itself.
 pub struct CheckEnv<'a> {
     pub guards: &'a [&'a str],
-    pub start_checks: &'a [&'a str],
+    /// The registered start checks, with the context fields each fills in.
+    pub start_checks: &'a [StartCheckSpec],
     pub effects: &'a [&'a str],
     /// Whether `templates/email/<workflow>/<template>` exists; `None` skips the check (a stored
     /// snapshot is loaded without looking at today's templates).
@@ -56,6 +58,8 @@ struct Checker<'a> {
     file: &'a str,
     source: &'a str,
     problems: Vec<Diagnostic>,
+    /// A stored snapshot, not a file being written: see [`parse_snapshot`].
+    snapshot: bool,
 }
 
 impl Checker<'_> {
@@ -112,7 +116,20 @@ fn line_and_column(source: &str, offset: usize) -> (usize, usize) {
 
 /// Parses and checks one definition. `file` names the source in diagnostics.
 pub fn parse_definition(file: &str, source: &str, env: &CheckEnv<'_>) -> Result<Definition, Vec<Diagnostic>> {
-    let mut check = Checker { file, source, problems: Vec::new() };
+    parse(file, source, env, false)
+}
+
+/// Parses a definition stored when an instance started on it. It was checked then; what it needs
+/// to run is checked again, but not the rules for writing a definition that came later and that
+/// it could not know: an input field that a start check has since come to fill in from the
+/// directory (the check's value then replaces the caller's), or a `[sample]` showing what the
+/// start checks fill in. Deploying a stricter Accord must not strand instances in flight.
+pub fn parse_snapshot(file: &str, source: &str, env: &CheckEnv<'_>) -> Result<Definition, Vec<Diagnostic>> {
+    parse(file, source, env, true)
+}
+
+fn parse(file: &str, source: &str, env: &CheckEnv<'_>, snapshot: bool) -> Result<Definition, Vec<Diagnostic>> {
+    let mut check = Checker { file, source, problems: Vec::new(), snapshot };
     let raw: RawWorkflow = match toml::from_str(source) {
         Ok(raw) => raw,
         Err(err) => {

@@ -26,7 +26,8 @@ pub(super) struct RawWorkflow {
     pub(super) states: BTreeMap<Spanned<String>, RawState>,
     #[serde(default)]
     pub(super) schedules: Vec<RawSchedule>,
-    /// Sample input for rendering the templates in `accord check`.
+    /// A sample context for rendering the templates in `accord check`: an input, and what the
+    /// start checks fill in from the directory.
     pub(super) sample: Option<toml::Table>,
     /// Rules across input fields.
     #[serde(default)]
@@ -66,6 +67,8 @@ pub(super) struct RawParty {
     pub(super) config: Option<Spanned<String>>,
     pub(super) name: Option<Spanned<String>>,
     pub(super) locale: Option<Spanned<String>>,
+    /// A list in the context: one recipient per element.
+    pub(super) each: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -133,6 +136,8 @@ pub(super) struct RawTransition {
     pub(super) effects: Vec<Spanned<String>>,
     #[serde(default)]
     pub(super) emails: Vec<RawEmail>,
+    /// The final state to go to when what the effects require no longer holds.
+    pub(super) otherwise: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -149,6 +149,8 @@ impl Builder<'_, '_> {
         self.registered(&transition.guards, env.guards, "guard");
         self.registered(&transition.effects, env.effects, "effect");
         let transition_emails = self.emails(&transition.emails);
+        let otherwise =
+            transition.otherwise.as_ref().and_then(|otherwise| self.otherwise(&event, transition, otherwise));
         Transition {
             event,
             to,
@@ -156,7 +158,47 @@ impl Builder<'_, '_> {
             guards: transition.guards.iter().filter_map(|g| RuleName::parse(g.get_ref()).ok()).collect(),
             effects: transition.effects.iter().filter_map(|e| RuleName::parse(e.get_ref()).ok()).collect(),
             emails: transition_emails,
+            otherwise,
         }
+    }
+
+    /// Checks a transition's `otherwise`: a final state, on a transition with effects (whose
+    /// requirements are what may no longer hold).
+    fn otherwise(
+        &mut self,
+        event: &EventName,
+        transition: &RawTransition,
+        otherwise: &Spanned<String>,
+    ) -> Option<StateName> {
+        let raw = self.raw;
+        let target = otherwise.get_ref();
+        match raw.states.iter().find(|(key, _)| key.get_ref() == target) {
+            None => {
+                self.check.report(
+                    otherwise.span(),
+                    format!("unknown state `{target}`"),
+                    format!("declare [states.{target}] with final = true, or fix the name"),
+                );
+                return None;
+            }
+            Some((_, state)) if !state.is_final => {
+                self.check.report(
+                    otherwise.span(),
+                    format!("`otherwise` of `{event}` names state `{target}`, which is not final"),
+                    "the instance ends there, with the reason in its history: mark it final = true",
+                );
+                return None;
+            }
+            Some(_) => {}
+        }
+        if transition.effects.is_empty() {
+            self.check.report(
+                otherwise.span(),
+                format!("`otherwise` of `{event}` can never apply: the transition has no effects"),
+                "`otherwise` is where the instance goes when what its effects require no longer holds; remove it",
+            );
+        }
+        self.check.name(otherwise, StateName::parse)
     }
 
     /// Checks that every state can be reached from the initial one (when it is declared).
@@ -167,7 +209,7 @@ impl Builder<'_, '_> {
         let mut queue = VecDeque::from([initial.as_str()]);
         while let Some(current) = queue.pop_front() {
             let Some((_, state)) = raw.states.iter().find(|(k, _)| k.get_ref() == current) else { continue };
-            for to in state.on.values().filter_map(|t| t.to.as_ref()) {
+            for to in state.on.values().flat_map(|t| t.to.iter().chain(&t.otherwise)) {
                 if reached.insert(to.get_ref().as_str()) {
                     queue.push_back(to.get_ref().as_str());
                 }

@@ -3,10 +3,21 @@
 use std::time::Duration;
 
 use super::*;
-use crate::workflow::{content_hash, StateName};
+use crate::workflow::{content_hash, Provided, ProvidedKind, StateName};
 
-const ENV: CheckEnv<'static> =
-    CheckEnv { guards: &["has_reason"], start_checks: &[], effects: &["record_data"], template_exists: None };
+/// A start check that fills in a team's name, its admins and its owner's address.
+const TEAM: &[Provided] = &[
+    Provided { path: "team.name", kind: ProvidedKind::Text },
+    Provided { path: "team.admins", kind: ProvidedKind::Recipients },
+    Provided { path: "owner.email", kind: ProvidedKind::Email },
+];
+
+const ENV: CheckEnv<'static> = CheckEnv {
+    guards: &["has_reason"],
+    start_checks: &[StartCheckSpec { name: "team_exists", provides: TEAM }],
+    effects: &["record_data"],
+    template_exists: None,
+};
 
 const GOOD: &str = r#"
 name = "tiny"
@@ -107,4 +118,160 @@ fn malformed_toml_points_at_the_line() {
 fn duplicate_keys_are_refused() {
     let found = problems(&GOOD.replace("[states.done]", "[states.open]"));
     assert!(found[0].contains("duplicate") || found[0].contains("defined"), "{found:?}");
+}
+
+/// GOOD, mailing a team's admins (filled in by `team_exists`) instead of the contact.
+const TEAM_WIDE: &str = r#"
+name = "tiny"
+initial = "open"
+start_checks = ["team_exists"]
+
+[[input]]
+field = "team.id"
+type = "string"
+
+[parties.team]
+each = "team.admins"
+email = "email"
+name = "name"
+
+[events]
+confirm = "link"
+expire = "timer"
+
+[links.confirm]
+event = "confirm"
+party = "team"
+expires = "3d"
+
+[states.open]
+emails = [{ template = "hello", to = "team", links = ["confirm"] }]
+timers = [{ name = "expiry", after = "36h", event = "expire" }]
+on.confirm = { to = "done", effects = ["record_data"], otherwise = "void" }
+on.expire = { to = "done" }
+
+[states.done]
+final = true
+
+[states.void]
+final = true
+
+[sample]
+team = { id = "t1", name = "The Team", admins = [{ email = "ada@team.example", name = "Ada" }] }
+"#;
+
+#[test]
+fn a_party_of_many_recipients_and_an_otherwise_state_parse() {
+    let def = parse_definition("tiny.toml", TEAM_WIDE, &ENV).unwrap_or_else(|p| panic!("{p:#?}"));
+    let team = &def.parties["team"];
+    assert_eq!(
+        (team.each.as_deref(), team.email.as_deref(), team.name.as_deref()),
+        (Some("team.admins"), Some("email"), Some("name"))
+    );
+    let open = &def.states[&StateName::parse("open").unwrap()];
+    let confirm = &open.transitions[&crate::workflow::EventName::parse("confirm").unwrap()];
+    assert_eq!(
+        confirm.otherwise.as_ref().map(StateName::as_str),
+        Some("void"),
+        "`void` is reached by `otherwise` alone"
+    );
+}
+
+fn team_problems(from: &str, to: &str) -> Vec<String> {
+    assert!(TEAM_WIDE.contains(from), "TEAM_WIDE has no `{from}`");
+    problems(&TEAM_WIDE.replacen(from, to, 1))
+}
+
+#[track_caller]
+fn reported(found: &[String], line: usize, mentions: &[&str]) {
+    let at = format!("tiny.toml:{line}:");
+    assert!(
+        found.iter().any(|p| p.starts_with(&at) && mentions.iter().all(|m| p.contains(m))),
+        "{at} {mentions:?}: {found:#?}"
+    );
+}
+
+#[test]
+fn what_a_start_check_fills_in_cannot_be_input() {
+    let found = team_problems("field = \"team.id\"", "field = \"team.name\"");
+    reported(
+        &found,
+        7,
+        &["input field `team.name` is filled in from the directory", "`team_exists`", "remove it from [[input]]"],
+    );
+    let found = team_problems("field = \"team.id\"", "field = \"team\"");
+    reported(&found, 7, &["input field `team` is filled in from the directory"]);
+    let found = team_problems("field = \"team.id\"", "field = \"owner.email.domain\"");
+    reported(&found, 7, &["input field `owner.email.domain` is filled in from the directory", "sets `owner.email`"]);
+}
+
+#[test]
+fn each_names_a_list_of_recipients_a_start_check_fills_in() {
+    let found = team_problems("each = \"team.admins\"", "each = \"team.id\"");
+    reported(&found, 11, &["`team.id` is not a list of recipients a start check fills in", "fill in team.admins"]);
+    let found = team_problems("each = \"team.admins\"", "each = \"team.name\"");
+    reported(&found, 11, &["`team.name` is not a list of recipients"]);
+    let found = team_problems("start_checks = [\"team_exists\"]", "start_checks = []");
+    reported(
+        &found,
+        11,
+        &["`team.admins` is not a list of recipients", "none of this workflow's start checks fills one in"],
+    );
+    let found = team_problems("email = \"email\"", "email = \"team.admins.email\"");
+    reported(&found, 12, &["with `each`, `email` names the key of each recipient", "write email = \"email\""]);
+    let found = team_problems("name = \"name\"", "name = \"team.name\"");
+    reported(&found, 13, &["with `each`, `name` names the key of each recipient"]);
+    let found = team_problems("email = \"email\"\n", "config = \"reviewers\"\n");
+    reported(&found, 11, &["party `team` has a configured address and `each`"]);
+}
+
+#[test]
+fn the_sample_shows_what_parties_need_from_the_start_checks() {
+    let found = team_problems("admins = [{ email = \"ada@team.example\", name = \"Ada\" }]", "admins = []");
+    reported(&found, 11, &["the [sample] has no recipients at `team.admins`", "team.admins = [{ email"]);
+    let found =
+        team_problems("admins = [{ email = \"ada@team.example\", name = \"Ada\" }]", "admins = [{ name = \"Ada\" }]");
+    reported(&found, 11, &["no recipients at `team.admins`"]);
+    // One address a start check fills in: fit for `email`, and shown in the sample.
+    let single = "[parties.team]\nemail = \"owner.email\"\nname = \"team.name\"\n";
+    let source =
+        TEAM_WIDE.replace("[parties.team]\neach = \"team.admins\"\nemail = \"email\"\nname = \"name\"\n", single);
+    let found = problems(&source);
+    reported(
+        &found,
+        11,
+        &["party `team`: the [sample] has no `owner.email`, which start check `team_exists` fills in"],
+    );
+    let with_owner = source.replace("team = { id", "owner = { email = \"olga@team.example\" }\nteam = { id");
+    parse_definition("tiny.toml", &with_owner, &ENV).unwrap_or_else(|p| panic!("{p:#?}"));
+    let found = problems(&source.replace("email = \"owner.email\"", "email = \"team.name\""));
+    reported(&found, 11, &["start check `team_exists` fills `team.name` with text, not an address"]);
+    let found = problems(&source.replace("email = \"owner.email\"", "email = \"team.admins\""));
+    reported(&found, 11, &["fills `team.admins` with a list of recipients", "write each = \"team.admins\""]);
+}
+
+#[test]
+fn otherwise_names_a_final_state_of_a_transition_with_effects() {
+    let found = team_problems("otherwise = \"void\"", "otherwise = \"nowhere\"");
+    reported(&found, 27, &["unknown state `nowhere`", "final = true"]);
+    let found = team_problems("otherwise = \"void\"", "otherwise = \"open\"");
+    reported(&found, 27, &["`otherwise` of `confirm` names state `open`, which is not final"]);
+    let found = team_problems("effects = [\"record_data\"], ", "");
+    reported(&found, 27, &["`otherwise` of `confirm` can never apply: the transition has no effects"]);
+}
+
+#[test]
+fn a_stored_snapshot_is_not_held_to_rules_that_came_after_it() {
+    // Stored before `team_exists` filled in `team.name`, when the caller gave it, with a sample
+    // that did not show the admins yet.
+    let old = TEAM_WIDE
+        .replacen("field = \"team.id\"", "field = \"team.name\"", 1)
+        .replace("admins = [{ email = \"ada@team.example\", name = \"Ada\" }]", "admins = []");
+    let found = problems(&old);
+    assert_eq!(found.len(), 2, "refused as a file: {found:#?}");
+    let def = super::parse_snapshot("tiny.toml", &old, &ENV).unwrap_or_else(|p| panic!("{p:#?}"));
+    assert_eq!(def.input[0].path, "team.name");
+    // What it needs to run is still checked.
+    let broken = old.replace("otherwise = \"void\"", "otherwise = \"nowhere\"");
+    assert!(super::parse_snapshot("tiny.toml", &broken, &ENV).is_err());
 }
