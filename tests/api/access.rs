@@ -95,7 +95,7 @@ async fn world(t: &TestApp) -> World {
     };
     store.change_directory(&add, &test, now).await.unwrap();
     let input = json!({
-        "reseller": { "id": a.to_string(), "name": "Contoso" },
+        "reseller": { "id": a.to_string() },
         "sender": { "email": A_ADMIN },
         "customer": { "name": "Tailspin Toys", "domain": "tailspin.example", "country": "IT",
                       "contact": "Rita Rossi", "email": "rita@tailspin.example" },
@@ -487,7 +487,7 @@ async fn a_partner_key_acts_as_its_user_with_the_roles_the_directory_gives_now(b
     // enrollment.
     let invite = |reseller: uuid::Uuid| {
         json!({ "workflow": "customer_invitation", "input": {
-            "reseller": { "id": reseller.to_string(), "name": "Contoso" },
+            "reseller": { "id": reseller.to_string() },
             "customer": { "name": "Adatum", "domain": "adatum.example", "country": "IT",
                           "contact": "Ada", "email": "ada@adatum.example" } } })
     };
