@@ -45,14 +45,20 @@ pub async fn start(
     if caller.is_partner() {
         partner_start(&caller, &body.workflow, &mut input)?;
     }
-    let outcome = engine
+    let started = engine
         .start(StartRequest {
             workflow: body.workflow,
             input,
             idempotency_key: body.idempotency_key,
             actor: caller.actor(),
         })
-        .await?;
+        .await;
+    let outcome = match started {
+        Err(crate::engine::EngineError::InvalidInput(fields)) if caller.is_partner() => {
+            return Err(crate::engine::EngineError::InvalidInput(withhold_addresses(fields)).into())
+        }
+        other => other?,
+    };
     let status = if outcome.replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(Summary { instance: &outcome.instance, replayed: outcome.replayed })).into_response())
 }
@@ -102,6 +108,28 @@ fn partner_start(caller: &Caller, workflow: &str, input: &mut Value) -> Result<(
         set_path(input, sender, json!(by));
     }
     Ok(())
+}
+
+/// The start checks' refusals name who an invitation goes to (a reseller's global admins, a
+/// customer's recorded contact). A partner key never sees another partner's people, so to it
+/// they say where the invitation goes without the addresses.
+fn withhold_addresses(fields: Vec<crate::workflow::FieldError>) -> Vec<crate::workflow::FieldError> {
+    fields
+        .into_iter()
+        .map(|mut refused| {
+            refused.message = match refused.code {
+                "not_the_owner" => "the invitation goes to the reseller's global admins as the directory records \
+                                    them; leave out `reseller.email`"
+                    .to_owned(),
+                "customer_contact_mismatch" => "this tenant is already a customer: an invitation goes only to its \
+                                                recorded admin contact; leave out `customer.email`. If its admin \
+                                                has changed, ask the operator to record the new contact"
+                    .to_owned(),
+                _ => refused.message,
+            };
+            refused
+        })
+        .collect()
 }
 
 /// Writes `value` at a dotted `path` of the object `input`, making the objects on the way.

@@ -424,6 +424,18 @@ async fn a_partner_key_cannot_touch_another_partners_directory(backend: Backend)
     let customers = stranger.get("/api/v1/customers").await.to_string();
     assert!(!customers.contains(CUSTOMER_ADMIN), "nor another partner's customers");
 
+    // A provider's key inviting A with an address of its choosing is refused, and told where
+    // the invitation goes without being shown A's people.
+    let provider = t.api_with(&t.partner_key(p, "admin@fabrikam.example").await);
+    let invite = json!({ "workflow": "provider_invitation",
+                         "input": { "reseller": { "id": a.to_string(), "email": "attacker@evil.example" } } });
+    let (status, answer) = provider.call(Method::POST, "/api/v1/instances", Some(invite)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let codes: Vec<&str> =
+        answer["error"]["fields"].as_array().unwrap().iter().filter_map(|f| f["code"].as_str()).collect();
+    assert!(codes.contains(&"not_the_owner"), "{answer}");
+    assert!(!answer.to_string().contains(A_ADMIN), "A's admins are not shown to another partner: {answer}");
+
     // Nothing changed: A's customer, users and provider access are as they were.
     let admin = t.api(Scope::Admin).await;
     let a_customers = admin.get(&format!("/api/v1/partners/{a}/customers")).await;
