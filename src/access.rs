@@ -317,6 +317,49 @@ pub fn owner_of(workflow: &str, context: &serde_json::Value) -> Option<uuid::Uui
     crate::workflow::field(context, path).and_then(serde_json::Value::as_str).and_then(|id| id.trim().parse().ok())
 }
 
+/// Context fields the start checks fill from the directory with another party's people (a
+/// reseller's global admins, a customer's recorded contact): a partner key never sees them.
+pub const WITHHELD_FIELDS: &[&str] = &["/reseller/admins", "/customer/admin"];
+
+/// What a partner key is shown instead of another party's address.
+pub const WITHHELD: &str = "(withheld: taken from the directory)";
+
+/// The addresses a partner's caller gave in an instance's input, which it may see again.
+pub fn given_addresses(context: &serde_json::Value) -> Vec<String> {
+    ["/customer/email", "/reseller/email", "/sender/email"]
+        .iter()
+        .filter_map(|path| context.pointer(path).and_then(serde_json::Value::as_str))
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+/// Withholds from an instance as a partner key sees it (its JSON) what the directory filled in
+/// about other parties' people: those context fields, and emails' recipients it did not give.
+pub fn withhold_from_partner(view: &mut serde_json::Value) {
+    let given = given_addresses(&view["context"]);
+    if let Some(context) = view.get_mut("context") {
+        for path in WITHHELD_FIELDS {
+            let (parent, key) = path.rsplit_once('/').unwrap_or_default();
+            if let Some(object) = context.pointer_mut(parent).and_then(serde_json::Value::as_object_mut) {
+                object.remove(key);
+            }
+        }
+    }
+    if let Some(emails) = view.get_mut("emails").and_then(serde_json::Value::as_array_mut) {
+        for email in emails {
+            withhold_recipient(email, &given);
+        }
+    }
+}
+
+/// Replaces an email's `recipient` unless it is one of the `given` addresses.
+pub fn withhold_recipient(email: &mut serde_json::Value, given: &[String]) {
+    let shown = email["recipient"].as_str().is_some_and(|r| given.contains(&r.to_ascii_lowercase()));
+    if !shown && email.get("recipient").is_some() {
+        email["recipient"] = serde_json::Value::String(WITHHELD.to_owned());
+    }
+}
+
 /// The store's filter for the instances `partner` owns.
 pub fn owned_by(partner: uuid::Uuid) -> crate::store::Owner {
     crate::store::Owner { partner, fields: OWNER_FIELDS.to_vec() }

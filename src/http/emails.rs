@@ -83,6 +83,14 @@ pub async fn list(
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let emails = engine.store().emails_by_status(status, limit, owner.as_ref()).await?;
     let items: Vec<EmailView<'_>> = emails.iter().map(|e| EmailView { email: e, text: None, html: None }).collect();
+    if caller.is_partner() {
+        // Recipients the directory chose are withheld from a partner key's list.
+        let mut items = serde_json::to_value(&items).map_err(|_| ApiError::internal())?;
+        for item in items.as_array_mut().into_iter().flatten() {
+            access::withhold_recipient(item, &[]);
+        }
+        return Ok(Json(json!({ "items": items })).into_response());
+    }
     Ok(Json(json!({ "items": items })).into_response())
 }
 
@@ -151,13 +159,20 @@ async fn withheld(engine: &Engine, email: &EmailRecord) -> Result<Vec<(String, S
 }
 
 async fn respond(engine: &Engine, caller: &Caller, mut email: EmailRecord) -> Result<Response, ApiError> {
-    if caller.is_partner() {
-        for (url, placeholder) in withheld(engine, &email).await? {
-            email.text_body = email.text_body.replace(&url, &placeholder);
-            email.html_body = email.html_body.map(|html| html.replace(&url, &placeholder));
-        }
+    if !caller.is_partner() {
+        return Ok(Json(EmailView::of(&email)).into_response());
     }
-    Ok(Json(EmailView::of(&email)).into_response())
+    for (url, placeholder) in withheld(engine, &email).await? {
+        email.text_body = email.text_body.replace(&url, &placeholder);
+        email.html_body = email.html_body.map(|html| html.replace(&url, &placeholder));
+    }
+    let given = match engine.store().instance(email.instance_id).await? {
+        Some(instance) => access::given_addresses(&instance.context.0),
+        None => Vec::new(),
+    };
+    let mut shown = serde_json::to_value(EmailView::of(&email)).map_err(|_| ApiError::internal())?;
+    access::withhold_recipient(&mut shown, &given);
+    Ok(Json(shown).into_response())
 }
 
 pub async fn retry(State(engine): State<Engine>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {

@@ -68,6 +68,11 @@ pub async fn show(State(engine): State<Engine>, caller: Caller, Path(id): Path<S
     let id = parse_id(&id)?;
     let view = engine.view(id).await?;
     reach(&caller, &view.instance)?;
+    if caller.is_partner() {
+        let mut shown = serde_json::to_value(&view).map_err(|_| ApiError::internal())?;
+        access::withhold_from_partner(&mut shown);
+        return Ok(Json(shown).into_response());
+    }
     Ok(Json(view).into_response())
 }
 

@@ -436,6 +436,21 @@ async fn a_partner_key_cannot_touch_another_partners_directory(backend: Backend)
     assert!(codes.contains(&"not_the_owner"), "{answer}");
     assert!(!answer.to_string().contains(A_ADMIN), "A's admins are not shown to another partner: {answer}");
 
+    // Nor when the invitation is started: it goes to A's admins, whom the provider never sees.
+    let b_provider =
+        partner(&t, PartnerKind::IndirectProvider, "Northwind Logistics", &[("ops@nwl.example", &[Role::GlobalAdmin])])
+            .await;
+    let provider = t.api_with(&t.partner_key(b_provider, "ops@nwl.example").await);
+    let invite = json!({ "workflow": "provider_invitation", "input": { "reseller": { "id": a.to_string() } } });
+    let (status, started) = provider.call(Method::POST, "/api/v1/instances", Some(invite)).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let shown = provider.get(&format!("/api/v1/instances/{}", started["id"].as_str().unwrap())).await;
+    assert!(!shown.to_string().contains(A_ADMIN), "{shown}");
+    assert_eq!(shown["emails"][0]["recipient"], accord::access::WITHHELD);
+    let operator =
+        t.api(Scope::Admin).await.get(&format!("/api/v1/instances/{}", started["id"].as_str().unwrap())).await;
+    assert_eq!(operator["emails"][0]["recipient"], A_ADMIN, "the operator sees who it went to");
+
     // Nothing changed: A's customer, users and provider access are as they were.
     let admin = t.api(Scope::Admin).await;
     let a_customers = admin.get(&format!("/api/v1/partners/{a}/customers")).await;
