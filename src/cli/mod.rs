@@ -15,13 +15,13 @@ use accord::config::Config;
 use accord::delivery::drafts::{self, DraftEdit, DraftError};
 use accord::engine::{EngineError, EventRequest, InstanceView, StartRequest};
 use accord::ids::{InstanceId, OutboxId};
-use accord::keys;
 use accord::store::{EmailRecord, EmailStatus};
-use accord::store::{ListFilter, Origin, Scope};
+use accord::store::{ListFilter, Origin};
 use accord::telemetry;
 use accord::workflow::to_dot;
 
 mod directory;
+mod keys;
 pub(crate) mod output;
 
 /// Accord runs onboarding workflows that happen by email: state machines written as TOML in
@@ -144,7 +144,7 @@ enum Command {
     /// Manage API keys
     Keys {
         #[command(subcommand)]
-        action: KeysCommand,
+        action: keys::KeysCommand,
     },
     /// Run every shipped workflow end to end: start it, read the mail, click the links
     ///
@@ -187,47 +187,6 @@ enum EmailsCommand {
     Retry { id: String },
 }
 
-#[derive(Debug, Subcommand)]
-enum KeysCommand {
-    /// Create an API key and print it once on stdout (only its hash is stored)
-    ///
-    /// Operator keys: --scope admin|reviewer|pipeline. Partner keys act as one user of one
-    /// partner, with that user's roles in the directory at each request:
-    /// accord keys create --partner <PARTNER_ID> --user admin@contoso.it --expires 90d
-    Create {
-        /// admin: everything; reviewer: read and decide; pipeline: start, read and signal
-        #[arg(long, value_parser = parse_scope, required_unless_present = "partner", conflicts_with = "partner")]
-        scope: Option<Scope>,
-        /// Make a partner key for this partner (see `accord partners`); needs --user
-        #[arg(long, value_name = "PARTNER_ID", requires = "user")]
-        partner: Option<uuid::Uuid>,
-        /// The partner's user the key acts as (an email address of one of its users)
-        #[arg(long, value_name = "EMAIL", requires = "partner")]
-        user: Option<String>,
-        /// A name to recognise the key by in instance histories and `accord keys list`
-        #[arg(long, default_value = "")]
-        label: String,
-        /// How long the key lives, such as 90d or 12h [default: until revoked]
-        #[arg(long, value_name = "DURATION", value_parser = parse_lifetime)]
-        expires: Option<std::time::Duration>,
-    },
-    /// List keys: id, kind, partner, user, label, created, last used, expires, revoked
-    List,
-    /// Revoke a key: it answers 401 key_revoked from its next request on
-    Revoke { id: uuid::Uuid },
-}
-
-fn parse_lifetime(text: &str) -> Result<std::time::Duration, String> {
-    accord::http::parse_key_lifetime(text)
-}
-
-fn parse_scope(text: &str) -> Result<Scope, String> {
-    match text.parse()? {
-        Scope::Partner => Err("make a partner key with --partner <PARTNER_ID> --user <EMAIL>".into()),
-        scope => Ok(scope),
-    }
-}
-
 /// Runs the command line; the exit code is 0 on success and 1 on any error.
 pub async fn run(cli: Cli) -> ExitCode {
     let json = cli.json;
@@ -247,7 +206,7 @@ fn report_error(err: &anyhow::Error, json: bool) {
         .map(EngineError::code)
         .or_else(|| err.downcast_ref::<DraftError>().map(DraftError::code))
         .or_else(|| err.downcast_ref::<accord::directory::commands::CommandError>().map(|e| e.code()))
-        .or_else(|| err.downcast_ref::<keys::CreateError>().map(keys::CreateError::code))
+        .or_else(|| err.downcast_ref::<accord::keys::CreateError>().map(accord::keys::CreateError::code))
         .unwrap_or("error");
     if json {
         let mut body = json!({ "error": { "code": code, "message": format!("{err:#}") } });
@@ -362,7 +321,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             print(json, &json!({ "workflow": definition.name, "dot": dot }), || dot.trim_end().to_owned());
             Ok(())
         }
-        Command::Keys { action } => keys_command(config, action, json).await,
+        Command::Keys { action } => keys::run(config, action, json).await,
         Command::Access => {
             let rows: Vec<Value> = accord::access::TABLE
                 .iter()
@@ -526,76 +485,6 @@ fn check(mut config: Config, workflows: Option<PathBuf>, json: bool) -> anyhow::
     } else {
         // The problems are printed; the error only sets the exit code.
         Err(anyhow::anyhow!("{} problem(s) found", report.problems.len()))
-    }
-}
-
-async fn keys_command(config: Config, action: KeysCommand, json: bool) -> anyhow::Result<()> {
-    let store = app::open_store(&config).await?;
-    let now = accord::clock::Timestamp::from_datetime(chrono::Utc::now());
-    match action {
-        KeysCommand::Create { scope, partner, user, label, expires } => {
-            let holder = match (scope, partner, user) {
-                (_, Some(partner), Some(user)) => keys::KeyHolder::Partner { partner, user },
-                (Some(scope), _, _) => keys::KeyHolder::Operator(scope),
-                _ => anyhow::bail!("give --scope admin|reviewer|pipeline, or --partner <PARTNER_ID> --user <EMAIL>"),
-            };
-            let new = keys::NewKey { holder, label, expires_in: expires };
-            let (key, record) = keys::create(store.as_ref(), &new, now).await?;
-            let mut view = serde_json::to_value(accord::http::KeyView::of(&record))?;
-            view["key"] = json!(key);
-            // The key alone on stdout, so `accord keys create ... | head -1` or `$(...)` gets it;
-            // what it is goes to stderr.
-            print(json, &view, || key.clone());
-            if !json {
-                let holder = match (&record.partner_id, &record.user_email) {
-                    (Some(partner), Some(user)) => format!("partner key of {partner}, acting as {user}"),
-                    _ => format!("scope {}", record.scope),
-                };
-                let expiry = record.expires_at.map_or_else(|| "until revoked".to_owned(), |at| format!("until {at}"));
-                output::note(&format!(
-                    "({holder}; valid {expiry}; id {}; this key is shown once: store it now)",
-                    record.id
-                ));
-            }
-            Ok(())
-        }
-        KeysCommand::List => {
-            let keys = store.api_keys().await?;
-            let views: Vec<accord::http::KeyView<'_>> = keys.iter().map(accord::http::KeyView::of).collect();
-            print(json, &json!({ "items": views }), || {
-                let mut lines = vec!["ID\tKIND\tPARTNER\tUSER\tLABEL\tCREATED\tLAST USED\tEXPIRES\tREVOKED".to_owned()];
-                let or_dash = |t: Option<String>| t.unwrap_or_else(|| "-".into());
-                for k in &keys {
-                    lines.push(format!(
-                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                        k.id,
-                        if k.scope == Scope::Partner { "partner".to_owned() } else { k.scope.to_string() },
-                        or_dash(k.partner_id.map(|p| p.to_string())),
-                        or_dash(k.user_email.clone()),
-                        if k.label.is_empty() { "-" } else { &k.label },
-                        k.created_at,
-                        or_dash(k.last_used_at.map(|t| t.to_string())),
-                        or_dash(k.expires_at.map(|t| t.to_string())),
-                        or_dash(k.revoked_at.map(|t| t.to_string())),
-                    ));
-                }
-                lines.join("\n")
-            });
-            Ok(())
-        }
-        KeysCommand::Revoke { id } => match store.revoke_api_key(id, now).await? {
-            None => anyhow::bail!("no key with id {id}; `accord keys list` lists them"),
-            Some(revoked) => {
-                print(json, &json!({ "id": id, "revoked": true, "already_revoked": !revoked }), || {
-                    if revoked {
-                        format!("revoked {id}")
-                    } else {
-                        format!("{id} was revoked already")
-                    }
-                });
-                Ok(())
-            }
-        },
     }
 }
 
