@@ -4,3 +4,4 @@
 pub use accord_core::directory::*;
 
 pub mod commands;
+mod users;
