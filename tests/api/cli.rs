@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use crate::helpers::repo;
 
-fn accord(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn accord(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_accord"))
         .current_dir(dir)
         .env("ACCORD_DATA_DIR", dir.join("data"))
@@ -23,7 +23,7 @@ fn accord(dir: &Path, args: &[&str]) -> Output {
 /// The configured reviewers, as the environment gives them.
 const REVIEWERS: &str = "{reviewers=\"reviewers@contoso.example\"}";
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -317,41 +317,6 @@ fn without_an_smtp_server_mail_is_written_as_eml_files() {
     let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
     assert_eq!(message.subject(), Some("Confirm your email address for Contoso Italia"));
     assert!(message.body_text(0).unwrap().contains("/l/"), "the personalised link is in the file");
-}
-
-#[test]
-fn the_demo_runs_every_shipped_workflow_on_the_embedded_defaults() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = accord(dir.path(), &["--json", "demo"]);
-    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["failed"], 0);
-    let enrollment = report["workflows"].as_array().unwrap().iter().find(|w| w["workflow"] == "enrollment").unwrap();
-    assert_eq!(
-        enrollment["states"],
-        serde_json::json!([
-            "awaiting_verification",
-            "in_review",
-            "awaiting_information",
-            "in_review",
-            "awaiting_agreement",
-            "active"
-        ])
-    );
-    assert_eq!(enrollment["links_clicked"], 3);
-    assert_eq!(enrollment["emails"].as_array().unwrap().len(), 7);
-    let provider =
-        report["workflows"].as_array().unwrap().iter().find(|w| w["workflow"] == "provider_invitation").unwrap();
-    assert_eq!(provider["states"], serde_json::json!(["invited", "authorized"]));
-    for customer_flow in ["customer_invitation", "dual_customer_invitation"] {
-        let run = report["workflows"].as_array().unwrap().iter().find(|w| w["workflow"] == customer_flow).unwrap();
-        assert_eq!(run["states"], serde_json::json!(["invited", "accepted"]), "{customer_flow}");
-    }
-    let commands =
-        report["workflows"].as_array().unwrap().iter().find(|w| w["workflow"] == "relationship_commands").unwrap();
-    assert_eq!(commands["steps"].as_array().unwrap().len(), 4, "{commands}");
-    let eml = std::fs::read_dir(dir.path().join("data/mail")).unwrap().count();
-    assert_eq!(eml, 15, "every email the demo read was written as an .eml file");
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod conformance;
 mod consent;
 mod console;
 mod customer;
+mod demo;
 mod email;
 mod enrollment;
 mod faults;

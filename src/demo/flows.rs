@@ -1,19 +1,14 @@
-//! `accord demo`: runs every shipped workflow end to end against the configured database and
-//! mail transport, reading the mail back (from the `.eml` files of the embedded default, or from
-//! an SMTP sink's API with `--sink`) and clicking the links it finds, as a recipient would.
+//! The demo's recipient: reads the mail back and clicks the links it finds, one workflow at a
+//! time.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::sync::watch;
 
-use crate::app::App;
-use crate::config::Config;
 use crate::engine::{Engine, EngineError, EventRequest, StartRequest};
 use crate::ids::InstanceId;
 use crate::mail::links;
@@ -23,19 +18,8 @@ use crate::store::{EmailStatus, Origin};
 /// Who acts for the demo's customer in the audit log.
 const CUSTOMER_DEMO: &str = "customer (demo)";
 
-#[derive(Debug, clap::Args)]
-pub struct DemoArgs {
-    /// Read the mail back from this SMTP sink instead of the .eml files: mailhog=URL,
-    /// mailpit=URL or maildev=URL (the sink's HTTP API); needed when ACCORD_SMTP_URL is set
-    #[arg(long, value_name = "KIND=URL")]
-    sink: Option<String>,
-    /// How long to wait for each email
-    #[arg(long, default_value = "30s")]
-    timeout: String,
-}
-
 /// Where the demo reads mail from.
-enum Mailbox {
+pub(super) enum Mailbox {
     Files(PathBuf),
     Sink(Sink),
 }
@@ -90,34 +74,34 @@ impl Mailbox {
 
 /// What one workflow's run did.
 #[derive(Debug, Default, Serialize)]
-struct Report {
-    workflow: String,
-    states: Vec<String>,
-    emails: Vec<String>,
-    links_clicked: usize,
-    refusals_checked: usize,
+pub(super) struct Report {
+    pub(super) workflow: String,
+    pub(super) states: Vec<String>,
+    pub(super) emails: Vec<String>,
+    pub(super) links_clicked: usize,
+    pub(super) refusals_checked: usize,
     /// What a directory command did (for the relationship commands, which are not workflows).
-    steps: Vec<String>,
-    error: Option<String>,
+    pub(super) steps: Vec<String>,
+    pub(super) error: Option<String>,
 }
 
 /// A recipient and the pages they open.
-struct Runner {
-    engine: Engine,
-    mailbox: Mailbox,
-    base: String,
-    client: reqwest::Client,
-    timeout: Duration,
-    seen: Vec<String>,
-    progress: ProgressBar,
+pub(super) struct Runner {
+    pub(super) engine: Engine,
+    pub(super) mailbox: Mailbox,
+    pub(super) base: String,
+    pub(super) client: reqwest::Client,
+    pub(super) timeout: Duration,
+    pub(super) seen: Vec<String>,
+    pub(super) progress: ProgressBar,
     /// The reseller the enrollment made active, for the provider invitation.
-    reseller: Option<uuid::Uuid>,
+    pub(super) reseller: Option<uuid::Uuid>,
     /// The reseller's global admin (who may invite customers).
-    reseller_admin: String,
+    pub(super) reseller_admin: String,
     /// The provider the reseller authorised, for the dual invitation.
-    provider: Option<uuid::Uuid>,
+    pub(super) provider: Option<uuid::Uuid>,
     /// The customer added for the agreement, for the relationship commands.
-    customer: Option<uuid::Uuid>,
+    pub(super) customer: Option<uuid::Uuid>,
 }
 
 impl Runner {
@@ -149,7 +133,6 @@ impl Runner {
             message.subject
         );
         report.emails.push(format!("{to}: {}", message.subject));
-        self.progress.inc(1);
         Ok(message)
     }
 
@@ -167,7 +150,6 @@ impl Runner {
                 let response = self.client.post(&link).form(form).send().await?;
                 anyhow::ensure!(response.status().is_success(), "acting on `{title}` answered {}", response.status());
                 report.links_clicked += 1;
-                self.progress.inc(1);
                 return Ok(());
             }
         }
@@ -183,7 +165,6 @@ impl Runner {
             actor: "demo:reviewer".into(),
         };
         self.engine.apply(id, request).await?;
-        self.progress.inc(1);
         Ok(())
     }
 
@@ -204,7 +185,7 @@ impl Runner {
         Ok(())
     }
 
-    async fn example_signup(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
+    pub(super) async fn example_signup(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
         let contact = format!("anna.{tag}@contoso.example");
         let input = json!({ "company": { "name": "Contoso" }, "contact": { "name": "Anna Rossi", "email": contact, "locale": "en" } });
         let id = self.start("example_signup", input).await?;
@@ -218,7 +199,7 @@ impl Runner {
         self.finish(report, id).await
     }
 
-    async fn enrollment(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
+    pub(super) async fn enrollment(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
         let contact = format!("anna.{tag}@contoso.example");
         let admin = format!("admin.{tag}@contoso.example");
         let input = json!({
@@ -270,7 +251,7 @@ impl Runner {
     }
 
     /// An indirect provider serving Italy invites the reseller the enrollment made active.
-    async fn provider_invitation(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
+    pub(super) async fn provider_invitation(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
         use crate::directory::{NewPartner, NewUser, PartnerKind, PartnerStatus, Role};
         let reseller = self.reseller.context("the enrollment did not make a reseller active")?;
         let provider = NewPartner {
@@ -348,7 +329,6 @@ impl Runner {
             other => anyhow::bail!("a draft edit dropping the link should be refused: {other:?}"),
         }
         drafts::release(&self.engine, draft.id).await?;
-        self.progress.inc(1);
         Ok(())
     }
 
@@ -363,7 +343,7 @@ impl Runner {
     }
 
     /// The reseller invites a customer with delegated admin privileges; the customer accepts.
-    async fn customer_invitation(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
+    pub(super) async fn customer_invitation(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
         let reseller = self.reseller.context("the enrollment did not make a reseller active")?;
         let contact = format!("giulia.{tag}@northwind.example");
         let domain = format!("northwind-{tag}.example");
@@ -391,7 +371,7 @@ impl Runner {
     }
 
     /// The reseller and its provider invite a customer together; acceptance relates both.
-    async fn dual_customer_invitation(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
+    pub(super) async fn dual_customer_invitation(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
         let reseller = self.reseller.context("the enrollment did not make a reseller active")?;
         let provider = self.provider.context("the provider invitation did not relate a provider")?;
         let contact = format!("it.{tag}@adatum.example");
@@ -414,7 +394,7 @@ impl Runner {
     }
 
     /// A customer added from another portal accepts the customer agreement by link.
-    async fn customer_agreement(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
+    pub(super) async fn customer_agreement(&mut self, report: &mut Report, tag: &str) -> anyhow::Result<()> {
         use crate::directory::commands::{self, AddCustomer};
         let reseller = self.reseller.context("the enrollment did not make a reseller active")?;
         let provider = self.provider.context("the provider invitation did not relate a provider")?;
@@ -449,7 +429,7 @@ impl Runner {
     }
 
     /// The relationship commands on both sides, with their refusals.
-    async fn relationship_commands(&mut self, report: &mut Report) -> anyhow::Result<()> {
+    pub(super) async fn relationship_commands(&mut self, report: &mut Report) -> anyhow::Result<()> {
         use crate::directory::commands::{self, CommandError, RemoveCustomer};
         let store = self.engine.store().clone();
         let store = store.as_ref();
@@ -508,121 +488,12 @@ impl Runner {
             audit.iter().any(|a| a.action == "customer_relationship_removed" && a.reason.is_some()),
             "the removal has no audit row with its reason"
         );
-        self.progress.inc(1);
         Ok(())
     }
 
     async fn start(&self, workflow: &str, input: Value) -> anyhow::Result<InstanceId> {
         let request = StartRequest { workflow: workflow.into(), input, idempotency_key: None, actor: "demo".into() };
         let id = self.engine.start(request).await?.instance.id;
-        self.progress.inc(1);
         Ok(id)
     }
-}
-
-pub async fn run(mut config: Config, args: DemoArgs, json: bool) -> anyhow::Result<()> {
-    let timeout = humantime::parse_duration(&args.timeout).context("bad --timeout")?;
-    let mailbox = match (&args.sink, config.smtp_url.is_some()) {
-        (Some(spec), _) => Mailbox::Sink(Sink::parse(spec)?),
-        (None, false) => Mailbox::Files(config.data_dir.join("mail")),
-        (None, true) => anyhow::bail!(
-            "ACCORD_SMTP_URL is set, so the mail leaves this machine: pass --sink mailhog=URL, mailpit=URL or maildev=URL to read it back"
-        ),
-    };
-    // The demo serves the link pages itself, on a free loopback port.
-    let listener =
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding a loopback port for the link pages")?;
-    let base = format!("http://{}", listener.local_addr()?);
-    config.public_url = base.clone();
-    config.scheduler_poll = "200ms".into();
-    let app = App::build(config).await?;
-    let engine = app.engine.clone();
-    let (stop, shutdown) = watch::channel(false);
-    let server = tokio::spawn(app.serve(listener, shutdown));
-
-    let progress = if json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new(60);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    };
-    let mut runner = Runner {
-        engine,
-        mailbox,
-        base,
-        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?,
-        timeout,
-        seen: Vec::new(),
-        progress,
-        reseller: None,
-        reseller_admin: String::new(),
-        provider: None,
-        customer: None,
-    };
-    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let mut reports = Vec::new();
-    for workflow in [
-        "example_signup",
-        "enrollment",
-        "provider_invitation",
-        "customer_invitation",
-        "dual_customer_invitation",
-        "customer_agreement",
-        "relationship_commands",
-    ] {
-        let mut report = Report { workflow: workflow.into(), ..Report::default() };
-        let result = match workflow {
-            "example_signup" => runner.example_signup(&mut report, &tag).await,
-            "enrollment" => runner.enrollment(&mut report, &tag).await,
-            "provider_invitation" => runner.provider_invitation(&mut report, &tag).await,
-            "customer_invitation" => runner.customer_invitation(&mut report, &tag).await,
-            "dual_customer_invitation" => runner.dual_customer_invitation(&mut report, &tag).await,
-            "customer_agreement" => runner.customer_agreement(&mut report, &tag).await,
-            _ => runner.relationship_commands(&mut report).await,
-        };
-        if let Err(err) = result {
-            report.error = Some(format!("{err:#}"));
-        }
-        reports.push(report);
-    }
-    runner.progress.finish_and_clear();
-    let _ = stop.send(true);
-    server.await.context("the demo server panicked")??;
-
-    let failed = reports.iter().filter(|r| r.error.is_some()).count();
-    // Written with `?`: a reader that went away (`accord demo | head`) ends the command quietly.
-    let mut out = std::io::stdout().lock();
-    if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&json!({ "workflows": reports, "failed": failed }))?)?;
-    } else {
-        for r in &reports {
-            let outcome = if r.error.is_some() { "FAILED" } else { "ok" };
-            writeln!(out, "{} {outcome}", r.workflow)?;
-            if !r.states.is_empty() {
-                writeln!(out, "  states: {}", r.states.join(" -> "))?;
-            }
-            for step in &r.steps {
-                writeln!(out, "  {step}")?;
-            }
-            writeln!(out, "  emails received: {}", r.emails.len())?;
-            for email in &r.emails {
-                writeln!(out, "    {email}")?;
-            }
-            writeln!(out, "  links clicked: {}", r.links_clicked)?;
-            if r.refusals_checked > 0 {
-                writeln!(out, "  refusals checked: {}", r.refusals_checked)?;
-            }
-            if let Some(error) = &r.error {
-                writeln!(out, "  error: {error}")?;
-            }
-        }
-    }
-    out.flush()?;
-    drop(out);
-    anyhow::ensure!(failed == 0, "{failed} workflow(s) did not run as expected");
-    Ok(())
 }
