@@ -12,6 +12,7 @@ mod consent;
 mod console;
 mod customer;
 mod email;
+mod ended;
 mod enrollment;
 mod faults;
 mod hardening;
