@@ -21,6 +21,7 @@ mod hostile;
 mod http;
 mod layering;
 mod leases;
+mod pages;
 mod process;
 mod provider;
 mod sinks;
