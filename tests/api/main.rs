@@ -22,6 +22,7 @@ mod http;
 mod layering;
 mod leases;
 mod pages;
+mod pages_browser;
 mod process;
 mod provider;
 mod sinks;

@@ -40,7 +40,7 @@ pub(crate) async fn link(t: &TestApp, id: InstanceId, action: &str) -> String {
 }
 
 /// A customer invitation from Contoso Italia to Northwind, in `locale`; its id.
-async fn invite(t: &TestApp, reseller: uuid::Uuid, domain: &str, locale: &str) -> InstanceId {
+pub(crate) async fn invite(t: &TestApp, reseller: uuid::Uuid, domain: &str, locale: &str) -> InstanceId {
     let mut input = invitation(reseller, domain, "public", true);
     input["customer"]["locale"] = json!(locale);
     t.engine().start(start("customer_invitation", input)).await.unwrap().instance.id
