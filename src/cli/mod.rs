@@ -157,7 +157,7 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum EmailsCommand {
-    /// List emails in a status (draft, queued, sending, sent, failed), oldest first
+    /// List emails in a status (draft, queued, sending, sent, failed, cancelled), oldest first
     List {
         #[arg(long, default_value = "draft")]
         status: String,
