@@ -18,6 +18,7 @@ crate::on_each_store!(
     an_ended_instances_queued_email_is_cancelled_and_its_final_notice_sent,
     a_dispatcher_that_claimed_before_the_end_does_not_send,
     a_failed_email_of_an_ended_instance_cannot_be_retried,
+    the_console_refuses_to_release_a_cancelled_draft,
 );
 
 /// Fails `email` as the dispatcher does when the server refuses it for good.
@@ -197,4 +198,36 @@ async fn a_failed_email_of_an_ended_instance_cannot_be_retried(backend: Backend)
     // And a queued email is not failed.
     let (status, body) = admin.call(Method::POST, &format!("/api/v1/emails/{}/retry", notice.id), None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("email_not_failed")), "{body}");
+}
+
+async fn the_console_refuses_to_release_a_cancelled_draft(backend: Backend) {
+    use reqwest::header::{COOKIE, SET_COOKIE};
+    let Some(t) = TestApp::options(backend).spawn().await else { return };
+    let reseller = partner(&t, PartnerKind::IndirectReseller, "Contoso Italia S.r.l.").await;
+    let id = t
+        .engine()
+        .start(start("customer_invitation", invitation(reseller, "northwind.example", "public", true)))
+        .await
+        .unwrap()
+        .instance
+        .id;
+    let email = t.engine().store().emails(id).await.unwrap()[0].id;
+    t.send(id, "withdraw", Value::Null).await.unwrap();
+    let key = accord::keys::create_operator(t.engine().store().as_ref(), Scope::Admin, "marco", t.clock.now())
+        .await
+        .unwrap()
+        .0;
+    let response = t.console_sign_in(&key).await;
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let page = t.client.get(format!("{}/console/emails/{email}", t.base)).header(COOKIE, &cookie).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("cancelled"), "the email's view shows its status: {html}");
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let release = format!("{}/console/emails/{email}/release", t.base);
+    let response =
+        t.client.post(&release).header(COOKIE, &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("has ended (withdrawn)") && html.contains("cannot be released"), "{html}");
+    assert_eq!(t.engine().store().email(email).await.unwrap().unwrap().status, EmailStatus::Cancelled);
 }
