@@ -55,6 +55,14 @@ impl Found {
     }
 }
 
+/// A box or field the form comes back for: its label, and whether it is there but holds a
+/// control character (the template says so in the reader's language).
+#[derive(serde::Serialize)]
+struct Missing {
+    label: String,
+    control: bool,
+}
+
 /// Longest text accepted in a link page's text box.
 const MAX_FIELD_CHARS: usize = 10_000;
 
@@ -63,7 +71,7 @@ enum Page {
     /// The action's form; `missing` lists what must still be ticked or filled in, `values` keeps
     /// what was typed and ticked (`confirm_<n>`).
     Form {
-        missing: Vec<String>,
+        missing: Vec<Missing>,
         values: HashMap<String, String>,
     },
     Done {
@@ -147,7 +155,7 @@ pub async fn act(
     for (i, label) in action.confirm.get(&chain).into_iter().enumerate() {
         let name = format!("confirm_{i}");
         if form.get(&name).is_none_or(|v| v.is_empty()) {
-            missing.push(label);
+            missing.push(Missing { label, control: false });
         } else {
             // Ticked boxes stay ticked when the form comes back.
             values.insert(name, "on".to_owned());
@@ -158,10 +166,10 @@ pub async fn act(
         let value = form.get(&field.name).map(|v| v.trim()).unwrap_or_default();
         let value: String = value.chars().take(MAX_FIELD_CHARS).collect();
         if field.required && value.is_empty() {
-            missing.push(field.label.get(&chain));
+            missing.push(Missing { label: field.label.get(&chain), control: false });
         } else if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
             // A NUL or another control character: the form comes back saying which field.
-            missing.push(format!("{} (without control characters)", field.label.get(&chain)));
+            missing.push(Missing { label: field.label.get(&chain), control: true });
         }
         values.insert(field.name.clone(), value.clone());
         data.insert(field.name.clone(), Value::String(value));

@@ -278,6 +278,7 @@ async fn the_form_keeps_what_was_ticked_and_typed(backend: Backend) {
     let (status, page) = t.post(&answer, &[("answer", "IT 0123\u{7}4567890")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
     assert!(page.contains(">IT 0123\u{7}4567890</textarea>"), "{page}");
+    assert!(page.contains("<li>La tua risposta (senza caratteri di controllo)</li>"), "said in Italian: {page}");
 }
 
 async fn pages_show_the_question_the_provider_and_the_agreements_text(backend: Backend) {
