@@ -84,7 +84,9 @@ impl App {
     /// The HTTP application as it is served: the routes, with the configured limits and the
     /// security headers ([`crate::http::harden::protect`]).
     pub fn router(&self) -> anyhow::Result<axum::Router> {
-        let routes = crate::http::router(self.engine.clone());
+        let mut state = crate::http::AppState::new(self.engine.clone());
+        state.agreements = Arc::new(self.config.agreements.clone());
+        let routes = crate::http::router_with(state);
         crate::http::harden::protect(routes, &self.config.limits, &self.config.templates_dir)
     }
 

@@ -30,6 +30,7 @@ const KEYS: &[&str] = &[
     "smtp_retry_base",
     "log_format",
     "limits",
+    "agreements",
 ];
 
 #[derive(Clone, Debug, Deserialize)]
@@ -70,6 +71,9 @@ pub struct Config {
     /// What one client may take of the server: `[limits]` in the file,
     /// `ACCORD_LIMITS__<KEY>` in the environment.
     pub limits: Limits,
+    /// Where the link pages send a reader for the full text of each agreement they summarise:
+    /// `[agreements]` in the file, `ACCORD_AGREEMENTS__<KEY>` in the environment.
+    pub agreements: Agreements,
 }
 
 /// Timeouts, the connection cap, the body size and the request rates. A rate of 0 turns that
@@ -186,6 +190,7 @@ impl Default for Config {
             smtp_retry_base: "2s".into(),
             log_format: LogFormat::Text,
             limits: Limits::default(),
+            agreements: Agreements::default(),
         }
     }
 }
@@ -250,6 +255,7 @@ impl Config {
         config.backoff()?;
         config.mail_from()?;
         config.limits.check()?;
+        config.agreements.check()?;
         Ok(config)
     }
 
@@ -304,9 +310,62 @@ impl Config {
     }
 }
 
+/// The full texts of the agreements a link page asks a person to accept, linked beside its
+/// summary. The defaults are Microsoft's public pages; a deployment may point at a copy of its
+/// own (a country's version, a translation).
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Agreements {
+    /// The Microsoft Customer Agreement: customer invitations and agreement requests.
+    pub customer: String,
+    /// The Microsoft Partner Agreement: what an enrolling reseller's global admin accepts.
+    pub partner: String,
+}
+
+impl Default for Agreements {
+    fn default() -> Self {
+        Self {
+            customer: "https://www.microsoft.com/licensing/docs/customeragreement".into(),
+            partner: "https://learn.microsoft.com/partner-center/enroll/microsoft-partner-agreement".into(),
+        }
+    }
+}
+
+impl Agreements {
+    /// Each is an absolute `https://` (or `http://`) address: a page shows it as a link.
+    fn check(&self) -> anyhow::Result<()> {
+        for (key, value) in [("customer", &self.customer), ("partner", &self.partner)] {
+            let parsed = url::Url::parse(value);
+            anyhow::ensure!(
+                parsed.is_ok_and(|url| matches!(url.scheme(), "https" | "http") && url.host().is_some()),
+                "bad agreements.{key} `{value}`: give the full address of the agreement's text, such as \"{}\"",
+                match key {
+                    "customer" => Agreements::default().customer,
+                    _ => Agreements::default().partner,
+                }
+            );
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agreement_addresses_default_to_microsofts_pages_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accord.toml");
+        std::fs::write(&file, "[agreements]\ncustomer = \"https://contoso.example/mca-it.pdf\"\n").unwrap();
+        let config = Config::load(Some(&file)).unwrap();
+        assert_eq!(config.agreements.customer, "https://contoso.example/mca-it.pdf");
+        assert_eq!(config.agreements.partner, Agreements::default().partner);
+        assert!(Agreements::default().customer.starts_with("https://www.microsoft.com/"));
+        std::fs::write(&file, "[agreements]\npartner = \"mpa.pdf\"\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("bad agreements.partner `mpa.pdf`") && err.contains("full address"), "{err}");
+    }
 
     #[test]
     fn secrets_do_not_print_in_debug_output() {

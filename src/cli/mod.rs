@@ -157,7 +157,7 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum EmailsCommand {
-    /// List emails in a status (draft, queued, sending, sent, failed), oldest first
+    /// List emails in a status (draft, queued, sending, sent, failed, cancelled), oldest first
     List {
         #[arg(long, default_value = "draft")]
         status: String,
@@ -405,14 +405,10 @@ async fn emails(config: Config, action: EmailsCommand, json: bool) -> anyhow::Re
             print(json, &view(&email), || format!("email {} queued for {}", email.id, email.recipient));
         }
         EmailsCommand::Retry { id } => {
-            let id = parse(&id)?;
-            let email = engine.store().email(id).await?.ok_or(DraftError::Unknown(id))?;
-            anyhow::ensure!(
-                engine.store().retry_email(id, engine.now()).await?,
-                "email {id} is {}, not failed: only failed emails can be retried",
-                email.status
-            );
-            print(json, &json!({ "id": id, "status": EmailStatus::Queued }), || format!("email {id} queued again"));
+            let email = drafts::retry(engine, parse(&id)?).await?;
+            print(json, &json!({ "id": email.id, "status": email.status }), || {
+                format!("email {} queued again", email.id)
+            });
         }
     }
     Ok(())

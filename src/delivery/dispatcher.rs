@@ -238,6 +238,14 @@ impl Dispatcher {
     }
 }
 
+impl Dispatcher {
+    /// One attempt at `email`, which the caller claimed (`OutboxStore::claim_due_emails`): what
+    /// [`Self::dispatch_due`] does with each claim. True when it was delivered.
+    pub async fn send_claimed(&self, email: EmailRecord) -> Result<bool, StoreError> {
+        self.sender.attempt(email).await
+    }
+}
+
 impl Sender {
     /// One attempt at one claimed email; true when it was delivered.
     async fn attempt(&self, email: EmailRecord) -> Result<bool, StoreError> {
@@ -246,6 +254,13 @@ impl Sender {
         let result = match self.message(&email) {
             Ok(message) => {
                 let id = email.id;
+                // Its instance may have ended since the claim, cancelling it: the claim is checked
+                // just before the exchange, so a cancelled email is never handed to the server.
+                let until = self.clock.now().plus(self.lease.length);
+                if !self.store.renew_email_lease(id, attempt, until).await? {
+                    info!(email = %id, attempt, "the email was cancelled or taken over since its claim; not sent");
+                    return Ok(false);
+                }
                 let renew = || async move {
                     let until = self.clock.now().plus(self.lease.length);
                     self.store.renew_email_lease(id, attempt, until).await

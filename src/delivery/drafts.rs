@@ -25,6 +25,14 @@ pub enum DraftError {
     Unknown(OutboxId),
     #[error("email {id} is {status}, not a draft: only drafts can be edited or released")]
     NotDraft { id: OutboxId, status: EmailStatus },
+    #[error("email {id} is {status}, not failed: only failed emails can be retried")]
+    NotFailed { id: OutboxId, status: EmailStatus },
+    /// Its instance ended (withdrawn, expired, cancelled, completed) after the email was queued:
+    /// it was cancelled then, and sending it now would ask for something no longer wanted.
+    #[error(
+        "email {id} belongs to an instance that has ended ({state}), so it was cancelled and cannot be {what}; start a new instance if it is still wanted"
+    )]
+    InstanceFinished { id: OutboxId, state: String, what: &'static str },
     #[error(
         "the edit removes or alters the personalised link `{action}` in the {part} part; keep {url} exactly as it is"
     )]
@@ -54,6 +62,8 @@ impl DraftError {
         match self {
             DraftError::Unknown(_) => "unknown_email",
             DraftError::NotDraft { .. } => "not_a_draft",
+            DraftError::NotFailed { .. } => "email_not_failed",
+            DraftError::InstanceFinished { .. } => "instance_finished",
             DraftError::LinkChanged { .. } => "link_changed",
             DraftError::Empty(_) => "invalid_draft",
             DraftError::UrlNotAllowed { .. } => "url_not_allowed",
@@ -135,13 +145,55 @@ pub async fn edit(engine: &Engine, id: OutboxId, edit: DraftEdit) -> Result<Emai
     Ok(email)
 }
 
-/// Queues draft `id` for sending.
+/// Queues draft `id` for sending; refused once its instance has ended (the draft was cancelled
+/// then).
 pub async fn release(engine: &Engine, id: OutboxId) -> Result<EmailRecord, DraftError> {
-    let email = draft(engine, id).await?;
+    let email = match draft(engine, id).await {
+        Err(DraftError::NotDraft { status: EmailStatus::Cancelled, .. }) => {
+            return Err(ended(engine, id, "released").await?)
+        }
+        other => other?,
+    };
     if !engine.store().release_draft(id, engine.now()).await? {
-        return Err(DraftError::NotDraft { id, status: EmailStatus::Queued });
+        // Released, or cancelled by the step that ended its instance, since the read.
+        let status = engine.store().email(id).await?.map_or(EmailStatus::Queued, |e| e.status);
+        if status == EmailStatus::Cancelled {
+            return Err(ended(engine, id, "released").await?);
+        }
+        return Err(DraftError::NotDraft { id, status });
     }
     Ok(EmailRecord { status: EmailStatus::Queued, ..email })
+}
+
+/// Queues failed email `id` again; refused when it is not failed, or when its instance has
+/// ended since the step that queued it (the final state's own notice may be retried).
+pub async fn retry(engine: &Engine, id: OutboxId) -> Result<EmailRecord, DraftError> {
+    let email = engine.store().email(id).await?.ok_or(DraftError::Unknown(id))?;
+    if email.status == EmailStatus::Cancelled {
+        return Err(ended(engine, id, "retried").await?);
+    }
+    if email.status != EmailStatus::Failed {
+        return Err(DraftError::NotFailed { id, status: email.status });
+    }
+    if !engine.store().retry_email(id, engine.now()).await? {
+        let status = engine.store().email(id).await?.map_or(EmailStatus::Queued, |e| e.status);
+        if status == EmailStatus::Failed {
+            // Still failed: the store refused it because the instance ended.
+            return Err(ended(engine, id, "retried").await?);
+        }
+        return Err(DraftError::NotFailed { id, status });
+    }
+    Ok(EmailRecord { status: EmailStatus::Queued, ..email })
+}
+
+/// The refusal for an email of an ended instance, naming the state it ended in.
+async fn ended(engine: &Engine, id: OutboxId, what: &'static str) -> Result<DraftError, DraftError> {
+    let email = engine.store().email(id).await?.ok_or(DraftError::Unknown(id))?;
+    let state = match engine.store().instance(email.instance_id).await? {
+        Some(instance) => instance.state.to_string(),
+        None => "unknown".to_owned(),
+    };
+    Ok(DraftError::InstanceFinished { id, state, what })
 }
 
 /// Every URL in a part: web addresses (found by `linkify`, wherever they sit, inside HTML

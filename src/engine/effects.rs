@@ -34,6 +34,9 @@ impl Engine {
             supersede: Vec::new(),
             directory: Vec::new(),
             used_link,
+            // Ending the instance cancels what earlier steps left unsent: a withdrawn
+            // invitation's draft must not be released, nor a queued reminder delivered.
+            cancel_unsent: decision.status == crate::store::InstanceStatus::Finished,
             history,
         };
         for effect in &decision.effects {

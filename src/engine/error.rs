@@ -25,9 +25,11 @@ pub enum EngineError {
     Refused(Refusal),
 
     /// The directory refused the change the event makes (a relationship that exists already,
-    /// written by another request meanwhile); nothing was written.
+    /// written by another request meanwhile); nothing was written. `unmet`: what the change
+    /// required no longer holds, and the transition has no `otherwise` to lapse to (its reason
+    /// and subject, which a link page says in the reader's language).
     #[error("refused by the directory: {reason}")]
-    DirectoryRefused { reason: String },
+    DirectoryRefused { reason: String, unmet: Option<Box<accord_core::machine::Unmet>> },
 
     #[error("idempotency key `{key}` was already used for a different event or data on this instance; use a new key for a new request")]
     KeyReused { key: String },

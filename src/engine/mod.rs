@@ -266,7 +266,9 @@ impl Engine {
                 }
                 Retry::Fail(err) => Err(err),
                 // Entering the initial state changes no directory, so requires nothing of it.
-                Retry::Lapse(unmet) => Err(EngineError::DirectoryRefused { reason: unmet.message }),
+                Retry::Lapse(unmet) => {
+                    Err(EngineError::DirectoryRefused { reason: unmet.message.clone(), unmet: Some(Box::new(unmet)) })
+                }
             },
         }
     }

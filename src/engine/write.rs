@@ -49,7 +49,7 @@ pub(super) fn after_refused_commit(refused: CommitError) -> Retry {
         CommitError::DuplicateKey => Retry::Replay(EngineError::Busy),
         CommitError::LinkSettled => Retry::Replay(EngineError::LinkUsed),
         CommitError::TimerSettled => Retry::Fail(EngineError::TimerSettled),
-        CommitError::Refused(reason) => Retry::Fail(EngineError::DirectoryRefused { reason }),
+        CommitError::Refused(reason) => Retry::Fail(EngineError::DirectoryRefused { reason, unmet: None }),
         CommitError::Unmet(unmet) => Retry::Lapse(unmet),
         CommitError::Store(err) => Retry::Fail(err.into()),
     }
@@ -83,7 +83,10 @@ impl Engine {
             if let CommitError::Unmet(unmet) = refused {
                 let Some(lapse) = self.lapse(&instance, &definition, &plan, unmet.clone(), now)? else {
                     // Nowhere to lapse to: refused, and the instance stays where it is.
-                    return Err(EngineError::DirectoryRefused { reason: unmet.message });
+                    return Err(EngineError::DirectoryRefused {
+                        reason: unmet.message.clone(),
+                        unmet: Some(Box::new(unmet)),
+                    });
                 };
                 refused = match self.commit_plan(&instance, &definition, &lapse, key, print, now).await? {
                     Ok(outcome) => return Ok(outcome),
@@ -95,7 +98,12 @@ impl Engine {
                 Retry::Replay(otherwise) => return self.replay(id, key, print).await?.ok_or(otherwise),
                 Retry::Fail(err) => return Err(err),
                 // A lapse requires nothing of the directory: it cannot find anything unmet.
-                Retry::Lapse(unmet) => return Err(EngineError::DirectoryRefused { reason: unmet.message }),
+                Retry::Lapse(unmet) => {
+                    return Err(EngineError::DirectoryRefused {
+                        reason: unmet.message.clone(),
+                        unmet: Some(Box::new(unmet)),
+                    })
+                }
             }
         }
         Err(EngineError::Busy)

@@ -1,4 +1,6 @@
-//! `/api/v1/emails`: drafts (read, edit, release) and failed emails (retry).
+//! `/api/v1/emails`: emails by status (`draft`, `queued`, `sending`, `sent`, `failed`,
+//! `cancelled`), drafts (read, edit, release) and failed emails (retry). An email of an instance
+//! that has ended is refused release and retry (`instance_finished`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -44,7 +46,9 @@ impl From<DraftError> for ApiError {
     fn from(err: DraftError) -> Self {
         let status = match &err {
             DraftError::Unknown(_) => StatusCode::NOT_FOUND,
-            DraftError::NotDraft { .. } => StatusCode::CONFLICT,
+            DraftError::NotDraft { .. } | DraftError::NotFailed { .. } | DraftError::InstanceFinished { .. } => {
+                StatusCode::CONFLICT
+            }
             DraftError::LinkChanged { .. }
             | DraftError::UrlNotAllowed { .. }
             | DraftError::Empty(_)
@@ -177,16 +181,6 @@ async fn respond(engine: &Engine, caller: &Caller, mut email: EmailRecord) -> Re
 
 pub async fn retry(State(engine): State<Engine>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     caller.allow(Action::RetryEmail)?;
-    let id = parse_id(&id)?;
-    let Some(email) = engine.store().email(id).await? else {
-        return Err(DraftError::Unknown(id).into());
-    };
-    if !engine.store().retry_email(id, engine.now()).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "email_not_failed",
-            format!("email {id} is {}, not failed: only failed emails can be retried", email.status),
-        ));
-    }
-    Ok(Json(json!({ "id": id, "status": EmailStatus::Queued })).into_response())
+    let email = drafts::retry(&engine, parse_id(&id)?).await?;
+    Ok(Json(json!({ "id": email.id, "status": email.status })).into_response())
 }

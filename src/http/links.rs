@@ -1,21 +1,31 @@
 //! `/l/{token}`: the pages behind personalised links, in the recipient's locale. A GET only
-//! renders (mail scanners prefetch links); the page's form POSTs the action, with its checkboxes
-//! enforced here. Expired and replaced links offer "send me a new link" where the workflow allows.
+//! renders (mail scanners prefetch links), and first reads where the request stands
+//! ([`standing`]): a request that no longer waits for the link's action gets a page saying so and
+//! why, with no form. The page's form POSTs the action, with its checkboxes enforced here; what
+//! was ticked and typed stays when the form comes back. Expired and replaced links offer "send me
+//! a new link" where the workflow allows. [`render`] fills the page templates.
+
+mod render;
+mod standing;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::Form;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tracing::error;
 
-use crate::engine::{Engine, EngineError, Refusal, Unmet};
+use crate::config::Agreements;
+use crate::engine::{Engine, EngineError, Unmet};
 use crate::mail::links;
 use crate::mail::render::fallback_chain;
-use crate::store::{LinkRecord, LinkStatus};
+use crate::store::{InstanceStatus, LinkRecord, LinkStatus};
 use crate::workflow::LinkAction;
+use render::render;
+use standing::{after_error, settled, Refused, Why};
 
 /// A link, its action, the other actions its page offers, and the recipient's locale.
 struct Found {
@@ -25,10 +35,13 @@ struct Found {
     alternatives: Vec<(String, LinkAction)>,
     locale: Option<String>,
     workflow: String,
-    /// The instance's state when the link was looked up.
+    /// The instance's state and status when the link was looked up.
     state: String,
+    status: InstanceStatus,
     context: Value,
     definition: std::sync::Arc<crate::workflow::Definition>,
+    /// Where the agreements' full texts are, for the pages that summarise one.
+    agreements: Arc<Agreements>,
 }
 
 impl Found {
@@ -42,15 +55,23 @@ impl Found {
     }
 }
 
+/// A box or field the form comes back for: its label, and whether it is there but holds a
+/// control character (the template says so in the reader's language).
+#[derive(serde::Serialize)]
+struct Missing {
+    label: String,
+    control: bool,
+}
+
 /// Longest text accepted in a link page's text box.
 const MAX_FIELD_CHARS: usize = 10_000;
 
 /// What a link page shows.
 enum Page {
     /// The action's form; `missing` lists what must still be ticked or filled in, `values` keeps
-    /// what was typed.
+    /// what was typed and ticked (`confirm_<n>`).
     Form {
-        missing: Vec<String>,
+        missing: Vec<Missing>,
         values: HashMap<String, String>,
     },
     Done {
@@ -58,16 +79,21 @@ enum Page {
         again: bool,
         /// The action's own words for what happened, if it has them.
         said: Option<String>,
+        /// Another recipient of the request answered it (for everyone).
+        by_other: bool,
     },
     Expired,
     Superseded,
     Unknown,
+    /// The request ended, or moved where the action does not apply; `why` says how.
     NoLongerApplies {
         state: String,
+        why: Why,
     },
-    /// A rule refused the action (say, the relationship exists already).
+    /// A rule refused the action (say, the agreement was accepted meanwhile).
     Refused {
-        reason: String,
+        code: Refused,
+        unmet: Option<Unmet>,
     },
     /// What the action depended on no longer held when it was taken (a partner no longer
     /// active, a contact changed): nothing was recorded, and the request ended.
@@ -81,22 +107,34 @@ enum Page {
     },
 }
 
-pub async fn show(State(engine): State<Engine>, Path(token): Path<String>) -> Response {
-    match find(&engine, &token).await {
+pub async fn show(
+    State(engine): State<Engine>,
+    State(agreements): State<Arc<Agreements>>,
+    Path(token): Path<String>,
+) -> Response {
+    match find(&engine, &agreements, &token).await {
         Err(response) => response,
-        Ok(found) => match settled(&engine, &found).await {
-            Some(page) => render(&engine, page, Some(&found)),
-            None => render(&engine, Page::Form { missing: Vec::new(), values: HashMap::new() }, Some(&found)),
-        },
+        Ok(found) => {
+            let page = settled(&engine, &found).await.unwrap_or_else(Page::blank);
+            render(&engine, page, Some(&found))
+        }
+    }
+}
+
+impl Page {
+    /// The action's form, as first shown.
+    fn blank() -> Self {
+        Page::Form { missing: Vec::new(), values: HashMap::new() }
     }
 }
 
 pub async fn act(
     State(engine): State<Engine>,
+    State(agreements): State<Arc<Agreements>>,
     Path(token): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let found = match find(&engine, &token).await {
+    let found = match find(&engine, &agreements, &token).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -109,29 +147,29 @@ pub async fn act(
         None | Some("") => (found.link.event.clone(), &found.action),
         Some(choice) => match found.alternatives.iter().find(|(name, _)| name == choice) {
             Some((_, action)) => (action.event.clone(), action),
-            None => {
-                return render(&engine, Page::Form { missing: Vec::new(), values: HashMap::new() }, Some(&found));
-            }
+            None => return render(&engine, Page::blank(), Some(&found)),
         },
     };
-    let mut missing: Vec<String> = action
-        .confirm
-        .get(&chain)
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| form.get(&format!("confirm_{i}")).is_none_or(|v| v.is_empty()))
-        .map(|(_, label)| label)
-        .collect();
-    let mut data = serde_json::Map::new();
+    let mut missing = Vec::new();
     let mut values = HashMap::new();
+    for (i, label) in action.confirm.get(&chain).into_iter().enumerate() {
+        let name = format!("confirm_{i}");
+        if form.get(&name).is_none_or(|v| v.is_empty()) {
+            missing.push(Missing { label, control: false });
+        } else {
+            // Ticked boxes stay ticked when the form comes back.
+            values.insert(name, "on".to_owned());
+        }
+    }
+    let mut data = serde_json::Map::new();
     for field in &action.fields {
         let value = form.get(&field.name).map(|v| v.trim()).unwrap_or_default();
         let value: String = value.chars().take(MAX_FIELD_CHARS).collect();
         if field.required && value.is_empty() {
-            missing.push(field.label.get(&chain));
+            missing.push(Missing { label: field.label.get(&chain), control: false });
         } else if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
             // A NUL or another control character: the form comes back saying which field.
-            missing.push(format!("{} (without control characters)", field.label.get(&chain)));
+            missing.push(Missing { label: field.label.get(&chain), control: true });
         }
         values.insert(field.name.clone(), value.clone());
         data.insert(field.name.clone(), Value::String(value));
@@ -146,51 +184,44 @@ pub async fn act(
                 state: outcome.instance.state.to_string(),
                 again: outcome.replayed,
                 said: action.done.as_ref().map(|done| done.get(&chain)),
+                by_other: false,
             },
         },
-        Err(EngineError::LinkUsed) => Page::Superseded,
-        Err(err) => refused(err, "acting on a link failed"),
+        // Used meanwhile (a double click answered by the first, or another recipient): where
+        // it stands now.
+        Err(EngineError::LinkUsed) => match find(&engine, &agreements, &token).await {
+            Ok(now) => settled(&engine, &now).await.unwrap_or(Page::Superseded),
+            Err(response) => return response,
+        },
+        Err(err) => after_error(&engine, &found, err, "acting on a link failed").await,
     };
     render(&engine, page, Some(&found))
 }
 
 /// "Send me a new link", offered on the page of an expired or replaced link.
-pub async fn resend(State(engine): State<Engine>, Path(token): Path<String>) -> Response {
-    let found = match find(&engine, &token).await {
+pub async fn resend(
+    State(engine): State<Engine>,
+    State(agreements): State<Arc<Agreements>>,
+    Path(token): Path<String>,
+) -> Response {
+    let found = match find(&engine, &agreements, &token).await {
         Ok(found) => found,
         Err(response) => return response,
     };
     let expired = found.link.status == LinkStatus::Active && found.link.expires_at <= engine.now();
     if !found.action.resend || !(expired || found.link.status == LinkStatus::Superseded) {
-        let page = settled(&engine, &found).await.unwrap_or(Page::Form { missing: Vec::new(), values: HashMap::new() });
+        let page = settled(&engine, &found).await.unwrap_or_else(Page::blank);
         return render(&engine, page, Some(&found));
     }
     let page = match engine.resend_link(&found.link).await {
         Ok(_) => Page::Resent,
-        Err(err) => refused(err, "resending a link failed"),
+        Err(err) => after_error(&engine, &found, err, "resending a link failed").await,
     };
     render(&engine, page, Some(&found))
 }
 
-/// The page for an engine error: the request moved on, or something failed (logged).
-fn refused(err: EngineError, what: &str) -> Page {
-    match err {
-        EngineError::Refused(Refusal::EventNotAllowed { state, .. })
-        | EngineError::Refused(Refusal::InstanceFinished { state, .. }) => Page::NoLongerApplies { state },
-        EngineError::Refused(Refusal::GuardRefused { reason, .. }) | EngineError::DirectoryRefused { reason } => {
-            Page::Refused { reason }
-        }
-        err => {
-            error!(error = %err, "{what}");
-            let status =
-                if err.is_transient() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
-            Page::Failure { status }
-        }
-    }
-}
-
 /// The link, or the page for a link that does not exist.
-async fn find(engine: &Engine, token: &str) -> Result<Found, Response> {
+async fn find(engine: &Engine, agreements: &Arc<Agreements>, token: &str) -> Result<Found, Response> {
     if !links::is_well_formed(token) {
         return Err(render(engine, Page::Unknown, None));
     }
@@ -236,107 +267,9 @@ async fn find(engine: &Engine, token: &str) -> Result<Found, Response> {
         locale,
         workflow: instance.workflow.to_string(),
         state: instance.state.to_string(),
+        status: instance.status,
         context: instance.context.0,
         definition,
+        agreements: agreements.clone(),
     })
-}
-
-/// The page for a link that can no longer act, if it cannot. A used link shows the outcome its
-/// first use had; a link used up when another recipient of the party answered, where the
-/// request stands now.
-async fn settled(engine: &Engine, found: &Found) -> Option<Page> {
-    let link = &found.link;
-    match link.status {
-        LinkStatus::Used => {
-            let key = format!("link:{}", link.hash);
-            match engine.store().history_by_key(link.instance_id, &key).await {
-                Ok(Some(first)) => match Engine::unmet_of(&first) {
-                    Some(unmet) => Some(Page::Lapsed { state: first.to_state.to_string(), unmet }),
-                    None => Some(Page::Done { state: first.to_state.to_string(), again: true, said: None }),
-                },
-                Ok(None) => Some(Page::Done { state: found.state.clone(), again: true, said: None }),
-                Err(_) => Some(Page::Done { state: String::new(), again: true, said: None }),
-            }
-        }
-        LinkStatus::Superseded => Some(Page::Superseded),
-        LinkStatus::Active if link.expires_at <= engine.now() => Some(Page::Expired),
-        LinkStatus::Active => None,
-    }
-}
-
-fn render(engine: &Engine, page: Page, found: Option<&Found>) -> Response {
-    let chain = fallback_chain(found.and_then(|f| f.locale.as_deref()));
-    let resend = found.is_some_and(|f| f.action.resend);
-    let (status, mut context): (StatusCode, Value) = match page {
-        Page::Form { missing, values } => (
-            if missing.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY },
-            json!({ "kind": "form", "missing": missing, "values": values }),
-        ),
-        Page::Done { state, again, said } => {
-            let state = found.map_or_else(|| state.replace('_', " "), |f| f.state_label(&state, &chain));
-            (StatusCode::OK, json!({ "kind": "done", "state": state, "again": again, "said": said }))
-        }
-        Page::Expired => (StatusCode::GONE, json!({ "kind": "expired", "resend": resend })),
-        Page::Superseded => (StatusCode::GONE, json!({ "kind": "superseded", "resend": resend })),
-        Page::Unknown => (StatusCode::NOT_FOUND, json!({ "kind": "unknown" })),
-        Page::NoLongerApplies { state } => {
-            let state = found.map_or_else(|| state.replace('_', " "), |f| f.state_label(&state, &chain));
-            (StatusCode::CONFLICT, json!({ "kind": "no_longer_applies", "state": state }))
-        }
-        Page::Resent => (StatusCode::OK, json!({ "kind": "resent" })),
-        Page::Refused { reason } => (StatusCode::CONFLICT, json!({ "kind": "refused", "reason": reason })),
-        Page::Lapsed { state, unmet } => {
-            let state = found.map_or_else(|| state.replace('_', " "), |f| f.state_label(&state, &chain));
-            let why = json!({ "reason": unmet.reason, "subject": unmet.subject });
-            (StatusCode::CONFLICT, json!({ "kind": "lapsed", "state": state, "unmet": why }))
-        }
-        Page::Failure { status } => (status, json!({ "kind": "failure" })),
-    };
-    if let Some(found) = found {
-        // Relative to /l/{token}: the resend form posts to /l/{token}/resend.
-        context["self_path"] = json!(format!("{}/", found.token));
-        context["title"] = json!(found.action.title.get(&chain));
-        context["description"] = json!(found.action.description.get(&chain));
-        context["button"] = json!(found.action.button.get(&chain));
-        context["confirm"] = json!(found.action.confirm.get(&chain));
-        let fields: Vec<Value> = found
-            .action
-            .fields
-            .iter()
-            .map(|f| json!({ "name": f.name, "label": f.label.get(&chain), "required": f.required }))
-            .collect();
-        context["fields"] = json!(fields);
-        let mut values = context.get("values").and_then(Value::as_object).cloned().unwrap_or_default();
-        for field in &found.action.fields {
-            values.entry(field.name.clone()).or_insert_with(|| json!(""));
-        }
-        context["values"] = Value::Object(values);
-        let alternatives: Vec<Value> = found
-            .alternatives
-            .iter()
-            .map(|(name, action)| json!({ "name": name, "button": action.button.get(&chain) }))
-            .collect();
-        context["alternatives"] = json!(alternatives);
-        // What is asked, in the workflow's words: `pages/<workflow>/<action>.html.tera`, rendered
-        // with the instance's data (the partner's name, the privileges requested).
-        let details = format!("{}/{}", found.workflow, found.link.action);
-        if matches!(context["kind"].as_str(), Some("form")) && engine.renderer().has_page(&details) {
-            match engine.renderer().render_localized_page(&details, found.locale.as_deref(), &found.context) {
-                Ok(html) => context["details"] = json!(html),
-                Err(err) => {
-                    error!(error = %err, "rendering a link page's details failed");
-                    return (StatusCode::INTERNAL_SERVER_ERROR, Html("Something went wrong on our side.".to_owned()))
-                        .into_response();
-                }
-            }
-        }
-    }
-    let locale = found.and_then(|f| f.locale.as_deref());
-    match engine.renderer().render_localized_page("link", locale, &context) {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(err) => {
-            error!(error = %err, "rendering a link page failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, Html("Something went wrong on our side.".to_owned())).into_response()
-        }
-    }
 }

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::clock::{Clock, Timestamp};
+use crate::config::Agreements;
 use crate::engine::Engine;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -39,12 +40,20 @@ pub struct AppState {
     pub engine: Engine,
     pub directory: Directory,
     pub metrics: Arc<Metrics>,
+    /// The agreements' full texts, which the link pages link to.
+    pub agreements: Arc<Agreements>,
 }
 
 impl AppState {
     pub fn new(engine: Engine) -> Self {
         let directory = Directory { store: engine.store().clone(), clock: engine.clock().clone() };
-        Self { metrics: engine.metrics().clone(), directory, engine }
+        Self { metrics: engine.metrics().clone(), directory, engine, agreements: Arc::default() }
+    }
+}
+
+impl FromRef<AppState> for Arc<Agreements> {
+    fn from_ref(state: &AppState) -> Self {
+        state.agreements.clone()
     }
 }
 
@@ -142,6 +151,11 @@ fn control_character(value: &serde_json::Value, path: &str) -> Option<(String, c
 pub struct ApiQuery<T>(pub T);
 
 pub fn router(engine: Engine) -> Router {
+    router_with(AppState::new(engine))
+}
+
+/// The routes over `state`, which `App::router` fills from the configuration (the agreements).
+pub fn router_with(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -188,7 +202,7 @@ pub fn router(engine: Engine) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .with_state(AppState::new(engine))
+        .with_state(state)
 }
 
 /// Ready when the database answers.

@@ -474,3 +474,30 @@ async fn bench_measures_link_clicks_on_one_node_and_on_two() {
         }
     }
 }
+
+/// Issue 16: the email of an instance that ended is `cancelled`, listed as such, and a retry of it
+/// is refused with `instance_finished` and what to do next.
+#[test]
+fn an_ended_instances_email_is_listed_cancelled_and_not_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("contact.json");
+    std::fs::write(&input, crate::helpers::signup_input().to_string()).unwrap();
+    let out = accord(dir.path(), &["--json", "start", "example_signup", "--input", input.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let started: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = started["instance"]["id"].as_str().or(started["id"].as_str()).expect("the instance id").to_owned();
+    let out = accord(dir.path(), &["event", &id, "withdraw"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = accord(dir.path(), &["--json", "emails", "list", "--status", "cancelled"]);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let emails = listed.as_array().unwrap();
+    assert_eq!(emails.len(), 1, "{listed}");
+    assert_eq!(emails[0]["status"], "cancelled");
+    let email = emails[0]["id"].as_str().unwrap();
+    let out = accord(dir.path(), &["--json", "emails", "retry", email]);
+    assert!(!out.status.success());
+    let refused: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(refused["error"]["code"], "instance_finished", "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("has ended (withdrawn)") && message.contains("start a new instance"), "{message}");
+}

@@ -425,7 +425,7 @@ async fn a_dual_invitation_needs_an_authorised_provider_and_creates_both_relatio
     assert!(mail.subject.contains("Contoso Italia S.r.l. e Fabrikam Distribution"), "{}", mail.subject);
     let accept = m.link_titled(&mail, "Accetta il contratto e autorizza il partner").await;
     let (_, page) = m.get(&accept).await;
-    assert!(page.contains("Fabrikam Distribution") && page.contains("Accettando autorizzi entrambi"), "{page}");
+    assert!(page.contains("Fabrikam Distribution") && page.contains("Accettando li autorizzi entrambi"), "{page}");
 
     // The provider's relationship cannot be written: the reseller's must not be either.
     break_relationships_for(&m, backend, provider).await;

@@ -49,7 +49,7 @@ async fn the_contact_answers_a_reviewers_question_on_the_link_page(backend: Back
     // form again, never stored: PostgreSQL would refuse it with a 500.
     let (status, page) = m.post(&answer, &[("answer", "IT0123\u{0}4567")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
-    assert!(page.contains("La tua risposta (without control characters)"), "{page}");
+    assert!(page.contains("La tua risposta (senza caratteri di controllo)"), "said in Italian: {page}");
     assert_eq!(m.state(id).await, "awaiting_information");
 
     let (status, page) = m.post(&answer, &[("answer", "   ")]).await;

@@ -201,16 +201,20 @@ async fn verification_is_reminded_and_then_expires(backend: Backend) {
     let (status, _) = m.get(&old_link).await;
     assert_eq!(status, StatusCode::GONE, "the reminder's link replaces the first one");
     assert_eq!(m.state(id).await, "awaiting_verification");
+    let new_link = m.link_titled(&reminder, "Conferma il tuo indirizzo email").await;
 
     m.clock.advance(Duration::from_secs(5 * 86_400));
     assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
     assert_eq!(m.state(id).await, "expired");
     let expired = deliver(&mut m, 1).await.pop().unwrap();
     assert_eq!(expired.subject, "Contoso Italia S.r.l.: la registrazione è scaduta", "the contact is told");
-    let new_link = m.link_titled(&reminder, "Conferma il tuo indirizzo email").await;
     let (status, page) = m.post(&new_link, &[("confirm_0", "on"), ("confirm_1", "on")]).await;
     assert_eq!(status, StatusCode::CONFLICT, "an expired verification cannot be confirmed: {page}");
     assert!(page.contains("scaduta"), "the page says the enrollment expired: {page}");
+    assert!(page.contains("Il tempo per rispondere a questa richiesta è scaduto"), "and why: {page}");
+    let (status, page) = m.get(&new_link).await;
+    assert_eq!(status, StatusCode::CONFLICT, "opening it says the same, with no form: {page}");
+    assert!(page.contains("Questa richiesta è chiusa") && !page.contains("<form"), "{page}");
     assert_eq!(m.state(id).await, "expired");
 }
 

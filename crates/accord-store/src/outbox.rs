@@ -27,13 +27,17 @@ pub trait OutboxStore: Send + Sync {
         limit: i64,
     ) -> Result<Vec<EmailRecord>, StoreError>;
 
-    /// Extends an email's claim numbered `attempt` to `until`; false when it no longer holds.
+    /// Extends an email's claim numbered `attempt` to `until`; false when it no longer holds
+    /// (taken over, or cancelled because its instance ended).
     async fn renew_email_lease(&self, id: OutboxId, attempt: i64, until: Timestamp) -> Result<bool, StoreError>;
 
     /// Records an attempt and its effect on the email, if the claim numbered `attempt` still holds.
+    /// A delivery is recorded also when its instance ended (and the email was cancelled) during
+    /// the SMTP exchange: the email was sent.
     async fn finish_email(&self, finish: &EmailFinish) -> Result<bool, StoreError>;
 
-    /// Puts a failed email back in the queue; false when it was not failed.
+    /// Puts a failed email back in the queue; false when it was not failed, or when its instance
+    /// has ended since the step that queued it (the final state's own notice may be retried).
     async fn retry_email(&self, id: OutboxId, now: Timestamp) -> Result<bool, StoreError>;
 
     /// Replaces a draft's content; false when the email is not (or no longer) a draft.
@@ -141,9 +145,13 @@ macro_rules! impl_outbox_store {
             ) -> Result<bool, $crate::StoreError> {
                 let mut tx = self.begin_write().await?;
                 let sent_at = (f.status == $crate::EmailStatus::Sent).then_some(f.at);
+                // An email cancelled while its SMTP exchange ran was delivered all the same: a
+                // delivery is recorded as what it is; any other outcome leaves it cancelled.
+                let or_cancelled =
+                    if sent_at.is_some() { $crate::EmailStatus::Cancelled } else { $crate::EmailStatus::Sending };
                 let updated = sqlx::query::<$db>(
                     "UPDATE outbox SET status = $1, next_attempt_at = $2, last_reply = $3, sent_at = $4 \
-                     WHERE id = $5 AND attempts = $6 AND status = $7",
+                     WHERE id = $5 AND attempts = $6 AND status IN ($7, $8)",
                 )
                 .bind(f.status)
                 .bind(f.next_attempt_at)
@@ -152,6 +160,7 @@ macro_rules! impl_outbox_store {
                 .bind(f.outbox)
                 .bind(f.attempt)
                 .bind($crate::EmailStatus::Sending)
+                .bind(or_cancelled)
                 .execute(&mut *tx)
                 .await?;
                 if updated.rows_affected() != 1 {
@@ -174,13 +183,21 @@ macro_rules! impl_outbox_store {
                 id: accord_core::ids::OutboxId,
                 now: accord_core::time::Timestamp,
             ) -> Result<bool, $crate::StoreError> {
-                let updated = sqlx::query::<$db>("UPDATE outbox SET status = $1, next_attempt_at = $2 WHERE id = $3 AND status = $4")
-                    .bind($crate::EmailStatus::Queued)
-                    .bind(now)
-                    .bind(id)
-                    .bind($crate::EmailStatus::Failed)
-                    .execute(&self.pool)
-                    .await?;
+                // Not an email an ended instance left behind: only while the instance is active,
+                // or the email is the ending step's own (its final notice). The instance row is
+                // read `FOR SHARE`, so a step ending it meanwhile waits, then cancels the email.
+                let updated = sqlx::query::<$db>(&format!(
+                    "UPDATE outbox SET status = $1, next_attempt_at = $2 WHERE id = $3 AND status = $4 \
+                     AND EXISTS (SELECT 1 FROM instances i WHERE i.id = outbox.instance_id \
+                     AND (i.status = $5 OR outbox.history_seq >= i.version) {FOR_SHARE})"
+                ))
+                .bind($crate::EmailStatus::Queued)
+                .bind(now)
+                .bind(id)
+                .bind($crate::EmailStatus::Failed)
+                .bind($crate::InstanceStatus::Active)
+                .execute(&self.pool)
+                .await?;
                 Ok(updated.rows_affected() == 1)
             }
 

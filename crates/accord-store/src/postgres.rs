@@ -171,6 +171,7 @@ struct StepDocument<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     used_link: Option<&'a str>,
     cancel_armed_timers: bool,
+    cancel_unsent: bool,
     arm: Vec<NewTimer<'a>>,
     emails: Vec<NewEmail<'a>>,
     supersede: &'a [super::Superseded],
@@ -195,6 +196,7 @@ impl<'a> StepDocument<'a> {
             fired_timer: step.fired_timer.map(|claim| FiredTimer { id: claim.id, attempt: claim.attempt }),
             used_link: step.used_link.as_deref(),
             cancel_armed_timers: step.cancel_armed_timers,
+            cancel_unsent: step.cancel_unsent,
             arm: step.arm.iter().map(NewTimer::new).collect(),
             emails: step.emails.iter().map(NewEmail::new).collect(),
             supersede: &step.supersede,

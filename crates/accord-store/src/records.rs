@@ -35,6 +35,9 @@ text_enum! {
         Sent => "sent",
         /// Refused permanently by the SMTP server; an operator may retry.
         Failed => "failed",
+        /// Never sent: its instance ended (withdrawn, expired, cancelled, completed) while it was
+        /// a draft, queued, or claimed but not yet handed to the server.
+        Cancelled => "cancelled",
     }
 }
 
@@ -288,6 +291,10 @@ pub struct Step {
     pub used_link: Option<String>,
     /// Directory changes, each with an audit row, and what must hold before them.
     pub directory: Vec<crate::step::DirectoryStep>,
+    /// The step ends the instance: the emails earlier steps left unsent (drafts, queued, claimed
+    /// but not yet handed over) are cancelled in its transaction; the step's own emails (the
+    /// final state's notice) still go out.
+    pub cancel_unsent: bool,
 }
 
 impl Step {

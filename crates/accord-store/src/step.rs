@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{LinkStatus, TimerStatus};
+use super::{EmailStatus, LinkStatus, TimerStatus};
 use accord_core::directory::DirectoryChange;
 use accord_core::machine::Precondition;
 
@@ -47,6 +47,10 @@ pub struct Settlements {
     pub cancelled_timers: Settle<TimerStatus, [TimerStatus; 2]>,
     /// Earlier links of the actions a new email supersedes.
     pub superseded_links: Settle<LinkStatus>,
+    /// When the step ends the instance, the emails earlier steps left unsent: drafts, queued
+    /// ones, and ones a dispatcher claimed but has not handed over yet (it checks its claim just
+    /// before the SMTP exchange and drops the email when the claim no longer holds).
+    pub cancelled_emails: Settle<EmailStatus, [EmailStatus; 3]>,
 }
 
 pub const SETTLE: Settlements = Settlements {
@@ -55,10 +59,15 @@ pub const SETTLE: Settlements = Settlements {
     answered_links: Settle { from: LinkStatus::Active, to: LinkStatus::Used },
     cancelled_timers: Settle { from: [TimerStatus::Armed, TimerStatus::Firing], to: TimerStatus::Cancelled },
     superseded_links: Settle { from: LinkStatus::Active, to: LinkStatus::Superseded },
+    cancelled_emails: Settle {
+        from: [EmailStatus::Draft, EmailStatus::Queued, EmailStatus::Sending],
+        to: EmailStatus::Cancelled,
+    },
 };
 
 /// `write_step` on a transaction of `$db`: the history row, the settled timer and link (and the
-/// party's other links), the cancelled and armed timers, the queued emails, the superseded
+/// party's other links), the cancelled timers, the cancelled unsent emails of an ended instance,
+/// the armed timers, the queued emails, the superseded
 /// links, the preconditions and directory changes, the new links, in the order
 /// `accord_write_step` writes them (it takes no step with directory work).
 macro_rules! step_writes {
@@ -154,6 +163,22 @@ macro_rules! step_writes {
                 .execute(&mut **tx)
                     .await
                     .map_err($crate::StoreError::from)?;
+            }
+            if step.cancel_unsent {
+                // Only earlier steps' emails: this step's own are inserted below and go out.
+                sqlx::query::<$db>(
+                    "UPDATE outbox SET status = $1 WHERE instance_id = $2 AND status IN ($3, $4, $5) \
+                     AND history_seq < $6",
+                )
+                .bind(SETTLE.cancelled_emails.to)
+                .bind(h.instance_id)
+                .bind(SETTLE.cancelled_emails.from[0])
+                .bind(SETTLE.cancelled_emails.from[1])
+                .bind(SETTLE.cancelled_emails.from[2])
+                .bind(h.seq)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::StoreError::from)?;
             }
             for timer in &step.arm {
                 sqlx::query::<$db>(

@@ -249,6 +249,7 @@ async fn stale_commit_is_refused_by_the_store(backend: Backend) {
             supersede: vec![],
             used_link: None,
             directory: vec![],
+            cancel_unsent: false,
         },
     };
     assert!(matches!(t.engine().store().commit(&stale).await, Err(CommitError::Conflict)));
@@ -290,6 +291,7 @@ async fn a_refused_commit_writes_nothing(backend: Backend) {
                 supersede: vec![],
                 used_link: None,
                 directory: vec![],
+                cancel_unsent: false,
             },
         }
     };

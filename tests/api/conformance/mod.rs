@@ -4,6 +4,7 @@
 //! re-checks, end to end, in `consent.rs`), links in `email.rs`.
 
 mod definitions;
+mod ended;
 mod instances;
 mod keys;
 mod outbox;

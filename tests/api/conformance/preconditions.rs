@@ -51,6 +51,7 @@ async fn authorize(
             supersede: vec![],
             used_link: None,
             directory,
+            cancel_unsent: false,
         },
     }
 }

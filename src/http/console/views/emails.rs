@@ -127,7 +127,7 @@ pub async fn release_email(
     let Ok(id) = id.parse::<OutboxId>() else { return not_found(&engine, "such email") };
     match drafts::release(&engine, id).await {
         Ok(_) => Redirect::to("/console/emails?status=draft").into_response(),
-        Err(err @ DraftError::NotDraft { .. }) => {
+        Err(err @ (DraftError::NotDraft { .. } | DraftError::InstanceFinished { .. })) => {
             email_page(&engine, &reviewer, id, StatusCode::CONFLICT, Some(format!("{err}.")), None).await
         }
         Err(DraftError::Unknown(_)) => not_found(&engine, "such email"),
@@ -148,19 +148,12 @@ pub async fn retry_email(
         return refused;
     }
     let Ok(id) = id.parse::<OutboxId>() else { return not_found(&engine, "such email") };
-    match engine.store().retry_email(id, engine.now()).await {
-        Ok(true) => Redirect::to("/console/emails?status=failed").into_response(),
-        Ok(false) => {
-            email_page(
-                &engine,
-                &reviewer,
-                id,
-                StatusCode::CONFLICT,
-                Some("Only a failed email can be retried; this one is not failed.".into()),
-                None,
-            )
-            .await
+    match drafts::retry(&engine, id).await {
+        Ok(_) => Redirect::to("/console/emails?status=failed").into_response(),
+        Err(err @ (DraftError::NotFailed { .. } | DraftError::InstanceFinished { .. })) => {
+            email_page(&engine, &reviewer, id, StatusCode::CONFLICT, Some(format!("{err}.")), None).await
         }
+        Err(DraftError::Unknown(_)) => not_found(&engine, "such email"),
         Err(err) => failure(&engine, err),
     }
 }

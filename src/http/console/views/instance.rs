@@ -168,7 +168,7 @@ pub async fn decide(
             };
             instance_page(&engine, &reviewer, id, StatusCode::UNPROCESSABLE_ENTITY, Some((event, message))).await
         }
-        Err(EngineError::DirectoryRefused { reason }) => {
+        Err(EngineError::DirectoryRefused { reason, .. }) => {
             let message = reason;
             instance_page(&engine, &reviewer, id, StatusCode::UNPROCESSABLE_ENTITY, Some((event, message))).await
         }
