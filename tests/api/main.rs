@@ -12,6 +12,8 @@ mod consent;
 mod console;
 mod customer;
 mod email;
+mod email_parts;
+mod email_screens;
 mod enrollment;
 mod faults;
 mod hardening;

@@ -37,10 +37,12 @@ const PROVIDER_INVITATION: &[Provided] = &[
     Provided { path: "reseller.admins", kind: ProvidedKind::Recipients },
 ];
 
-/// What `reseller_may_invite_customer` fills in: the reseller's name, and the customer's admin
-/// the invitation goes to (the recorded contact of a customer the directory knows).
+/// What `reseller_may_invite_customer` fills in: the reseller's name, the sending user's name,
+/// and the customer's admin the invitation goes to (the recorded contact of a customer the
+/// directory knows).
 const CUSTOMER_INVITATION: &[Provided] = &[
     text_field("reseller.name"),
+    text_field("sender.name"),
     Provided { path: "customer.admin.email", kind: ProvidedKind::Email },
     text_field("customer.admin.name"),
 ];
@@ -48,6 +50,7 @@ const CUSTOMER_INVITATION: &[Provided] = &[
 /// What `reseller_and_provider_may_invite_customer` fills in: the same, and the provider's name.
 const DUAL_CUSTOMER_INVITATION: &[Provided] = &[
     text_field("reseller.name"),
+    text_field("sender.name"),
     text_field("provider.name"),
     Provided { path: "customer.admin.email", kind: ProvidedKind::Email },
     text_field("customer.admin.name"),
@@ -295,7 +298,8 @@ async fn check_customer_request(
                     ),
                 ));
             }
-            Some(_) => {}
+            // The user's name as the directory has it: the invitation's Reply-To.
+            Some(user) => put(&mut checked.context, "sender.name", json!(user.name.trim())),
         }
     }
     customer_admin(input, directory, checked).await?;
