@@ -172,3 +172,25 @@ pub fn check_parts(rendered: &Rendered, links: &[String]) -> Vec<(String, String
 fn renderer_has(renderer: &Renderer, workflow: &str, message: &str, locale: Option<&str>, part: &str) -> bool {
     renderer.has(&email_template(workflow, message, locale, part))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(text: &str, html: &str) -> Rendered {
+        Rendered { locale: "en".into(), subject: "Hello".into(), text: text.into(), html: Some(html.into()) }
+    }
+
+    #[test]
+    fn a_link_missing_from_a_part_and_leftover_syntax_are_reported() {
+        let url = "https://accord.example/l/sample-go";
+        let good = rendered(&format!("Go: {url}"), &format!("<a href=\"{url}\">Go</a>"));
+        assert!(check_parts(&good, &["go".into()]).is_empty());
+        let problems = check_parts(&rendered(&format!("Go: {url}"), "<p>Go</p>"), &["go".into()]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].0.contains("does not link `go` in its HTML part"), "{problems:?}");
+        let problems = check_parts(&rendered("Hi {{ name", "<p>00000000-0000-0000-0000-000000000000</p>"), &[]);
+        let messages: Vec<&str> = problems.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(messages, ["leaves template syntax in its text part", "shows the instance's id in its HTML part"]);
+    }
+}

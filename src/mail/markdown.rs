@@ -468,7 +468,10 @@ fn write_html(blocks: &[Block], out: &mut String) {
             }
             Block::Quote(inner) => {
                 out.push_str(&format!("<blockquote class=\"accord-quote\" style=\"{QUOTE}\">"));
-                write_html(inner, out);
+                let mut quoted = String::new();
+                write_html(inner, &mut quoted);
+                // The quote's own padding spaces it: its paragraphs have no margin of their own.
+                out.push_str(quoted.trim_end().replace(TEXT, "font-size:16px;line-height:1.55;margin:0;").as_str());
                 out.push_str("</blockquote>\n");
             }
             Block::Code(code) => {

@@ -88,8 +88,8 @@ async fn a_customer_invitation_is_multipart_named_replies_to_its_sender_and_date
 
     assert_eq!(header(&mail.raw, "MIME-Version"), "1.0");
     assert!(header(&mail.raw, "Content-Type").starts_with("multipart/alternative"), "{}", mail.raw);
-    assert_eq!(header(&mail.raw, "To"), "Giulia Bianchi <giulia@northwind.example>");
-    assert_eq!(header(&mail.raw, "Reply-To"), "Marco Rossi <marco.rossi@contoso.example>");
+    assert_eq!(header(&mail.raw, "To"), "\"Giulia Bianchi\" <giulia@northwind.example>");
+    assert_eq!(header(&mail.raw, "Reply-To"), "\"Marco Rossi\" <marco.rossi@contoso.example>");
     assert_eq!(header(&mail.raw, "From"), "Accord <accord@localhost>", "the configured sender");
 
     // The link expires 30 days after 2026-03-02 09:00 UTC: 11:00 in Rome, on summer time by then.
@@ -189,7 +189,7 @@ async fn reminders_and_the_review_emails_say_what_happened(backend: Backend) {
     let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let id = m.engine().start(enrollment("en")).await.unwrap().instance.id;
     let first = deliver(&mut m, 1).await.pop().unwrap();
-    assert_eq!(header(&first.raw, "To"), "Anna Rossi <anna.rossi@contoso.it>");
+    assert_eq!(header(&first.raw, "To"), "\"Anna Rossi\" <anna.rossi@contoso.it>");
     // 7 days after 2026-03-02 09:00 UTC, in the company's country (Italy), in English.
     assert!(first.text.contains("Please confirm by Monday 9 March 2026, 10:00 CET"), "{}", first.text);
 

@@ -97,6 +97,7 @@ fn samples() -> Vec<Sample> {
     let config = Config {
         workflows_dir: repo().join("workflows"),
         templates_dir: repo().join("templates"),
+        parties: [("reviewers".to_owned(), "reviewers@contoso.example".to_owned())].into(),
         ..Config::default()
     };
     let report = load_workflows(&config, &accord::csp::registry()).unwrap();
