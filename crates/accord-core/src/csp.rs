@@ -29,11 +29,12 @@ const fn text_field(path: &'static str) -> Provided {
     Provided { path, kind: ProvidedKind::Text }
 }
 
-/// What `provider_may_invite` fills in: both partners' names, and the reseller's global admins,
-/// each of whom the invitation goes to.
+/// What `provider_may_invite` fills in: both partners' names, the reseller's legal country (the
+/// zone its admins read dates in), and its global admins, each of whom the invitation goes to.
 const PROVIDER_INVITATION: &[Provided] = &[
     text_field("provider.name"),
     text_field("reseller.name"),
+    text_field("reseller.country"),
     Provided { path: "reseller.admins", kind: ProvidedKind::Recipients },
 ];
 
@@ -161,6 +162,7 @@ async fn provider_may_invite(input: Value, directory: Arc<dyn DirectoryReader>) 
     }
     if let Some(reseller) = &reseller {
         put(&mut checked.context, "reseller.name", json!(reseller.legal_name));
+        put(&mut checked.context, "reseller.country", json!(reseller.country));
         let admins: Vec<PartnerUserRecord> = directory
             .partner_users(reseller.id)
             .await?

@@ -18,6 +18,7 @@ fn a_provider_invitation_goes_to_every_global_admin_of_the_reseller_and_names_bo
             "provider": { "name": "Northwind Distribution S.p.A." },
             "reseller": {
                 "name": "Contoso Cloud S.r.l.",
+                "country": "IT",
                 "admins": [
                     { "email": "gina@contoso.it", "name": "gina" },
                     { "email": "piero@contoso.it", "name": "piero" },
