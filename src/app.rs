@@ -57,6 +57,9 @@ impl App {
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             parties: config.parties.clone(),
             draft_url_hosts: draft_url_hosts(&config),
+            from: config.mail_from()?,
+            reply_to: config.mail_reply_to()?,
+            time_zone: config.mail_time_zone()?,
         };
         let engine = Engine::new(store, Arc::new(Catalog::new(report.definitions)), registry, clock, rules, mail);
         engine.publish_definitions().await.context("recording the workflow definitions")?;
@@ -212,8 +215,9 @@ pub fn load_workflows(config: &Config, registry: &Registry) -> anyhow::Result<Lo
     Ok(report)
 }
 
-/// A message needs at least a subject and a plain-text part.
+/// A message needs a subject and a body: Markdown (`md`), or a plain-text part (`txt`).
 fn template_exists(dir: &Path, workflow: &str, template: &str) -> bool {
     let base = dir.join("email").join(workflow);
-    ["subject", "txt"].iter().all(|part| base.join(format!("{template}.{part}.tera")).is_file())
+    let part = |part: &str| base.join(format!("{template}.{part}.tera")).is_file();
+    part("subject") && (part("md") || part("txt"))
 }

@@ -26,6 +26,8 @@ const KEYS: &[&str] = &[
     "scheduler_poll",
     "lease",
     "mail_from",
+    "mail_reply_to",
+    "mail_time_zone",
     "parties",
     "smtp_retry_base",
     "log_format",
@@ -60,8 +62,12 @@ pub struct Config {
     /// How long a node's claim on an email or a timer lasts unless renewed (renewed every third
     /// of it while the work runs); a stopped node's claims pass to another node after this.
     pub lease: String,
-    /// The sender of every email.
+    /// The sender of every email, unless its workflow's `[mail]` names another.
     pub mail_from: String,
+    /// Where replies go, unless a workflow's `[mail]` says otherwise; unset: to the sender.
+    pub mail_reply_to: Option<String>,
+    /// The IANA time zone emails give dates in for a recipient with no time zone or country.
+    pub mail_time_zone: String,
     /// Addresses of parties that are not in an instance's input (reviewers and the like), by
     /// the key a workflow's `[parties.<name>] config = "<key>"` names.
     pub parties: std::collections::BTreeMap<String, String>,
@@ -186,6 +192,8 @@ impl Default for Config {
             scheduler_poll: "1s".into(),
             lease: "30s".into(),
             mail_from: "Accord <accord@localhost>".into(),
+            mail_reply_to: None,
+            mail_time_zone: "UTC".into(),
             parties: std::collections::BTreeMap::new(),
             smtp_retry_base: "2s".into(),
             log_format: LogFormat::Text,
@@ -254,6 +262,9 @@ impl Config {
         config.lease()?;
         config.backoff()?;
         config.mail_from()?;
+        config.mail_reply_to()?;
+        config.mail_time_zone()?;
+        config.party_addresses()?;
         config.limits.check()?;
         config.agreements.check()?;
         Ok(config)
@@ -286,6 +297,36 @@ impl Config {
                 self.mail_from
             )
         })
+    }
+
+    pub fn mail_reply_to(&self) -> anyhow::Result<Option<lettre::message::Mailbox>> {
+        let Some(text) = &self.mail_reply_to else { return Ok(None) };
+        text.parse().map(Some).map_err(|err| {
+            anyhow::anyhow!(
+                "bad mail_reply_to `{text}`: {err} (use an address such as \"Partner support <support@example.com>\", or leave it out)"
+            )
+        })
+    }
+
+    pub fn mail_time_zone(&self) -> anyhow::Result<chrono_tz::Tz> {
+        self.mail_time_zone.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "bad mail_time_zone `{}`: not an IANA time zone name (use one such as \"UTC\" or \"Europe/Rome\")",
+                self.mail_time_zone
+            )
+        })
+    }
+
+    /// The configured parties' addresses (`[parties]`), each one an address mail can go to.
+    pub fn party_addresses(&self) -> anyhow::Result<()> {
+        for (key, address) in &self.parties {
+            address.parse::<lettre::Address>().map_err(|err| {
+                anyhow::anyhow!(
+                    "bad [parties] {key} = `{address}`: {err} (use an address such as \"reviewers@example.com\")"
+                )
+            })?;
+        }
+        Ok(())
     }
 
     pub fn smtp_url(&self) -> Option<String> {
@@ -399,5 +440,26 @@ mod tests {
         let err = config.lease().unwrap_err().to_string();
         assert!(err.contains("too short") && err.contains("3s or more"), "{err}");
         assert_eq!(Config::default().lease().unwrap().length, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn bad_mail_settings_are_named_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accord.toml");
+        for (setting, expected) in [
+            ("mail_from = \"Accord <not an address>\"", "bad mail_from"),
+            ("mail_reply_to = \"support at example.com\"", "bad mail_reply_to `support at example.com`"),
+            ("mail_time_zone = \"Europe/Milano\"", "bad mail_time_zone `Europe/Milano`: not an IANA time zone"),
+            ("[parties]\nreviewers = \"reviewers\"", "bad [parties] reviewers = `reviewers`"),
+        ] {
+            std::fs::write(&file, setting).unwrap();
+            let err = Config::load(Some(&file)).unwrap_err().to_string();
+            assert!(err.contains(expected), "{setting}: {err}");
+        }
+        std::fs::write(&file, "mail_reply_to = \"Support <support@example.com>\"\nmail_time_zone = \"Europe/Rome\"\n")
+            .unwrap();
+        let config = Config::load(Some(&file)).unwrap();
+        assert_eq!(config.mail_time_zone().unwrap(), chrono_tz::Europe::Rome);
+        assert_eq!(config.mail_reply_to().unwrap().unwrap().email.to_string(), "support@example.com");
     }
 }

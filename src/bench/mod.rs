@@ -310,6 +310,9 @@ async fn engine_with(
         public_url: public_url.to_owned(),
         parties: Default::default(),
         draft_url_hosts: Vec::new(),
+        from: accord::config::Config::default().mail_from()?,
+        reply_to: None,
+        time_zone: chrono_tz::Tz::UTC,
     };
     let engine = Engine::new(
         store,

@@ -302,25 +302,38 @@ impl Sender {
     }
 
     fn message(&self, email: &EmailRecord) -> Result<Message, String> {
-        // Stored addresses show their domain in Unicode; the envelope and the To header carry
-        // its ASCII (A-label) form, which every server accepts. Configured addresses (such as
-        // `reviewers@localhost`) are taken as written.
-        let address = match crate::workflow::email::normalize(&email.recipient) {
-            Ok(normal) => normal.envelope().to_owned(),
-            Err(_) => email.recipient.clone(),
-        };
-        let to: Mailbox = address.parse().map_err(|err| format!("bad recipient {}: {err}", email.recipient))?;
-        let builder = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(&email.subject)
-            .message_id(Some(email.message_id.clone()));
-        let built = match &email.html_body {
-            Some(html) => builder.multipart(MultiPart::alternative_plain_html(email.text_body.clone(), html.clone())),
-            None => builder.header(lettre::message::header::ContentType::TEXT_PLAIN).body(email.text_body.clone()),
-        };
-        built.map_err(|err| format!("cannot build the message: {err}"))
+        build_message(email, &self.from)
     }
+}
+
+/// The message for outbox row `email`: `From` and `Reply-To` as settled when it was rendered
+/// (else `default_from`), `To` with the recipient's display name, and the text and HTML parts
+/// as `multipart/alternative` (lettre adds `MIME-Version: 1.0`).
+pub fn build_message(email: &EmailRecord, default_from: &Mailbox) -> Result<Message, String> {
+    // Stored addresses show their domain in Unicode; the envelope and the To header carry
+    // its ASCII (A-label) form, which every server accepts. Configured addresses (such as
+    // `reviewers@localhost`) are taken as written.
+    let address = match crate::workflow::email::normalize(&email.recipient) {
+        Ok(normal) => normal.envelope().to_owned(),
+        Err(_) => email.recipient.clone(),
+    };
+    let address: lettre::Address =
+        address.parse().map_err(|err| format!("bad recipient {}: {err}", email.recipient))?;
+    let to = Mailbox::new(email.recipient_name.clone(), address);
+    let from = match &email.sender {
+        Some(sender) => sender.parse().map_err(|err| format!("bad sender {sender}: {err}"))?,
+        None => default_from.clone(),
+    };
+    let mut builder =
+        Message::builder().from(from).to(to).subject(&email.subject).message_id(Some(email.message_id.clone()));
+    if let Some(reply_to) = &email.reply_to {
+        builder = builder.reply_to(reply_to.parse().map_err(|err| format!("bad reply-to {reply_to}: {err}"))?);
+    }
+    let built = match &email.html_body {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(email.text_body.clone(), html.clone())),
+        None => builder.header(lettre::message::header::ContentType::TEXT_PLAIN).body(email.text_body.clone()),
+    };
+    built.map_err(|err| format!("cannot build the message: {err}"))
 }
 
 impl Dispatcher {

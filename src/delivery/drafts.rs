@@ -1,6 +1,6 @@
 //! Drafts: emails rendered and stored but held until a person releases them. A person may edit
 //! the subject, text and HTML, but never drop or alter a personalised link: the recipient could
-//! not act without it.
+//! not act without it. Editing the text alone rebuilds the HTML part from it (see [`edit`]).
 
 use serde::Deserialize;
 
@@ -102,7 +102,20 @@ pub async fn edit(engine: &Engine, id: OutboxId, edit: DraftEdit) -> Result<Emai
         .map_err(DraftError::Field)?;
     let text = edit.text.unwrap_or_else(|| email.text_body.clone());
     check_text("text", &text, BODY).map_err(DraftError::Field)?;
-    let html = edit.html.or_else(|| email.html_body.clone());
+    // The HTML part follows the text: an edit that changes the text but not the HTML (leaves it
+    // out, or sends it back as it was) rebuilds the HTML part from the new text in the shared
+    // layout, so the two parts never say different things. An edit of the HTML itself is kept
+    // as written (and checked below like the text).
+    let html_kept = edit.html.as_ref().is_none_or(|html| Some(html) == email.html_body.as_ref());
+    let html = if text != email.text_body && html_kept && email.html_body.is_some() {
+        let body = crate::mail::markdown::html_from_text(&text);
+        let subject = subject.trim();
+        Some(engine.renderer().layout(&email.locale, subject, &body).map_err(|err| {
+            DraftError::Field(crate::workflow::FieldError::new("html", "invalid_draft", err.to_string()))
+        })?)
+    } else {
+        edit.html.or_else(|| email.html_body.clone())
+    };
     if let Some(html) = &html {
         check_text("html", html, BODY).map_err(DraftError::Field)?;
     }

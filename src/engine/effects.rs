@@ -1,13 +1,13 @@
 //! From a decision's effects to the rows one transaction writes: timers, and emails rendered in
 //! the recipient's locale with freshly issued personalised links.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::types::Json;
 
 use super::{Decision, Effect, Engine, EngineError};
 use crate::clock::Timestamp;
 use crate::ids::{OutboxId, TimerId};
-use crate::mail::links;
+use crate::mail::{dates, headers, links};
 use crate::store::{
     DirectoryStep, EmailRecord, EmailStatus, HistoryRecord, LinkRecord, LinkStatus, Step, Superseded, TimerClaim,
     TimerRecord, TimerStatus,
@@ -15,7 +15,10 @@ use crate::store::{
 use crate::workflow::{Definition, EmailSpec};
 
 impl Engine {
-    /// Turns a decision's effects into rows: timers, rendered emails and their links.
+    /// Turns a decision's effects into rows: timers, rendered emails and their links. `armed`
+    /// holds the timers still armed in a state the instance stays in, whose due times its
+    /// emails may state.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn step_for(
         &self,
         definition: &Definition,
@@ -23,6 +26,7 @@ impl Engine {
         decision: &Decision,
         fired_timer: Option<TimerClaim>,
         used_link: Option<String>,
+        armed: &[TimerRecord],
         now: Timestamp,
     ) -> Result<Step, EngineError> {
         let mut step = Step {
@@ -60,7 +64,8 @@ impl Engine {
                 }),
                 Effect::Email { spec, recipient, name } => {
                     let to = Addressee { email: recipient, name: name.as_deref() };
-                    let (email, links) = self.email(definition, &step.history, decision, spec, to, now)?;
+                    let deadlines = Deadlines { decision, armed };
+                    let (email, links) = self.email(definition, &step.history, decision, spec, to, deadlines, now)?;
                     step.emails.push(email);
                     for link in &links {
                         let supersedes = definition.links.get(&link.action).is_some_and(|a| a.supersede);
@@ -79,7 +84,9 @@ impl Engine {
         Ok(step)
     }
 
-    /// Issues the email's links and renders it in the recipient's locale.
+    /// Issues the email's links and renders it in the recipient's locale, its dates in the
+    /// recipient's language and time zone, with its `From`, `Reply-To` and `To` name settled.
+    #[allow(clippy::too_many_arguments)]
     fn email(
         &self,
         definition: &Definition,
@@ -87,6 +94,7 @@ impl Engine {
         decision: &Decision,
         spec: &EmailSpec,
         to: Addressee<'_>,
+        deadlines: Deadlines<'_>,
         now: Timestamp,
     ) -> Result<(EmailRecord, Vec<LinkRecord>), EngineError> {
         let recipient = to.email;
@@ -96,7 +104,16 @@ impl Engine {
             path.as_ref().and_then(|p| crate::workflow::field(&decision.context, p)).and_then(Value::as_str)
         };
         let locale = party.and_then(|p| lookup(&p.locale));
+        let renderer = &self.mail.renderer;
+        let shown_locale = renderer.locale_for(definition.name.as_str(), spec.template.as_str(), locale);
+        let zone = dates::recipient_zone(
+            party.and_then(|p| lookup(&p.time_zone)),
+            party.and_then(|p| lookup(&p.country)),
+            self.mail.time_zone,
+        );
+        let date = |at: Timestamp| Value::String(dates::format(at, &shown_locale, zone));
         let mut urls = serde_json::Map::new();
+        let mut expiries = serde_json::Map::new();
         let mut links = Vec::new();
         for action_name in &spec.links {
             let action = definition.links.get(action_name).ok_or_else(|| {
@@ -104,6 +121,7 @@ impl Engine {
             })?;
             let (token, hash) = links::new_token();
             urls.insert(action_name.clone(), Value::String(format!("{}/l/{token}", self.mail.public_url)));
+            expiries.insert(action_name.clone(), date(now.plus(action.expires)));
             links.push(LinkRecord {
                 hash,
                 instance_id: history.instance_id,
@@ -118,20 +136,31 @@ impl Engine {
                 used_at: None,
             });
         }
+        let timers: serde_json::Map<String, Value> =
+            deadlines.due().into_iter().map(|(name, at)| (name.to_owned(), date(at))).collect();
         let mut context = decision.context.clone();
         if let Value::Object(map) = &mut context {
             map.insert("links".into(), Value::Object(urls));
             map.insert("state".into(), Value::String(decision.to.to_string()));
+            map.insert("from_state".into(), json!(history.from_state.as_ref().map(ToString::to_string)));
+            map.insert("event".into(), Value::String(history.event.to_string()));
             map.insert("workflow".into(), Value::String(definition.name.to_string()));
             map.insert("instance_id".into(), Value::String(history.instance_id.to_string()));
-            map.insert("recipient".into(), serde_json::json!({ "email": recipient, "name": to.name }));
+            map.insert(
+                "console_url".into(),
+                Value::String(format!("{}/console/instances/{}", self.mail.public_url, history.instance_id)),
+            );
+            map.insert("recipient".into(), json!({ "email": recipient, "name": to.name }));
+            map.insert(
+                "dates".into(),
+                json!({ "links": expiries, "timers": timers, "now": date(now), "time_zone": zone.name() }),
+            );
         }
-        let rendered = self
-            .mail
-            .renderer
+        let rendered = renderer
             .render_email(definition.name.as_str(), spec.template.as_str(), locale, &context)
             .map_err(|err| EngineError::Definition(err.to_string()))?;
         let host = url::Url::parse(&self.mail.public_url).ok().and_then(|u| u.host_str().map(str::to_owned));
+        let headers = headers::settle(&definition.mail, &context, &self.mail.from, self.mail.reply_to.as_ref());
         let email = EmailRecord {
             id,
             instance_id: history.instance_id,
@@ -153,8 +182,32 @@ impl Engine {
             sent_at: None,
             claimed_at: None,
             took_over: false,
+            recipient_name: to.name.map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned),
+            sender: Some(headers.from.to_string()),
+            reply_to: headers.reply_to.map(|r| r.to_string()),
         };
         Ok((email, links))
+    }
+}
+
+/// The timers an email may state the due time of: those this step arms, and those still armed
+/// in the state it stays in (a reminder states the expiry armed when the state was entered).
+#[derive(Clone, Copy)]
+struct Deadlines<'a> {
+    decision: &'a Decision,
+    armed: &'a [TimerRecord],
+}
+
+impl<'a> Deadlines<'a> {
+    fn due(&self) -> Vec<(&'a str, Timestamp)> {
+        let mut due: Vec<(&str, Timestamp)> = self.armed.iter().map(|t| (t.name.as_str(), t.due_at)).collect();
+        for effect in &self.decision.effects {
+            if let Effect::ArmTimer { spec, due_at } = effect {
+                due.retain(|(name, _)| *name != spec.name.as_str());
+                due.push((spec.name.as_str(), *due_at));
+            }
+        }
+        due
     }
 }
 

@@ -97,6 +97,11 @@ pub struct MailSettings {
     pub parties: transition::Addresses,
     /// The hosts a draft's URLs may point at: the public URL's and those configured.
     pub draft_url_hosts: Vec<String>,
+    /// The sender and reply address of a workflow without its own (`mail_from`, `mail_reply_to`).
+    pub from: lettre::message::Mailbox,
+    pub reply_to: Option<lettre::message::Mailbox>,
+    /// The zone dates are given in for a recipient without a time zone or a country.
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl Engine {
@@ -247,7 +252,7 @@ impl Engine {
             fingerprint: fingerprint("start", &request.input),
             at: now,
         };
-        let step = self.step_for(&definition, history.clone(), &decision, None, None, now)?;
+        let step = self.step_for(&definition, history.clone(), &decision, None, None, &[], now)?;
         let created = self.store.create_instance(&instance, &step).await;
         if created.is_ok() {
             self.queued(&step);

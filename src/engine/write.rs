@@ -6,7 +6,7 @@
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::{transition, Decision, Engine, EngineError, Outcome, Unmet};
+use super::{transition, Decision, Effect, Engine, EngineError, Outcome, Unmet};
 use crate::ids::{EventId, InstanceId};
 use crate::store::{Commit, CommitError, HistoryRecord, InstanceRecord, Origin, TimerClaim};
 use crate::workflow::{Definition, EventName};
@@ -135,7 +135,19 @@ impl Engine {
             fingerprint: print.to_owned(),
             at: now,
         };
-        let step = self.step_for(definition, history.clone(), &plan.decision, plan.timer, plan.link.clone(), now)?;
+        // An email sent while the instance stays in its state (a reminder) may state the due
+        // time of a timer armed when the state was entered: read them only then.
+        let effects = &plan.decision.effects;
+        let armed = if effects.iter().any(|e| matches!(e, Effect::Email { .. }))
+            && !effects.iter().any(|e| matches!(e, Effect::CancelTimers))
+        {
+            let timers = self.store.timers(instance.id).await.map_err(EngineError::from)?;
+            timers.into_iter().filter(|t| t.status == crate::store::TimerStatus::Armed).collect()
+        } else {
+            Vec::new()
+        };
+        let step =
+            self.step_for(definition, history.clone(), &plan.decision, plan.timer, plan.link.clone(), &armed, now)?;
         let commit = Commit {
             instance: instance.id,
             expected_version: instance.version,

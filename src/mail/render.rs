@@ -1,6 +1,9 @@
-//! Email rendering with Tera: `templates/email/<workflow>/<message>[.<locale>].<part>.tera`,
-//! where part is `subject`, `txt` or `html`. HTML is autoescaped; every message has a plain-text
-//! part; a message is picked per locale along a fallback chain (it-CH -> it -> the default).
+//! Email rendering with Tera: `templates/email/<workflow>/<message>[.<locale>].<part>.tera`. A
+//! shipped message is `md` (Markdown, its values escaped for Markdown) plus `subject`: the one
+//! source gives the text part and the HTML part (see `markdown.rs`), the HTML inside the shared
+//! layout `email/layout.html.tera`. A message written as a `txt` part (and optionally an `html`
+//! part, autoescaped) still renders as written. A message is picked per locale along a fallback
+//! chain (it-CH -> it -> the default).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -32,7 +35,15 @@ pub struct Rendered {
 
 pub struct Renderer {
     tera: Tera,
+    /// The `.md.tera` templates, whose values are escaped for Markdown rather than HTML (Tera has
+    /// one escape function per instance).
+    markdown: Tera,
 }
+
+/// The layout every Markdown email's HTML part is placed in, unless the templates directory has
+/// its own `email/layout.html.tera`.
+const LAYOUT: &str = "email/layout.html.tera";
+const DEFAULT_LAYOUT: &str = include_str!("../../templates/email/layout.html.tera");
 
 impl std::fmt::Debug for Renderer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -50,27 +61,46 @@ impl Renderer {
         } else {
             Tera::default()
         };
+        let mut markdown = if dir.is_dir() {
+            let glob = format!("{}/**/*.md.tera", dir.display());
+            Tera::new(&glob)
+                .map_err(|err| RenderError::Load { dir: dir.display().to_string(), message: chain(&err) })?
+        } else {
+            Tera::default()
+        };
         tera.autoescape_on(vec![".html.tera"]);
         tera.set_escape_fn(escape_html);
-        Ok(Self { tera })
+        markdown.autoescape_on(vec![".md.tera"]);
+        markdown.set_escape_fn(super::markdown::escape_markdown);
+        let mut renderer = Self { tera, markdown };
+        if !renderer.has(LAYOUT) {
+            renderer.add_raw(LAYOUT, DEFAULT_LAYOUT)?;
+        }
+        Ok(renderer)
     }
 
-    /// A renderer with only the templates added by hand (benchmarks, tests).
+    /// A renderer with only the templates added by hand (benchmarks, tests), and the layout.
     pub fn empty() -> Self {
         let mut tera = Tera::default();
         tera.autoescape_on(vec![".html.tera"]);
         tera.set_escape_fn(escape_html);
-        Self { tera }
+        let mut markdown = Tera::default();
+        markdown.autoescape_on(vec![".md.tera"]);
+        markdown.set_escape_fn(super::markdown::escape_markdown);
+        let mut renderer = Self { tera, markdown };
+        renderer.add_raw(LAYOUT, DEFAULT_LAYOUT).expect("the built-in email layout parses");
+        renderer
     }
 
     pub fn add_raw(&mut self, name: &str, content: &str) -> Result<(), RenderError> {
-        self.tera
-            .add_raw_template(name, content)
+        let tera = if name.ends_with(".md.tera") { &mut self.markdown } else { &mut self.tera };
+        tera.add_raw_template(name, content)
             .map_err(|err| RenderError::Render { template: name.to_owned(), message: chain(&err) })
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.tera.get_template_names().any(|n| n == name)
+        let tera = if name.ends_with(".md.tera") { &self.markdown } else { &self.tera };
+        tera.get_template_names().any(|n| n == name)
     }
 
     /// Whether page `pages/<page>` exists (in the default locale at least).
@@ -94,10 +124,25 @@ impl Renderer {
         let prefix = format!("email/{workflow}/{message}.");
         self.tera
             .get_template_names()
+            .chain(self.markdown.get_template_names())
             .filter_map(|name| name.strip_prefix(&prefix)?.strip_suffix(".tera"))
             .filter_map(|rest| rest.rsplit_once('.').map(|(locale, _part)| locale.to_owned()))
-            .filter(|locale| !locale.contains('.') && !["subject", "txt", "html"].contains(&locale.as_str()))
+            .filter(|locale| !locale.contains('.') && !["subject", "txt", "html", "md"].contains(&locale.as_str()))
             .collect()
+    }
+
+    /// The locale message `message` will be rendered in for a recipient whose locale is
+    /// `locale`, along the fallback chain: the language its dates are written in.
+    pub fn locale_for(&self, workflow: &str, message: &str, locale: Option<&str>) -> String {
+        fallback_chain(locale)
+            .into_iter()
+            .find(|candidate| {
+                ["md", "txt"]
+                    .iter()
+                    .any(|part| self.has(&email_template(workflow, message, candidate.as_deref(), part)))
+            })
+            .flatten()
+            .unwrap_or_else(|| DEFAULT_LOCALE.to_owned())
     }
 
     /// Renders message `message` for a recipient whose locale is `locale`.
@@ -111,8 +156,11 @@ impl Renderer {
         let chain = fallback_chain(locale);
         let mut looked_for = Vec::new();
         for candidate in &chain {
+            let source = email_template(workflow, message, candidate.as_deref(), "md");
             let text = email_template(workflow, message, candidate.as_deref(), "txt");
-            if !self.has(&text) {
+            let markdown = self.has(&source);
+            if !markdown && !self.has(&text) {
+                looked_for.push(source);
                 looked_for.push(text);
                 continue;
             }
@@ -120,20 +168,28 @@ impl Renderer {
                 .map_err(|err| RenderError::Render { template: text.clone(), message: chain_of(&err) })?;
             let subject_name = email_template(workflow, message, candidate.as_deref(), "subject");
             let subject = self.render(&subject_name, &context)?;
+            let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+            let locale = candidate.clone().unwrap_or_else(|| DEFAULT_LOCALE.to_owned());
+            if markdown {
+                let parts = super::markdown::render(&self.render(&source, &context)?);
+                let html = self.layout(&locale, &subject, &parts.html)?;
+                return Ok(Rendered { locale, subject, text: parts.text, html: Some(html) });
+            }
             let html_name = email_template(workflow, message, candidate.as_deref(), "html");
             let html = if self.has(&html_name) { Some(self.render(&html_name, &context)?) } else { None };
-            return Ok(Rendered {
-                locale: candidate.clone().unwrap_or_else(|| DEFAULT_LOCALE.to_owned()),
-                subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
-                text: self.render(&text, &context)?,
-                html,
-            });
+            return Ok(Rendered { locale, subject, text: self.render(&text, &context)?, html });
         }
         Err(RenderError::Missing {
             workflow: workflow.to_owned(),
             message: message.to_owned(),
             looked_for: looked_for.join(", "),
         })
+    }
+
+    /// Places an HTML body (from Markdown, or a draft's edited text) in the shared layout.
+    pub fn layout(&self, locale: &str, subject: &str, body: &str) -> Result<String, RenderError> {
+        let context = serde_json::json!({ "lang": locale, "subject": subject, "content": body });
+        self.render_page(LAYOUT, &context)
     }
 
     /// Renders page `pages/<page>` in the first locale of the chain that has a version of it
@@ -176,8 +232,8 @@ impl Renderer {
                 message: "the template does not exist".into(),
             });
         }
-        self.tera
-            .render(name, context)
+        let tera = if name.ends_with(".md.tera") { &self.markdown } else { &self.tera };
+        tera.render(name, context)
             .map_err(|err| RenderError::Render { template: name.to_owned(), message: chain(&err) })
     }
 }
@@ -264,6 +320,38 @@ mod tests {
         assert_eq!(de.subject, "Hello <Anna>");
         assert_eq!(de.text, "Hi <Anna>: https://x/l/t");
         assert_eq!(de.html.as_deref(), Some("<p>Hi &lt;Anna&gt;</p>"), "HTML is autoescaped, text is not");
+    }
+
+    #[test]
+    fn a_markdown_message_gives_a_text_part_and_an_html_part_in_the_layout() {
+        let mut r = renderer();
+        r.add_raw("email/w/md.subject.tera", "Welcome {{ name }}").unwrap();
+        r.add_raw("email/w/md.md.tera", "Hello **{{ name }}**,\n\n[Start now]({{ links.go }})\n").unwrap();
+        r.add_raw("email/w/md.it.md.tera", "Ciao {{ name }}").unwrap();
+        let context =
+            json!({ "name": "<Anna> *[x](https://evil.example)*", "links": { "go": "https://x/l/t?a=1&b=2" } });
+        let en = r.render_email("w", "md", Some("en"), &context).unwrap();
+        assert_eq!(en.subject, "Welcome <Anna> *[x](https://evil.example)*");
+        assert_eq!(en.text, "Hello <Anna> *[x](https://evil.example)*,\n\nStart now: https://x/l/t?a=1&b=2\n");
+        let html = en.html.unwrap();
+        assert!(html.starts_with("<!doctype html>") && html.contains("<html lang=\"en\""), "{html}");
+        assert!(html.contains("<title>Welcome &lt;Anna&gt;"), "{html}");
+        assert!(html.contains("<strong>&lt;Anna&gt; *[x](https://evil.example)*</strong>"), "{html}");
+        assert!(!html.contains("href=\"https://evil"), "a value never becomes a link: {html}");
+        assert!(html.contains("href=\"https://x/l/t?a=1&amp;b=2\">Start now</a>"), "{html}");
+        assert_eq!(html.matches("<style").count(), 1, "one style block: {html}");
+        assert!(html.contains("prefers-color-scheme: dark"), "{html}");
+        // The Italian source has no subject of its own: the message falls back whole, never half.
+        assert!(r.render_email("w", "md", Some("it"), &context).is_err());
+        assert_eq!(r.locales_of("w", "md").into_iter().collect::<Vec<_>>(), ["it"]);
+    }
+
+    #[test]
+    fn custom_text_and_html_pairs_still_render_as_written() {
+        let context = json!({ "name": "Anna", "links": { "go": "https://x/l/t" } });
+        let en = renderer().render_email("w", "hello", Some("en"), &context).unwrap();
+        assert_eq!(en.text, "Hi Anna: https://x/l/t");
+        assert_eq!(en.html.as_deref(), Some("<p>Hi Anna</p>"), "no layout around a custom HTML part");
     }
 
     #[test]

@@ -240,11 +240,14 @@ fn check_renders_every_template_in_every_locale() {
     let dir = tempfile::tempdir().unwrap();
     let (workflows, templates) = crate::helpers::copy_definitions(dir.path());
     let email = templates.join("email/example_signup");
-    // An undefined variable in the default text, and an Italian version without the HTML part
-    // the default has.
-    std::fs::write(email.join("status_update.txt.tera"), "Hello {{ contact.nickname }}\n").unwrap();
+    // An undefined variable in the default source, an Italian version written as a text part
+    // without the Markdown source the default has, and a message whose link is not a link.
+    std::fs::write(email.join("status_update.md.tera"), "Hello {{ contact.nickname }}\n").unwrap();
     std::fs::write(email.join("verify_email.it.subject.tera"), "Conferma il tuo indirizzo").unwrap();
     std::fs::write(email.join("verify_email.it.txt.tera"), "Ciao {{ contact.name }}: {{ links.verify }}").unwrap();
+    let reminder =
+        "Hi {{ contact.name }}, `{{ links.verify }}` [not me]({{ links.not_me }}) by {{ dates.timers.expiry }}";
+    std::fs::write(email.join("verify_reminder.md.tera"), reminder).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_accord"))
         .current_dir(dir.path())
         .env("ACCORD_WORKFLOWS_DIR", &workflows)
@@ -257,9 +260,10 @@ fn check_renders_every_template_in_every_locale() {
     let report = text(&out.stdout);
     assert!(report.contains("email `status_update` (en) does not render with the sample input"), "{report}");
     assert!(report.contains("contact.nickname"), "{report}");
-    assert!(report.contains("email `verify_email` in locale `it` has no html part, which the default has"), "{report}");
+    assert!(report.contains("email `verify_email` in locale `it` has no md part, which the default has"), "{report}");
     assert!(report.contains("email `verify_email` (it) does not put link `not_me` in its text part"), "{report}");
-    assert!(report.contains("hint: create email/example_signup/verify_email.it.html.tera"), "{report}");
+    assert!(report.contains("hint: create email/example_signup/verify_email.it.md.tera"), "{report}");
+    assert!(report.contains("email `verify_reminder` (en) does not link `verify` in its HTML part"), "{report}");
     assert!(
         report
             .contains("party `reviewers` takes its address from the configuration, but `parties.reviewers` is not set"),

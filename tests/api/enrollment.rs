@@ -103,7 +103,8 @@ async fn an_approved_enrollment_is_active_once_the_global_admin_accepts_the_agre
     assert_eq!(status, StatusCode::OK);
     assert_eq!(m.state(id).await, "in_review");
     let review = deliver(&mut m, 1).await.pop().unwrap();
-    assert!(review.text.contains("alcuni giorni"), "the review takes several days: {}", review.text);
+    let by = "entro sabato 7 marzo 2026, ore 10:00 CET";
+    assert!(review.text.contains(by), "the review's deadline, in Italian and Rome's time: {}", review.text);
 
     m.engine().apply(id, reviewer("approve", Value::Null)).await.unwrap();
     let mails = deliver(&mut m, 2).await;

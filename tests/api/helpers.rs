@@ -265,6 +265,7 @@ impl TestApp {
             message_id: decoded.message_id,
             text: decoded.text,
             html: decoded.html,
+            raw: String::from_utf8_lossy(&raw).into_owned(),
         }
     }
 
@@ -377,6 +378,8 @@ pub struct Mail {
     pub message_id: String,
     pub text: String,
     pub html: String,
+    /// The message as the server received it: headers, and the parts as encoded.
+    pub raw: String,
 }
 
 async fn start_mailcrab(port: u16) -> mailcrab::TestMailServerHandle {
@@ -389,11 +392,18 @@ async fn start_mailcrab(port: u16) -> mailcrab::TestMailServerHandle {
     handle
 }
 
-/// Every `<base>/l/<token>` in `text`.
+/// Every `<base>/l/<token>` in `text`: the token is base64url, so whatever follows it (a space, a
+/// quote, the `)` of `label (URL)` in a text part) is not part of the link.
 pub fn links_in(text: &str, base: &str) -> Vec<String> {
     let prefix = format!("{base}/l/");
     text.match_indices(&prefix)
-        .map(|(at, _)| text[at..].split(|c: char| c.is_whitespace() || c == '"' || c == '<').next().unwrap().to_owned())
+        .map(|(at, _)| {
+            let token: String = text[at + prefix.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+                .collect();
+            format!("{prefix}{token}")
+        })
         .collect()
 }
 

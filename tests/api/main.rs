@@ -13,6 +13,8 @@ mod console;
 mod customer;
 mod demo;
 mod email;
+mod email_parts;
+mod email_screens;
 mod ended;
 mod enrollment;
 mod faults;

@@ -376,7 +376,7 @@ async fn the_reseller_may_decline_or_let_the_invitation_expire(backend: Backend)
     assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
     assert_eq!(m.dispatch().await, 2, "a reminder to each admin");
     let reminders = mails_to(&mut m, 2).await;
-    assert_eq!(reminders[0].1.subject, first[0].1.subject);
+    assert_eq!(reminders[0].1.subject, format!("Promemoria: {}", first[0].1.subject), "a reminder says so");
     // The reminder replaced each admin's first links; asking for a new one replaces only one's own.
     let anna_old = links_in(&first[0].1.text, &m.base).into_iter().next().unwrap();
     let (status, page) = m.get(&anna_old).await;

@@ -29,18 +29,21 @@ const fn text_field(path: &'static str) -> Provided {
     Provided { path, kind: ProvidedKind::Text }
 }
 
-/// What `provider_may_invite` fills in: both partners' names, and the reseller's global admins,
-/// each of whom the invitation goes to.
+/// What `provider_may_invite` fills in: both partners' names, the reseller's legal country (the
+/// zone its admins read dates in), and its global admins, each of whom the invitation goes to.
 const PROVIDER_INVITATION: &[Provided] = &[
     text_field("provider.name"),
     text_field("reseller.name"),
+    text_field("reseller.country"),
     Provided { path: "reseller.admins", kind: ProvidedKind::Recipients },
 ];
 
-/// What `reseller_may_invite_customer` fills in: the reseller's name, and the customer's admin
-/// the invitation goes to (the recorded contact of a customer the directory knows).
+/// What `reseller_may_invite_customer` fills in: the reseller's name, the sending user's name,
+/// and the customer's admin the invitation goes to (the recorded contact of a customer the
+/// directory knows).
 const CUSTOMER_INVITATION: &[Provided] = &[
     text_field("reseller.name"),
+    text_field("sender.name"),
     Provided { path: "customer.admin.email", kind: ProvidedKind::Email },
     text_field("customer.admin.name"),
 ];
@@ -48,6 +51,7 @@ const CUSTOMER_INVITATION: &[Provided] = &[
 /// What `reseller_and_provider_may_invite_customer` fills in: the same, and the provider's name.
 const DUAL_CUSTOMER_INVITATION: &[Provided] = &[
     text_field("reseller.name"),
+    text_field("sender.name"),
     text_field("provider.name"),
     Provided { path: "customer.admin.email", kind: ProvidedKind::Email },
     text_field("customer.admin.name"),
@@ -158,6 +162,7 @@ async fn provider_may_invite(input: Value, directory: Arc<dyn DirectoryReader>) 
     }
     if let Some(reseller) = &reseller {
         put(&mut checked.context, "reseller.name", json!(reseller.legal_name));
+        put(&mut checked.context, "reseller.country", json!(reseller.country));
         let admins: Vec<PartnerUserRecord> = directory
             .partner_users(reseller.id)
             .await?
@@ -295,7 +300,8 @@ async fn check_customer_request(
                     ),
                 ));
             }
-            Some(_) => {}
+            // The user's name as the directory has it: the invitation's Reply-To.
+            Some(user) => put(&mut checked.context, "sender.name", json!(user.name.trim())),
         }
     }
     customer_admin(input, directory, checked).await?;

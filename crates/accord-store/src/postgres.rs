@@ -318,6 +318,9 @@ struct NewEmail<'a> {
     message_id: &'a str,
     attempts: i64,
     next_attempt_at: i64,
+    recipient_name: Option<&'a str>,
+    sender: Option<&'a str>,
+    reply_to: Option<&'a str>,
 }
 
 impl<'a> NewEmail<'a> {
@@ -338,6 +341,9 @@ impl<'a> NewEmail<'a> {
             message_id: &e.message_id,
             attempts: e.attempts,
             next_attempt_at: e.next_attempt_at.millis(),
+            recipient_name: e.recipient_name.as_deref(),
+            sender: e.sender.as_deref(),
+            reply_to: e.reply_to.as_deref(),
         }
     }
 }

@@ -174,6 +174,13 @@ pub struct EmailRecord {
     pub claimed_at: Option<Timestamp>,
     /// The last claim took over from a claim whose lease had lapsed (its node stopped).
     pub took_over: bool,
+    /// The recipient's display name, for the `To` header.
+    pub recipient_name: Option<String>,
+    /// The `From` mailbox (`Name <address>`) the workflow or the configuration chose; `None`:
+    /// the configured sender at the time of sending.
+    pub sender: Option<String>,
+    /// The `Reply-To` mailbox, if any.
+    pub reply_to: Option<String>,
 }
 
 text_enum! {

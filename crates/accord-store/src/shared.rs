@@ -66,7 +66,7 @@ pub mod columns {
     pub const EMAIL_COLUMNS: &str =
         "id, instance_id, history_seq, template, party, recipient, links, status, created_at, \
          locale, subject, text_body, html_body, message_id, attempts, next_attempt_at, last_reply, sent_at, \
-         claimed_at, took_over";
+         claimed_at, took_over, recipient_name, sender, reply_to";
     pub const LINK_COLUMNS: &str =
         "hash, instance_id, outbox_id, action, event, party, recipient, status, expires_at, created_at, used_at";
 }

@@ -200,8 +200,9 @@ macro_rules! step_writes {
             for email in &step.emails {
                 sqlx::query::<$db>(
                     "INSERT INTO outbox (id, instance_id, history_seq, template, party, recipient, links, status, created_at, \
-                     locale, subject, text_body, html_body, message_id, attempts, next_attempt_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                     locale, subject, text_body, html_body, message_id, attempts, next_attempt_at, \
+                     recipient_name, sender, reply_to) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
                 )
                 .bind(email.id)
                 .bind(email.instance_id)
@@ -219,6 +220,9 @@ macro_rules! step_writes {
                 .bind(&email.message_id)
                 .bind(email.attempts)
                 .bind(email.next_attempt_at)
+                .bind(&email.recipient_name)
+                .bind(&email.sender)
+                .bind(&email.reply_to)
                 .execute(&mut **tx)
                 .await
                 .map_err($crate::StoreError::from)?;

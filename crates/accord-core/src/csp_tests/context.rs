@@ -18,6 +18,7 @@ fn a_provider_invitation_goes_to_every_global_admin_of_the_reseller_and_names_bo
             "provider": { "name": "Northwind Distribution S.p.A." },
             "reseller": {
                 "name": "Contoso Cloud S.r.l.",
+                "country": "IT",
                 "admins": [
                     { "email": "gina@contoso.it", "name": "gina" },
                     { "email": "piero@contoso.it", "name": "piero" },
@@ -35,8 +36,10 @@ fn a_customer_invitation_goes_to_the_recorded_contact_of_a_known_tenant_else_to_
         context_of("reseller_may_invite_customer", new),
         json!({
             "reseller": { "name": "Contoso Cloud S.r.l." },
+            "sender": { "name": "gina" },
             "customer": { "admin": { "email": "giulia@northwind.example", "name": "Giulia Bianchi" } },
-        })
+        }),
+        "the sending user's name, as the directory has it, is filled in for the Reply-To"
     );
     let nameless = customer_invite(id(RESELLER), "gina@contoso.it", json!({}));
     assert_eq!(
@@ -54,6 +57,7 @@ fn a_customer_invitation_goes_to_the_recorded_contact_of_a_known_tenant_else_to_
         context_of("reseller_and_provider_may_invite_customer", known),
         json!({
             "reseller": { "name": "Adatum Servizi S.r.l." },
+            "sender": { "name": "ada" },
             "provider": { "name": "Northwind Distribution S.p.A." },
             "customer": { "admin": { "email": "admin@example.com", "name": "Admin" } },
         }),

@@ -475,7 +475,7 @@ fn cases() -> Vec<Case> {
             "awaiting_agreement",
             false,
             &[],
-            &[("agreement_request", MARCO)],
+            &[("agreement_reminder", MARCO)],
         )),
         on("enrollment", "in_review", "review_overdue", Timer).wants(moves(
             "in_review",
@@ -487,7 +487,7 @@ fn cases() -> Vec<Case> {
             "requested",
             false,
             &[],
-            &[("request", GIULIA)],
+            &[("reminder", GIULIA)],
         )),
         on("customer_agreement", "requested", "expire", Timer).wants(finishes("expired", &[])),
         // A party of many recipients: one email each.
@@ -495,7 +495,7 @@ fn cases() -> Vec<Case> {
             "invited",
             false,
             &[],
-            &[("invitation", CONTOSO_ADMIN), ("invitation", CONTOSO_IT)],
+            &[("reminder", CONTOSO_ADMIN), ("reminder", CONTOSO_IT)],
         )),
         on("example_signup", "in_review", "review_overdue", Timer).wants(moves(
             "in_review",

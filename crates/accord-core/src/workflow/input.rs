@@ -39,6 +39,9 @@ pub enum FieldType {
     Boolean,
     /// An internet domain name such as `contoso.onmicrosoft.com`, normalised to lower case.
     Domain,
+    /// An IANA time zone name such as `Europe/Rome`, in its canonical spelling (`europe/rome`
+    /// becomes `Europe/Rome`).
+    TimeZone,
 }
 
 impl FieldType {
@@ -53,6 +56,7 @@ impl FieldType {
         ("digits", FieldType::Digits),
         ("boolean", FieldType::Boolean),
         ("domain", FieldType::Domain),
+        ("time_zone", FieldType::TimeZone),
     ];
 
     pub fn names() -> String {
@@ -71,6 +75,8 @@ impl FieldType {
             FieldType::Text => Some(TextLimit::TEXT),
             FieldType::Email | FieldType::BusinessEmail => Some(TextLimit::EMAIL),
             FieldType::Domain => Some(TextLimit::DOMAIN),
+            // The longest IANA name is 32 characters (America/Argentina/ComodRivadavia).
+            FieldType::TimeZone => Some(TextLimit { max_chars: 64, multi_line: false }),
             FieldType::Phone => Some(TextLimit::PHONE),
             FieldType::Digits => Some(TextLimit::DIGITS),
             // A country code is shorter still; nothing longer than a language tag is worth parsing.
@@ -308,6 +314,16 @@ fn check_value(field: &InputField, value: &Value, rules: &InputRules) -> Result<
                 format!("`{path}` must be a language tag such as `en`, `it` or `it-CH`, not `{text}`"),
             )
         })?,
+        FieldType::TimeZone => parse_time_zone(text).ok_or_else(|| {
+            FieldError::new(
+                path,
+                "invalid_time_zone",
+                format!(
+                    "`{path}` must be an IANA time zone name such as Europe/Rome or America/New_York, not `{text}`; \
+                     leave it out to use the one of the country"
+                ),
+            )
+        })?,
         FieldType::Phone => {
             let digits = text.chars().filter(char::is_ascii_digit).count();
             let allowed = text
@@ -336,6 +352,16 @@ fn check_value(field: &InputField, value: &Value, rules: &InputRules) -> Result<
 
 fn parse_email(path: &str, text: &str) -> Result<email::Email, FieldError> {
     email::normalize(text).map_err(|err| err.field_error(path, text))
+}
+
+/// The canonical name of the IANA time zone `text` names (case aside), if it names one.
+pub fn parse_time_zone(text: &str) -> Option<String> {
+    let text = text.trim();
+    let zone = text
+        .parse::<chrono_tz::Tz>()
+        .ok()
+        .or_else(|| chrono_tz::TZ_VARIANTS.iter().copied().find(|zone| zone.name().eq_ignore_ascii_case(text)))?;
+    Some(zone.name().to_owned())
 }
 
 /// An ISO 3166-1 alpha-2 code, upper-cased (`it` becomes `IT`), if `text` is one.
@@ -540,6 +566,19 @@ mod tests {
         let fields = [field("name", FieldType::String, true), field("mpn", FieldType::Digits, true)];
         let input = json!({"name": "n".repeat(200), "mpn": "1".repeat(32)});
         assert!(validate(&fields, &[], &input, &rules()).is_ok(), "values at the limit are accepted");
+    }
+
+    #[test]
+    fn time_zones_are_iana_names_in_their_canonical_spelling() {
+        let fields = [field("zone", FieldType::TimeZone, true)];
+        let clean = validate(&fields, &[], &json!({"zone": " europe/rome "}), &rules()).unwrap();
+        assert_eq!(clean, json!({"zone": "Europe/Rome"}));
+        for bad in ["Europe/Milano", "CEST+2", "Rome"] {
+            let error = refused(FieldType::TimeZone, bad);
+            assert_eq!(error.code, "invalid_time_zone", "{bad}");
+            assert!(error.message.contains("such as Europe/Rome") && error.message.contains(bad), "{}", error.message);
+        }
+        assert_eq!("time_zone".parse::<FieldType>(), Ok(FieldType::TimeZone));
     }
 
     #[test]

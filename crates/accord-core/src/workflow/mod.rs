@@ -69,6 +69,9 @@ pub struct Definition {
     pub links: BTreeMap<String, LinkAction>,
     pub states: BTreeMap<StateName, State>,
     pub schedules: Vec<ScheduleSpec>,
+    /// `[mail]`: who the emails are from and whom replies go to; unset parts come from the
+    /// configuration.
+    pub mail: MailHeaders,
     /// Sample input (`[sample]`, else every declared field set to ""), for checking templates.
     #[serde(skip)]
     pub sample: serde_json::Value,
@@ -116,6 +119,20 @@ pub fn content_hash(source: &str) -> String {
     hex::encode(Sha256::digest(source.as_bytes()))
 }
 
+/// The `[mail]` section: the `From` name and address of the workflow's emails and their
+/// `Reply-To`, a fixed address or one from the context (such as the user who sent an invitation).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MailHeaders {
+    pub from_name: Option<String>,
+    /// A valid address (checked when the definition is read).
+    pub from_address: Option<String>,
+    /// A fixed, valid address.
+    pub reply_to: Option<String>,
+    /// A path in the context to the reply address, and one to its display name.
+    pub reply_to_email: Option<String>,
+    pub reply_to_name: Option<String>,
+}
+
 /// A recipient of the workflow's email, found in the instance's context.
 #[derive(Clone, Debug, Serialize)]
 pub struct Party {
@@ -130,6 +147,12 @@ pub struct Party {
     pub name: Option<String>,
     /// A path in the context: one locale for every recipient of the party.
     pub locale: Option<String>,
+    /// A path in the context to the party's IANA time zone (an input field of type `time_zone`):
+    /// the zone its emails give dates in.
+    pub time_zone: Option<String>,
+    /// A path in the context to the party's country (ISO 3166-1 alpha-2): without a time zone,
+    /// dates are given in the country's main zone.
+    pub country: Option<String>,
     /// Dotted path of a list in the context (filled in by a start check, such as a reseller's
     /// global admins): every element is a recipient, mailed separately with links of their own,
     /// and any of them may answer for the party.

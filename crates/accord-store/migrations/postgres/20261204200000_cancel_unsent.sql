@@ -5,7 +5,8 @@
 -- statuses come from the step's `settle` (`settle.cancelled_emails`, `store::step::SETTLE`), the
 -- same the shared transaction follows; only rows of earlier steps (`history_seq` below the step's)
 -- are touched, so the final state's own notice still goes out.
--- Everything else as in `…_party_answers.sql`.
+-- Everything else as in `…_email_headers.sql` (the outbox insert writing who an email is from,
+-- whom replies go to and the recipient's name).
 --
 -- Returns 'ok', or 'conflict' (the instance is not at the expected version) or 'duplicate' (the
 -- start key is taken), having written nothing. Raises SQLSTATE AC003 when the fired timer's claim
@@ -92,13 +93,15 @@ BEGIN
 
     IF jsonb_array_length(w -> 'emails') > 0 THEN
         INSERT INTO outbox (id, instance_id, history_seq, template, party, recipient, links, status, created_at,
-                            locale, subject, text_body, html_body, message_id, attempts, next_attempt_at)
+                            locale, subject, text_body, html_body, message_id, attempts, next_attempt_at,
+                            recipient_name, sender, reply_to)
         SELECT e.id, step_instance, e.history_seq, e.template, e.party, e.recipient, e.links, e.status,
-               e.created_at, e.locale, e.subject, e.text_body, e.html_body, e.message_id, e.attempts, e.next_attempt_at
+               e.created_at, e.locale, e.subject, e.text_body, e.html_body, e.message_id, e.attempts, e.next_attempt_at,
+               e.recipient_name, e.sender, e.reply_to
         FROM jsonb_to_recordset(w -> 'emails')
             AS e (id UUID, history_seq BIGINT, template TEXT, party TEXT, recipient TEXT, links JSONB, status TEXT,
                   created_at BIGINT, locale TEXT, subject TEXT, text_body TEXT, html_body TEXT, message_id TEXT,
-                  attempts BIGINT, next_attempt_at BIGINT);
+                  attempts BIGINT, next_attempt_at BIGINT, recipient_name TEXT, sender TEXT, reply_to TEXT);
     END IF;
 
     IF jsonb_array_length(w -> 'supersede') > 0 THEN

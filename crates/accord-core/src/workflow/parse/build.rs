@@ -22,6 +22,7 @@ pub(super) fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env
     builder.provided_fields_are_not_input();
     let checks = builder.checks();
     let parties = builder.parties();
+    let mail = builder.mail();
     builder.events();
     let links = builder.links();
     let initial = builder.initial();
@@ -45,6 +46,7 @@ pub(super) fn build(check: &mut Checker<'_>, raw: RawWorkflow, source: &str, env
         links,
         states,
         schedules,
+        mail,
         hash: content_hash(source),
         source: source.to_owned(),
     })

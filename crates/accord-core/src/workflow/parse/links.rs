@@ -123,7 +123,7 @@ impl Builder<'_, '_> {
                 self.check.report(
                     email.template.span(),
                     format!("unknown template `{template}`"),
-                    format!("create templates/email/{workflow}/{template}.subject.tera and {template}.txt.tera"),
+                    format!("create templates/email/{workflow}/{template}.subject.tera and {template}.md.tera"),
                 );
             }
         }

@@ -9,7 +9,8 @@ use toml::Spanned;
 
 use super::build::Builder;
 use super::raw::RawParty;
-use crate::workflow::{Party, ProvidedKind};
+use crate::workflow::input::FieldType;
+use crate::workflow::{MailHeaders, Party, ProvidedKind};
 
 /// Where a party's path points: an input field of this type, or a field a start check fills in.
 enum Source {
@@ -98,6 +99,7 @@ impl Builder<'_, '_> {
                     );
                 }
             }
+            self.zone_paths(name, party);
             parties.insert(
                 name.clone(),
                 Party {
@@ -105,11 +107,106 @@ impl Builder<'_, '_> {
                     config: party.config.as_ref().map(|c| c.get_ref().clone()),
                     name: party.name.as_ref().map(|n| n.get_ref().clone()),
                     locale: party.locale.as_ref().map(|l| l.get_ref().clone()),
+                    time_zone: party.time_zone.as_ref().map(|z| z.get_ref().clone()),
+                    country: party.country.as_ref().map(|c| c.get_ref().clone()),
                     each: party.each.as_ref().map(|e| e.get_ref().clone()),
                 },
             );
         }
         parties
+    }
+
+    /// A party's `time_zone` names an input field of type `time_zone`; its `country` a country
+    /// input field or a text a start check fills in.
+    fn zone_paths(&mut self, name: &str, party: &RawParty) {
+        if let Some(zone) = &party.time_zone {
+            let path = zone.get_ref();
+            if self.field_type(path) != Some(FieldType::TimeZone) {
+                self.check.report(
+                    zone.span(),
+                    format!("party `{name}`: `{path}` is not an input field of type time_zone"),
+                    format!("declare [[input]] field = \"{path}\" with type = \"time_zone\" (an IANA name such as Europe/Rome)"),
+                );
+            }
+        }
+        if let Some(country) = &party.country {
+            let path = country.get_ref();
+            let fits = match self.source(path) {
+                Some(Source::Input { .. }) => self.field_type(path) == Some(FieldType::Country),
+                Some(Source::Provided(kind, _)) => kind == ProvidedKind::Text,
+                None => false,
+            };
+            if !fits {
+                self.check.report(
+                    country.span(),
+                    format!("party `{name}`: `{path}` is not a country field"),
+                    "name an input field of type country (an ISO 3166-1 code such as IT)",
+                );
+            }
+        }
+    }
+
+    /// The `[mail]` section: addresses that are addresses, a reply path that is an address
+    /// field, a fixed reply address or a path but not both.
+    pub(super) fn mail(&mut self) -> MailHeaders {
+        let Some(raw) = self.raw.mail.as_ref() else { return MailHeaders::default() };
+        for (key, value) in [("from_address", &raw.from_address), ("reply_to", &raw.reply_to)] {
+            let Some(value) = value else { continue };
+            if let Err(err) = crate::workflow::email::normalize(value.get_ref()) {
+                self.check.report(
+                    value.span(),
+                    format!("[mail] {key} `{}` is not an email address: {err}", value.get_ref()),
+                    "write an address such as onboarding@example.com (the name goes in from_name)",
+                );
+            }
+        }
+        if let Some(name) = &raw.from_name {
+            if name.get_ref().trim().is_empty() || name.get_ref().contains(['\r', '\n', '<', '>', '"']) {
+                self.check.report(
+                    name.span(),
+                    "[mail] from_name must be a name on one line, without quotes or angle brackets",
+                    "write from_name = \"Contoso Partner Onboarding\"",
+                );
+            }
+        }
+        if let (Some(fixed), Some(_)) = (&raw.reply_to, &raw.reply_to_email) {
+            self.check.report(
+                fixed.span(),
+                "[mail] has both reply_to (a fixed address) and reply_to_email (a field)",
+                "keep one of them",
+            );
+        }
+        if let Some(path) = &raw.reply_to_email {
+            let ok = match self.source(path.get_ref()) {
+                Some(Source::Input { is_email }) => is_email,
+                Some(Source::Provided(kind, _)) => kind == ProvidedKind::Email,
+                None => false,
+            };
+            if !ok {
+                self.check.report(
+                    path.span(),
+                    format!("[mail] reply_to_email: `{}` is not an email field", path.get_ref()),
+                    "name an input field of type email, or an address a start check fills in",
+                );
+            }
+        }
+        if let Some(path) = &raw.reply_to_name {
+            if raw.reply_to_email.is_none() || self.source(path.get_ref()).is_none() {
+                self.check.report(
+                    path.span(),
+                    format!("[mail] reply_to_name: no field `{}` (or no reply_to_email beside it)", path.get_ref()),
+                    "name a text field the input or a start check gives, beside reply_to_email",
+                );
+            }
+        }
+        let text = |value: &Option<Spanned<String>>| value.as_ref().map(|v| v.get_ref().trim().to_owned());
+        MailHeaders {
+            from_name: text(&raw.from_name),
+            from_address: text(&raw.from_address),
+            reply_to: text(&raw.reply_to),
+            reply_to_email: text(&raw.reply_to_email),
+            reply_to_name: text(&raw.reply_to_name),
+        }
     }
 
     /// A party's single address: an email input field, or an address a start check fills in

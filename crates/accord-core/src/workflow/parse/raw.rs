@@ -35,6 +35,20 @@ pub(super) struct RawWorkflow {
     /// Checks against the directory at start, by name.
     #[serde(default)]
     pub(super) start_checks: Vec<Spanned<String>>,
+    /// Who the emails are from and whom replies go to.
+    pub(super) mail: Option<RawMail>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMail {
+    pub(super) from_name: Option<Spanned<String>>,
+    pub(super) from_address: Option<Spanned<String>>,
+    /// A fixed address.
+    pub(super) reply_to: Option<Spanned<String>>,
+    /// Or a path in the context, with an optional name path.
+    pub(super) reply_to_email: Option<Spanned<String>>,
+    pub(super) reply_to_name: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -67,6 +81,10 @@ pub(super) struct RawParty {
     pub(super) config: Option<Spanned<String>>,
     pub(super) name: Option<Spanned<String>>,
     pub(super) locale: Option<Spanned<String>>,
+    /// A path to an IANA time zone (an input field of type `time_zone`).
+    pub(super) time_zone: Option<Spanned<String>>,
+    /// A path to the party's country, whose main time zone is the default.
+    pub(super) country: Option<Spanned<String>>,
     /// A list in the context: one recipient per element.
     pub(super) each: Option<Spanned<String>>,
 }

@@ -275,3 +275,39 @@ fn a_stored_snapshot_is_not_held_to_rules_that_came_after_it() {
     let broken = old.replace("otherwise = \"void\"", "otherwise = \"nowhere\"");
     assert!(super::parse_snapshot("tiny.toml", &broken, &ENV).is_err());
 }
+
+#[test]
+fn the_mail_section_and_the_parties_zones_are_checked() {
+    let zones = "[[input]]\nfield = \"contact.zone\"\ntype = \"time_zone\"\nrequired = false\n\n\
+                 [[input]]\nfield = \"contact.country\"\ntype = \"country\"\n\n[parties.contact]";
+    let good = GOOD.replace("[parties.contact]", zones).replace(
+        "email = \"contact.email\"\n",
+        "email = \"contact.email\"\ntime_zone = \"contact.zone\"\ncountry = \"contact.country\"\n\n\
+         [mail]\nfrom_name = \"Contoso Onboarding\"\nfrom_address = \"onboarding@contoso.example\"\n\
+         reply_to_email = \"owner.email\"\n",
+    );
+    let good = good.replace("name = \"tiny\"", "name = \"tiny\"\nstart_checks = [\"team_exists\"]");
+    let def = parse_definition("tiny.toml", &good, &ENV).unwrap();
+    assert_eq!(def.parties["contact"].time_zone.as_deref(), Some("contact.zone"));
+    assert_eq!(def.mail.from_address.as_deref(), Some("onboarding@contoso.example"));
+    assert_eq!(def.mail.reply_to_email.as_deref(), Some("owner.email"));
+
+    let bad = good
+        .replace("time_zone = \"contact.zone\"", "time_zone = \"contact.country\"")
+        .replace("country = \"contact.country\"", "country = \"contact.email\"")
+        .replace("onboarding@contoso.example", "onboarding at contoso")
+        .replace(
+            "reply_to_email = \"owner.email\"",
+            "reply_to_email = \"team.name\"\nreply_to = \"x@contoso.example\"",
+        );
+    let found = problems(&bad);
+    for expected in [
+        "party `contact`: `contact.country` is not an input field of type time_zone",
+        "party `contact`: `contact.email` is not a country field",
+        "[mail] from_address `onboarding at contoso` is not an email address",
+        "[mail] has both reply_to (a fixed address) and reply_to_email (a field)",
+        "[mail] reply_to_email: `team.name` is not an email field",
+    ] {
+        assert!(found.iter().any(|p| p.contains(expected)), "{expected}: {found:?}");
+    }
+}
