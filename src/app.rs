@@ -57,6 +57,7 @@ impl App {
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             parties: config.parties.clone(),
             draft_url_hosts: draft_url_hosts(&config),
+            time_zone: config.time_zone()?,
         };
         let engine = Engine::new(store, Arc::new(Catalog::new(report.definitions)), registry, clock, rules, mail);
         engine.publish_definitions().await.context("recording the workflow definitions")?;

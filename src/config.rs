@@ -30,6 +30,7 @@ const KEYS: &[&str] = &[
     "smtp_retry_base",
     "log_format",
     "limits",
+    "time_zone",
 ];
 
 #[derive(Clone, Debug, Deserialize)]
@@ -70,6 +71,9 @@ pub struct Config {
     /// What one client may take of the server: `[limits]` in the file,
     /// `ACCORD_LIMITS__<KEY>` in the environment.
     pub limits: Limits,
+    /// The IANA time zone (`Europe/Rome`) times are shown in where no party's own zone applies:
+    /// the console's.
+    pub time_zone: String,
 }
 
 /// Timeouts, the connection cap, the body size and the request rates. A rate of 0 turns that
@@ -186,6 +190,7 @@ impl Default for Config {
             smtp_retry_base: "2s".into(),
             log_format: LogFormat::Text,
             limits: Limits::default(),
+            time_zone: "UTC".into(),
         }
     }
 }
@@ -249,6 +254,7 @@ impl Config {
         config.lease()?;
         config.backoff()?;
         config.mail_from()?;
+        config.time_zone()?;
         config.limits.check()?;
         Ok(config)
     }
@@ -278,6 +284,16 @@ impl Config {
             anyhow::anyhow!(
                 "bad mail_from `{}`: {err} (use an address such as \"Accord <onboarding@example.com>\")",
                 self.mail_from
+            )
+        })
+    }
+
+    /// The configured time zone.
+    pub fn time_zone(&self) -> anyhow::Result<chrono_tz::Tz> {
+        self.time_zone.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "bad time_zone `{}`: use an IANA time zone name such as \"Europe/Rome\" or \"UTC\"",
+                self.time_zone
             )
         })
     }

@@ -310,6 +310,7 @@ async fn engine_with(
         public_url: public_url.to_owned(),
         parties: Default::default(),
         draft_url_hosts: Vec::new(),
+        time_zone: chrono_tz::Tz::UTC,
     };
     let engine = Engine::new(
         store,

@@ -97,6 +97,8 @@ pub struct MailSettings {
     pub parties: transition::Addresses,
     /// The hosts a draft's URLs may point at: the public URL's and those configured.
     pub draft_url_hosts: Vec<String>,
+    /// The configured time zone (`time_zone`), for times shown where no party's own applies.
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl Engine {
@@ -159,6 +161,11 @@ impl Engine {
     /// The hosts a draft's URLs may point at.
     pub fn draft_url_hosts(&self) -> &[String] {
         &self.mail.draft_url_hosts
+    }
+
+    /// The configured time zone.
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.mail.time_zone
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

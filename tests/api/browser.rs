@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use crate::helpers::{links_in, spawn_app, Backend, TestApp};
 
 /// A headless Chromium session, and the ChromeDriver that runs it.
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
     /// Screenshots are named `<prefix>-<page>.png`.
@@ -30,7 +30,7 @@ fn executable(env: &str, default: &str) -> Option<PathBuf> {
 }
 
 impl Browser {
-    async fn start(prefix: &str) -> Option<Self> {
+    pub(crate) async fn start(prefix: &str) -> Option<Self> {
         let (Some(driver), Some(chromium)) = (
             executable("ACCORD_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"),
             executable("ACCORD_TEST_CHROMIUM", "/usr/bin/chromium"),
@@ -82,12 +82,12 @@ impl Browser {
         Some(Self { client, driver, _profile: profile, prefix: prefix.to_owned() })
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.client.goto(url).await.unwrap();
     }
 
     /// Waits until the page's HTML contains `text`; returns the HTML.
-    async fn wait_for(&self, text: &str) -> String {
+    pub(crate) async fn wait_for(&self, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let html = self.client.source().await.unwrap();
@@ -99,23 +99,23 @@ impl Browser {
         }
     }
 
-    async fn css(&self, selector: &str) -> fantoccini::elements::Element {
+    pub(crate) async fn css(&self, selector: &str) -> fantoccini::elements::Element {
         self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(selector)).await.unwrap()
     }
 
-    async fn xpath(&self, path: &str) -> fantoccini::elements::Element {
+    pub(crate) async fn xpath(&self, path: &str) -> fantoccini::elements::Element {
         self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath(path)).await.unwrap()
     }
 
     /// Saves the page as `target/tmp/screenshots/<prefix>-<name>.png`.
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{}-{name}.png", self.prefix)), png).unwrap();
     }
 
-    async fn sign_in(&self, base: &str, key: &str) {
+    pub(crate) async fn sign_in(&self, base: &str, key: &str) {
         self.goto(&format!("{base}/console")).await;
         self.wait_for("Sign in to the review console").await;
         assert!(self.client.current_url().await.unwrap().path().ends_with("/console/login"), "redirected to sign in");
@@ -128,7 +128,7 @@ impl Browser {
         self.wait_for("Review queue</h1>").await;
     }
 
-    async fn finish(mut self) {
+    pub(crate) async fn finish(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
@@ -384,7 +384,9 @@ async fn a_failed_email_shows_the_servers_reply_and_is_retried(backend: Backend)
     assert_eq!(m.dispatch().await, 0, "refused with 550");
 
     browser.sign_in(&m.base, &admin_key(&m).await).await;
-    browser.xpath("//a[text()='Failed emails']").await.click().await.unwrap();
+    browser.xpath("//nav//a[text()='Emails']").await.click().await.unwrap();
+    browser.wait_for("No draft is waiting").await;
+    browser.xpath("//a[text()='Failed']").await.click().await.unwrap();
     let list = browser.wait_for("(550): 5.1.1 mailbox unavailable").await;
     assert!(list.contains("anna.rossi@contoso.it"), "{list}");
     browser.screenshot("console-failed-emails").await;
