@@ -86,7 +86,8 @@ pub(super) async fn instance_page(
         .iter()
         .map(|p| context.pointer(p).and_then(Value::as_str).unwrap_or("").to_owned())
         .collect::<Vec<_>>();
-    let country_check = (view.instance.workflow.as_str() == "enrollment").then(|| {
+    // Whichever workflow asks for a company's, a tenant's and an MPN profile's countries.
+    let country_check = countries.iter().all(|c| !c.is_empty()).then(|| {
         json!({
             "company": countries[0], "tenant": countries[1], "mpn": countries[2],
             "same": countries[1] == countries[2] && !countries[1].is_empty(),
