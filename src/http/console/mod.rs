@@ -58,12 +58,14 @@ pub struct Reviewer {
 }
 
 impl Reviewer {
-    /// Who decisions are recorded as.
+    /// Who decisions and signals are recorded as: `reviewer:<label>`, or `admin:<label>` for an
+    /// admin key (the key's id when it has no label).
     pub fn actor(&self) -> String {
+        let role = if self.key.scope == Scope::Admin { "admin" } else { "reviewer" };
         if self.key.label.is_empty() {
-            format!("reviewer:{}", self.key.id)
+            format!("{role}:{}", self.key.id)
         } else {
-            format!("reviewer:{}", self.key.label)
+            format!("{role}:{}", self.key.label)
         }
     }
 

@@ -72,7 +72,7 @@ async fn a_signal_is_confirmed_with_a_reason_that_the_history_keeps(backend: Bac
     let withdrawn: Vec<_> = history.iter().filter(|h| h.event.as_str() == "withdraw").collect();
     assert_eq!(withdrawn.len(), 1, "a double submit applies once");
     assert_eq!(withdrawn[0].data.0["reason"], reason);
-    assert_eq!((withdrawn[0].actor.as_str(), withdrawn[0].origin), ("reviewer:marco", Origin::Operator));
+    assert_eq!((withdrawn[0].actor.as_str(), withdrawn[0].origin), ("admin:marco", Origin::Operator));
     let (_, html) = admin.get(&m, &page).await;
     assert!(html.contains(&format!("reason: {reason}")), "the reason on the timeline: {html}");
     assert!(!html.contains("/signals/"), "no signal applies to a finished instance");
