@@ -56,14 +56,17 @@ pub enum Action {
     ConsoleSignIn,
     ConsoleSignOut,
     ConsoleQueue,
+    ConsoleInstances,
     ConsoleInstance,
     ConsoleDecide,
+    ConsoleSignal,
     ConsoleEmails,
     ConsoleEmail,
     ConsoleEditEmail,
     ConsoleReleaseEmail,
     ConsoleRetryEmail,
     ConsolePartners,
+    ConsoleSetRoles,
 }
 
 /// How a partner key's reach is narrowed to its own partner.
@@ -282,6 +285,8 @@ pub const TABLE: &[Rule] = &[
     ),
     rule(ConsoleSignOut, "POST", "/console/logout", "sign out").ops(&[Reviewer]),
     rule(ConsoleQueue, "GET", "/console", "the review queue").ops(&[Reviewer]),
+    rule(ConsoleInstances, "GET", "/console/instances", "instances of every workflow, filtered and searched")
+        .ops(&[Reviewer]),
     rule(ConsoleInstance, "GET", "/console/instances/{id}", "an instance's timeline").ops(&[Reviewer]),
     rule(
         ConsoleDecide,
@@ -290,12 +295,19 @@ pub const TABLE: &[Rule] = &[
         "decide, or send a signal the workflow gives reviewers",
     )
     .ops(&[Reviewer]),
-    rule(ConsoleEmails, "GET", "/console/emails", "drafts and failed emails").ops(&[Reviewer]),
+    rule(
+        ConsoleSignal,
+        "GET, POST",
+        "/console/instances/{id}/signals/{event}",
+        "send a workflow's signal (withdraw, say), confirmed, with a reason",
+    ),
+    rule(ConsoleEmails, "GET", "/console/emails", "emails by status (drafts, queued, sent, failed…)").ops(&[Reviewer]),
     rule(ConsoleEmail, "GET", "/console/emails/{id}", "one email").ops(&[Reviewer]),
     rule(ConsoleEditEmail, "POST", "/console/emails/{id}", "edit a draft"),
     rule(ConsoleReleaseEmail, "POST", "/console/emails/{id}/release", "send a draft"),
     rule(ConsoleRetryEmail, "POST", "/console/emails/{id}/retry", "queue a failed email again"),
     rule(ConsolePartners, "GET", "/console/partners, /console/partners/{id}", "the directory").ops(&[Reviewer]),
+    rule(ConsoleSetRoles, "POST", "/console/partners/{id}/users/{email}/roles", "change a partner user's roles"),
 ];
 
 /// The workflows a partner key may start, and where their input names the partner asking: a

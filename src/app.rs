@@ -59,7 +59,7 @@ impl App {
             draft_url_hosts: draft_url_hosts(&config),
             from: config.mail_from()?,
             reply_to: config.mail_reply_to()?,
-            time_zone: config.mail_time_zone()?,
+            time_zone: config.time_zone()?,
         };
         let engine = Engine::new(store, Arc::new(Catalog::new(report.definitions)), registry, clock, rules, mail);
         engine.publish_definitions().await.context("recording the workflow definitions")?;

@@ -27,12 +27,12 @@ const KEYS: &[&str] = &[
     "lease",
     "mail_from",
     "mail_reply_to",
-    "mail_time_zone",
     "parties",
     "smtp_retry_base",
     "log_format",
     "limits",
     "agreements",
+    "time_zone",
 ];
 
 #[derive(Clone, Debug, Deserialize)]
@@ -66,8 +66,6 @@ pub struct Config {
     pub mail_from: String,
     /// Where replies go, unless a workflow's `[mail]` says otherwise; unset: to the sender.
     pub mail_reply_to: Option<String>,
-    /// The IANA time zone emails give dates in for a recipient with no time zone or country.
-    pub mail_time_zone: String,
     /// Addresses of parties that are not in an instance's input (reviewers and the like), by
     /// the key a workflow's `[parties.<name>] config = "<key>"` names.
     pub parties: std::collections::BTreeMap<String, String>,
@@ -80,6 +78,9 @@ pub struct Config {
     /// Where the link pages send a reader for the full text of each agreement they summarise:
     /// `[agreements]` in the file, `ACCORD_AGREEMENTS__<KEY>` in the environment.
     pub agreements: Agreements,
+    /// The IANA time zone (`Europe/Rome`) times are shown in where no party's own zone applies:
+    /// dates in emails to a recipient with neither a time zone nor a country, and the console's.
+    pub time_zone: String,
 }
 
 /// Timeouts, the connection cap, the body size and the request rates. A rate of 0 turns that
@@ -193,12 +194,12 @@ impl Default for Config {
             lease: "30s".into(),
             mail_from: "Accord <accord@localhost>".into(),
             mail_reply_to: None,
-            mail_time_zone: "UTC".into(),
             parties: std::collections::BTreeMap::new(),
             smtp_retry_base: "2s".into(),
             log_format: LogFormat::Text,
             limits: Limits::default(),
             agreements: Agreements::default(),
+            time_zone: "UTC".into(),
         }
     }
 }
@@ -263,8 +264,8 @@ impl Config {
         config.backoff()?;
         config.mail_from()?;
         config.mail_reply_to()?;
-        config.mail_time_zone()?;
         config.party_addresses()?;
+        config.time_zone()?;
         config.limits.check()?;
         config.agreements.check()?;
         Ok(config)
@@ -308,11 +309,12 @@ impl Config {
         })
     }
 
-    pub fn mail_time_zone(&self) -> anyhow::Result<chrono_tz::Tz> {
-        self.mail_time_zone.parse().map_err(|_| {
+    /// The configured time zone.
+    pub fn time_zone(&self) -> anyhow::Result<chrono_tz::Tz> {
+        self.time_zone.parse().map_err(|_| {
             anyhow::anyhow!(
-                "bad mail_time_zone `{}`: not an IANA time zone name (use one such as \"UTC\" or \"Europe/Rome\")",
-                self.mail_time_zone
+                "bad time_zone `{}`: use an IANA time zone name such as \"Europe/Rome\" or \"UTC\"",
+                self.time_zone
             )
         })
     }
@@ -449,17 +451,17 @@ mod tests {
         for (setting, expected) in [
             ("mail_from = \"Accord <not an address>\"", "bad mail_from"),
             ("mail_reply_to = \"support at example.com\"", "bad mail_reply_to `support at example.com`"),
-            ("mail_time_zone = \"Europe/Milano\"", "bad mail_time_zone `Europe/Milano`: not an IANA time zone"),
+            ("time_zone = \"Europe/Milano\"", "bad time_zone `Europe/Milano`: use an IANA time zone name"),
             ("[parties]\nreviewers = \"reviewers\"", "bad [parties] reviewers = `reviewers`"),
         ] {
             std::fs::write(&file, setting).unwrap();
             let err = Config::load(Some(&file)).unwrap_err().to_string();
             assert!(err.contains(expected), "{setting}: {err}");
         }
-        std::fs::write(&file, "mail_reply_to = \"Support <support@example.com>\"\nmail_time_zone = \"Europe/Rome\"\n")
+        std::fs::write(&file, "mail_reply_to = \"Support <support@example.com>\"\ntime_zone = \"Europe/Rome\"\n")
             .unwrap();
         let config = Config::load(Some(&file)).unwrap();
-        assert_eq!(config.mail_time_zone().unwrap(), chrono_tz::Europe::Rome);
+        assert_eq!(config.time_zone().unwrap(), chrono_tz::Europe::Rome);
         assert_eq!(config.mail_reply_to().unwrap().unwrap().email.to_string(), "support@example.com");
     }
 }

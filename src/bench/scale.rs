@@ -118,8 +118,7 @@ pub(super) async fn scale(engine: &Engine, timers: &Engine) -> anyhow::Result<Sc
         workflow: Some("bench".into()),
         state: Some("a".into()),
         limit: 50,
-        offset: 0,
-        owner: None,
+        ..Default::default()
     };
     let mut queue = Vec::new();
     for _ in 0..200 {

@@ -268,11 +268,8 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::List { workflow, state, limit } => {
             anyhow::ensure!((1..=10_000).contains(&limit), "--limit must be between 1 and 10000");
             let app = App::build(config).await?;
-            let items = app
-                .engine
-                .store()
-                .list_instances(&ListFilter { workflow, state, limit, offset: 0, owner: None })
-                .await?;
+            let items =
+                app.engine.store().list_instances(&ListFilter { workflow, state, limit, ..Default::default() }).await?;
             print(json, &items, || {
                 items
                     .iter()

@@ -100,7 +100,8 @@ pub struct MailSettings {
     /// The sender and reply address of a workflow without its own (`mail_from`, `mail_reply_to`).
     pub from: lettre::message::Mailbox,
     pub reply_to: Option<lettre::message::Mailbox>,
-    /// The zone dates are given in for a recipient without a time zone or a country.
+    /// The configured time zone (`time_zone`): the zone dates are given in for a recipient
+    /// without a time zone or a country, and the console's.
     pub time_zone: chrono_tz::Tz,
 }
 
@@ -164,6 +165,11 @@ impl Engine {
     /// The hosts a draft's URLs may point at.
     pub fn draft_url_hosts(&self) -> &[String] {
         &self.mail.draft_url_hosts
+    }
+
+    /// The configured time zone.
+    pub fn time_zone(&self) -> chrono_tz::Tz {
+        self.mail.time_zone
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

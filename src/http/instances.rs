@@ -169,6 +169,10 @@ pub struct ListQuery {
     state: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
+    /// `active` or `finished`.
+    status: Option<String>,
+    /// Text the instance's context contains (a name, an email address, a domain).
+    q: Option<String>,
 }
 
 pub async fn list(
@@ -188,7 +192,19 @@ pub async fn list(
     }
     let offset = query.offset.unwrap_or(0).max(0);
     let owner = caller.principal().partner().map(|p| access::owned_by(p.id));
-    let filter = ListFilter { workflow: query.workflow, state: query.state, limit, offset, owner };
+    let status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(text.parse::<crate::store::InstanceStatus>().map_err(|_| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_status",
+                format!("status must be `active` or `finished`, not `{text}`"),
+            )
+            .field("status")
+        })?),
+    };
+    let filter =
+        ListFilter { workflow: query.workflow, state: query.state, limit, offset, owner, status, search: query.q };
     let items = engine.store().list_instances(&filter).await?;
     let next_offset = (items.len() as i64 == limit).then_some(offset + limit);
     Ok(Json(json!({ "items": items, "next_offset": next_offset })).into_response())

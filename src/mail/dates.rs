@@ -1,6 +1,6 @@
 //! Dates as a recipient reads them: in their language (chrono's localized formatting) and their
 //! time zone (the party's `time_zone`, else its country's main zone from
-//! `data/country_time_zones.tsv`, else the configured `mail_time_zone`).
+//! `data/country_time_zones.tsv`, else the configured `time_zone`).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

@@ -45,31 +45,67 @@ pub fn to_dot(definition: &Definition, path: &[String]) -> String {
     dot
 }
 
-/// The state diagram as inline SVG (laid out by layout-rs, no Graphviz needed): states on
-/// `path` filled, the current state (the last) outlined in bold, transitions taken drawn in blue.
-pub fn to_svg(definition: &Definition, path: &[String]) -> Result<String, String> {
+/// The state diagram as inline SVG, laid out by layout-rs (no Graphviz needed).
+///
+/// Legible by construction: each transition's event is a small node of its own between the two
+/// states (`from — event → to`), so the layout keeps labels apart as it keeps states apart (edge
+/// labels drawn at mid-edge overlapped). A filled dot marks the start, a double circle each
+/// final state. On `path` (an instance's states so far) the states and the transitions taken are
+/// drawn in blue (the moves in `moves`, `(from, event, to)`, when given; else any transition
+/// between two consecutive states of `path`), and the current state (the last) filled darker
+/// with a thick border. Internal
+/// transitions (no `to`: reminders and the like) change no state and are left out; `to_dot` has them.
+pub fn to_svg(definition: &Definition, path: &[String], moves: &[(String, String, String)]) -> Result<String, String> {
+    const BLUE: &str = "#0b4f8a";
+    const VISITED: &str = "#cfe8ff";
+    const CURRENT: &str = "#8ec5f5";
     let taken: std::collections::HashSet<(&str, &str)> =
         path.windows(2).map(|pair| (pair[0].as_str(), pair[1].as_str())).collect();
+    let current = path.last().map(String::as_str);
     let mut dot = String::new();
     let _ = writeln!(dot, "digraph workflow {{");
+    let _ = writeln!(dot, "  start [shape=circle, label=\" \", fillcolor=\"#1b1b1b\", color=\"#1b1b1b\", fontsize=4];");
     for state in definition.states.values() {
         let name = state.name.as_str();
-        let fill = if path.iter().any(|s| s == name) { "#cfe8ff" } else { "white" };
-        let (color, width) = if path.last().is_some_and(|s| s == name) { ("#0b4f8a", 3) } else { ("black", 1) };
-        let label = if state.is_final { format!("{name} (final)") } else { name.to_owned() };
+        let label = name.replace('_', " ");
+        let fill = if current == Some(name) {
+            CURRENT
+        } else if path.iter().any(|s| s == name) {
+            VISITED
+        } else {
+            "white"
+        };
+        let (color, width) = if current == Some(name) { (BLUE, 3) } else { ("#1b1b1b", 1) };
+        let shape = if state.is_final { "doublecircle, fontsize=12" } else { "box" };
         let _ = writeln!(
             dot,
-            "  {name} [shape=box, label=\"{label}\", fillcolor=\"{fill}\", color=\"{color}\", width={width}];"
+            "  s_{name} [shape={shape}, label=\"{label}\", fillcolor=\"{fill}\", color=\"{color}\", width={width}];"
         );
     }
+    let initial = definition.initial.as_str();
+    let first = if path.first().map(String::as_str) == Some(initial) { BLUE } else { "#1b1b1b" };
+    let _ = writeln!(dot, "  start -> s_{initial} [color=\"{first}\"];");
     for state in definition.states.values() {
         for transition in state.transitions.values() {
-            let targets = transition.to.iter().map(|to| (to, String::new()));
-            let otherwise = transition.otherwise.iter().map(|to| (to, " (otherwise)".to_owned()));
-            for (to, note) in targets.chain(otherwise) {
-                let (from, to) = (state.name.as_str(), to.as_str());
-                let color = if taken.contains(&(from, to)) { "#0b4f8a" } else { "#888888" };
-                let _ = writeln!(dot, "  {from} -> {to} [label=\"{}{note}\", color=\"{color}\"];", transition.event);
+            let targets = transition.to.iter().map(|to| (to, "", "t"));
+            let otherwise = transition.otherwise.iter().map(|to| (to, " (otherwise)", "o"));
+            for (to, note, kind) in targets.chain(otherwise) {
+                let (from, to, event) = (state.name.as_str(), to.as_str(), transition.event.as_str());
+                let was_taken = if moves.is_empty() {
+                    taken.contains(&(from, to))
+                } else {
+                    moves.iter().any(|(f, e, t)| (f.as_str(), e.as_str(), t.as_str()) == (from, event, to))
+                };
+                let (color, width, fill) = if was_taken { (BLUE, 2, VISITED) } else { ("#6b6b6b", 1, "white") };
+                let style = if kind == "o" { ", style=dashed" } else { "" };
+                let node = format!("{kind}_{from}__{event}");
+                let label = format!("{}{note}", event.replace('_', " "));
+                let _ = writeln!(
+                    dot,
+                    "  {node} [shape=box, label=\"{label}\", fontsize=11, color=\"{fill}\", fillcolor=\"{fill}\"];"
+                );
+                let _ = writeln!(dot, "  s_{from} -- {node} [color=\"{color}\", penwidth={width}{style}];");
+                let _ = writeln!(dot, "  {node} -> s_{to} [color=\"{color}\", penwidth={width}{style}];");
             }
         }
     }
@@ -82,7 +118,7 @@ pub fn to_svg(definition: &Definition, path: &[String]) -> Result<String, String
     let mut svg = layout::backends::svg::SVGWriter::new();
     visual.do_it(false, false, false, &mut svg);
     // Inline in a page: no XML prolog, and no <style> element (the console's policy allows no
-    // inline style; its stylesheet carries layout-rs's font class).
+    // inline style; its stylesheet sets the diagram's font, sans-serif).
     let svg = svg.finalize();
     let mut svg = svg.find("<svg").map_or(svg.clone(), |start| svg[start..].to_owned());
     if let Some(start) = svg.find("<style>") {
@@ -112,14 +148,17 @@ mod tests {
         };
         let definition = crate::workflow::parse_definition("provider_invitation.toml", &source, &env)
             .expect("the shipped workflow parses");
-        let svg = to_svg(&definition, &["invited".into(), "authorized".into()]).unwrap();
+        let svg = to_svg(&definition, &["invited".into(), "authorized".into()], &[]).unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
         assert!(!svg.contains("<style"), "no inline style: the page's policy would refuse it");
         for state in ["invited", "authorized", "declined", "expired"] {
             assert!(svg.contains(state), "{state} is drawn");
         }
         assert!(svg.contains("#0b4f8a") || svg.contains("#0B4F8A"), "the current state and the path are highlighted");
-        let plain = to_svg(&definition, &[]).unwrap();
+        assert!(svg.contains("#8ec5f5"), "the current state is filled darker");
+        assert!(svg.matches("<ellipse").count() > 2 * 4, "a start dot and a double circle per final state");
+        assert!(!svg.contains("Times"), "no serif font named in the drawing");
+        let plain = to_svg(&definition, &[], &[]).unwrap();
         assert!(
             !plain.contains("#cfe8ff") && !plain.to_lowercase().contains("#cfe8ff"),
             "nothing highlighted without a path"

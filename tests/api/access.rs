@@ -27,6 +27,7 @@ crate::on_each_store!(
     a_partner_key_sees_only_its_own_instances_and_drafts_and_never_a_link,
     keys_are_listed_revoked_and_expired_through_the_api,
     a_reviewer_cannot_edit_release_or_retry_emails_in_the_console,
+    a_reviewer_can_neither_send_signals_nor_change_roles_in_the_console,
 );
 
 const A_ADMIN: &str = "admin@contoso.example";
@@ -180,7 +181,10 @@ fn example(action: Action, w: &World) -> (Method, String, Option<Value>) {
         Action::ConsoleSignIn => get("/console/login".into()),
         Action::ConsoleSignOut => post("/console/logout".into(), json!({})),
         Action::ConsoleQueue => get("/console".into()),
+        Action::ConsoleInstances => get("/console/instances?q=northwind".into()),
         Action::ConsoleInstance => get(format!("/console/instances/{i}")),
+        // No reason: refused on the page, nothing sent.
+        Action::ConsoleSignal => post(format!("/console/instances/{i}/signals/withdraw"), json!({ "reason": "" })),
         Action::ConsoleDecide => post(format!("/console/instances/{i}/decisions"), json!({ "event": "no_such_event" })),
         Action::ConsoleEmails => get("/console/emails?status=draft".into()),
         Action::ConsoleEmail => get(format!("/console/emails/{e}")),
@@ -188,6 +192,8 @@ fn example(action: Action, w: &World) -> (Method, String, Option<Value>) {
         Action::ConsoleReleaseEmail => post(format!("/console/emails/{e}/release"), json!({})),
         Action::ConsoleRetryEmail => post(format!("/console/emails/{e}/retry"), json!({})),
         Action::ConsolePartners => get("/console/partners".into()),
+        // No one named to act for the partner: refused on the page, nothing changed.
+        Action::ConsoleSetRoles => post(format!("/console/partners/{a}/users/{A_SALES}/roles"), json!({})),
     }
 }
 
@@ -650,4 +656,39 @@ async fn a_reviewer_cannot_edit_release_or_retry_emails_in_the_console(backend: 
         .await
         .unwrap();
     assert!(!page.contains("/release\""), "no Done button for a reviewer");
+}
+
+async fn a_reviewer_can_neither_send_signals_nor_change_roles_in_the_console(backend: Backend) {
+    let Some(t) = spawn_app(backend).await else { return };
+    let w = world(&t).await;
+    let reviewer = t.key(Scope::Reviewer).await;
+    let (cookie, csrf) = session(&t, &reviewer).await;
+    let (a, i) = (w.a, &w.instance);
+    let get = |path: String| {
+        let request = t.client.get(format!("{}{path}", t.base)).header(reqwest::header::COOKIE, &cookie);
+        async move { request.send().await.unwrap() }
+    };
+    for (path, form) in [
+        (format!("/console/instances/{i}/signals/withdraw"), vec![("reason", "no longer wanted")]),
+        (format!("/console/partners/{a}/users/{A_SALES}/roles"), vec![("role_global_admin", "on"), ("by", A_ADMIN)]),
+    ] {
+        let mut form: Vec<(&str, &str)> = form;
+        form.push(("csrf", &csrf));
+        let response =
+            t.client.post(format!("{}{path}", t.base)).header(reqwest::header::COOKIE, &cookie).form(&form).send();
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(response.text().await.unwrap().contains("needs one of: admin"), "the page says who may: {path}");
+    }
+    let confirm = get(format!("/console/instances/{i}/signals/withdraw")).await;
+    assert_eq!(confirm.status(), StatusCode::FORBIDDEN, "not even the confirmation page");
+    assert_eq!(t.state(i.parse().unwrap()).await, "invited", "nothing was sent");
+    let users = t.engine().store().partner_users(a).await.unwrap();
+    let sales = users.iter().find(|u| u.email == A_SALES).unwrap();
+    assert_eq!(sales.roles, [Role::SalesAgent], "unchanged");
+    let instance = get(format!("/console/instances/{i}")).await.text().await.unwrap();
+    assert!(!instance.contains("/signals/"), "no signal button for a reviewer");
+    assert!(instance.contains("An admin can send this instance: withdraw"), "{instance}");
+    let partner = get(format!("/console/partners/{a}")).await.text().await.unwrap();
+    assert!(!partner.contains("/roles\""), "no role form for a reviewer");
 }

@@ -103,19 +103,19 @@ impl Browser {
         self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(selector)).await.unwrap()
     }
 
-    async fn xpath(&self, path: &str) -> fantoccini::elements::Element {
+    pub(crate) async fn xpath(&self, path: &str) -> fantoccini::elements::Element {
         self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::XPath(path)).await.unwrap()
     }
 
     /// Saves the page as `target/tmp/screenshots/<prefix>-<name>.png`.
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{}-{name}.png", self.prefix)), png).unwrap();
     }
 
-    async fn sign_in(&self, base: &str, key: &str) {
+    pub(crate) async fn sign_in(&self, base: &str, key: &str) {
         self.goto(&format!("{base}/console")).await;
         self.wait_for("Sign in to the review console").await;
         assert!(self.client.current_url().await.unwrap().path().ends_with("/console/login"), "redirected to sign in");
@@ -384,7 +384,9 @@ async fn a_failed_email_shows_the_servers_reply_and_is_retried(backend: Backend)
     assert_eq!(m.dispatch().await, 0, "refused with 550");
 
     browser.sign_in(&m.base, &admin_key(&m).await).await;
-    browser.xpath("//a[text()='Failed emails']").await.click().await.unwrap();
+    browser.xpath("//nav//a[text()='Emails']").await.click().await.unwrap();
+    browser.wait_for("No draft is waiting").await;
+    browser.xpath("//a[text()='Failed']").await.click().await.unwrap();
     let list = browser.wait_for("(550): 5.1.1 mailbox unavailable").await;
     assert!(list.contains("anna.rossi@contoso.it"), "{list}");
     browser.screenshot("console-failed-emails").await;

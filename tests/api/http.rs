@@ -48,6 +48,17 @@ async fn the_api_starts_reads_lists_and_moves_instances(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     assert_eq!(list["items"][0]["id"], id.as_str());
+    let (status, found) =
+        api.call(Method::GET, "/api/v1/instances?q=ANNA.ROSSI@contoso&status=finished", &reviewer, None).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["items"].as_array().unwrap().len(), 1, "searched by the contact's email: {found}");
+    let (_, none) = api.call(Method::GET, "/api/v1/instances?q=northwind", &reviewer, None).await;
+    assert_eq!(none["items"], json!([]));
+    let (_, active) = api.call(Method::GET, "/api/v1/instances?status=active", &reviewer, None).await;
+    assert_eq!(active["items"], json!([]), "the only instance is withdrawn");
+    let (status, body) = api.call(Method::GET, "/api/v1/instances?status=done", &reviewer, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_status")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("`active` or `finished`"), "{body}");
 }
 
 async fn the_api_refuses_bad_requests_with_stable_codes(backend: Backend) {

@@ -125,15 +125,21 @@ macro_rules! impl_instance_store {
                     Some(owner) => format!("AND {}", $crate::shared::owner_clause::<$store>(owner, "", 5)),
                     None => "AND $5 IS NULL".to_owned(),
                 };
+                // The search reads the context as text: every value the input and the steps
+                // wrote (keys too, which a reader rarely searches for).
                 Ok(sqlx::query_as::<$db, _>(&format!(
                     "SELECT {INSTANCE_COLUMNS} FROM instances WHERE ($1 IS NULL OR workflow = $1) \
-                     AND ($2 IS NULL OR state = $2) {owned} ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
+                     AND ($2 IS NULL OR state = $2) {owned} AND ($6 IS NULL OR status = $6) \
+                     AND ($7 IS NULL OR lower(CAST(context AS TEXT)) LIKE $7 ESCAPE '\\') \
+                     ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
                 ))
                 .bind(&f.workflow)
                 .bind(&f.state)
                 .bind(f.limit)
                 .bind(f.offset)
                 .bind(f.owner.as_ref().map(|o| o.partner.to_string()))
+                .bind(f.status)
+                .bind(f.search_pattern())
                 .fetch_all(&self.pool)
                 .await?)
             }

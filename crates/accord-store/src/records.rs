@@ -343,7 +343,7 @@ pub struct Commit {
     pub step: Step,
 }
 
-/// Filters for listing instances, newest first.
+/// Filters for listing instances, newest first (then by id, so that pages do not overlap).
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
     pub workflow: Option<String>,
@@ -352,6 +352,28 @@ pub struct ListFilter {
     pub offset: i64,
     /// Only the instances this partner owns (a partner key's list).
     pub owner: Option<Owner>,
+    /// Only active (or only finished) instances.
+    pub status: Option<InstanceStatus>,
+    /// Text the instance's context contains anywhere (a name, an email address, a tenant
+    /// domain), ignoring case (on SQLite, case of ASCII letters only); `%` and `_` are literal.
+    pub search: Option<String>,
+}
+
+impl ListFilter {
+    /// The search as an SQL `LIKE` pattern (lower case, `\` escaping the wildcards), or `None`
+    /// when there is nothing to search for.
+    pub fn search_pattern(&self) -> Option<String> {
+        let term = self.search.as_deref().map(str::trim).filter(|t| !t.is_empty())?;
+        let mut pattern = String::from("%");
+        for c in term.to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        Some(pattern)
+    }
 }
 
 /// The instances one partner owns: those of each workflow whose context names the partner at

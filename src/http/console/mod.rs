@@ -4,6 +4,7 @@
 //! SameSite=Strict cookie (only its hash is stored) and a CSRF token that every form carries.
 
 mod views;
+pub mod when;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
@@ -37,14 +38,17 @@ pub fn router() -> Router<crate::http::AppState> {
         .route("/console", get(views::queue))
         .route("/console/login", get(views::login_page).post(views::login))
         .route("/console/logout", post(views::logout))
+        .route("/console/instances", get(views::instances))
         .route("/console/instances/{id}", get(views::instance))
         .route("/console/instances/{id}/decisions", post(views::decide))
+        .route("/console/instances/{id}/signals/{event}", get(views::confirm_signal).post(views::signal))
         .route("/console/emails", get(views::emails))
         .route("/console/emails/{id}", get(views::email).post(views::edit_email))
         .route("/console/emails/{id}/release", post(views::release_email))
         .route("/console/emails/{id}/retry", post(views::retry_email))
         .route("/console/partners", get(views::partners))
         .route("/console/partners/{id}", get(views::partner))
+        .route("/console/partners/{id}/users/{email}/roles", post(views::set_roles))
 }
 
 /// A signed-in reviewer.
@@ -54,12 +58,14 @@ pub struct Reviewer {
 }
 
 impl Reviewer {
-    /// Who decisions are recorded as.
+    /// Who decisions and signals are recorded as: `reviewer:<label>`, or `admin:<label>` for an
+    /// admin key (the key's id when it has no label).
     pub fn actor(&self) -> String {
+        let role = if self.key.scope == Scope::Admin { "admin" } else { "reviewer" };
         if self.key.label.is_empty() {
-            format!("reviewer:{}", self.key.id)
+            format!("{role}:{}", self.key.id)
         } else {
-            format!("reviewer:{}", self.key.label)
+            format!("{role}:{}", self.key.label)
         }
     }
 

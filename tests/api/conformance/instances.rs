@@ -23,6 +23,7 @@ crate::on_each_store!(
     a_refused_commit_writes_nothing,
     callers_may_only_send_their_kind_of_event,
     listing_filters_by_workflow_and_state,
+    listing_searches_the_context_filters_by_status_and_pages_in_a_stable_order,
 );
 
 async fn start_enters_the_initial_state_with_its_timers_and_email(backend: Backend) {
@@ -356,8 +357,7 @@ async fn listing_filters_by_workflow_and_state(backend: Backend) {
             workflow: Some("example_signup".into()),
             state: Some("in_review".into()),
             limit: 10,
-            offset: 0,
-            owner: None,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -370,4 +370,55 @@ async fn listing_filters_by_workflow_and_state(backend: Backend) {
         .await
         .unwrap();
     assert!(none.is_empty());
+}
+
+async fn listing_searches_the_context_filters_by_status_and_pages_in_a_stable_order(backend: Backend) {
+    let Some(t) = spawn_app(backend).await else { return };
+    let start = |company: &str, email: &str| {
+        let mut request = signup_request();
+        request.input["company"]["name"] = json!(company);
+        request.input["contact"]["email"] = json!(email);
+        request
+    };
+    let mut ids = Vec::new();
+    for (company, email) in [
+        ("Contoso Italia", "anna@contoso.it"),
+        ("Fabrikam 100%_Cloud", "luca@fabrikam.example"),
+        ("Northwind Traders", "giulia@northwind.example"),
+        ("Adatum", "marco@adatum.example"),
+    ] {
+        ids.push(t.engine().start(start(company, email)).await.unwrap().instance.id);
+        t.clock.advance(std::time::Duration::from_secs(1));
+    }
+    t.send(ids[3], "withdraw", json!(null)).await.unwrap();
+    let store = t.engine().store();
+    let list = |filter: ListFilter| async move {
+        store
+            .list_instances(&ListFilter { limit: 10, ..filter })
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect::<Vec<_>>()
+    };
+    let search = |text: &str| ListFilter { search: Some(text.into()), ..Default::default() };
+    assert_eq!(list(search("NORTHWIND")).await, [ids[2]], "a name, whatever its case");
+    assert_eq!(list(search("luca@fabrikam")).await, [ids[1]], "an email address");
+    assert_eq!(list(search("contoso.it")).await, [ids[0]], "a domain");
+    assert_eq!(list(search("100%_")).await, [ids[1]], "% and _ are literal");
+    assert!(list(search("0%C")).await.is_empty(), "% matches only itself");
+    assert_eq!(list(search("  ")).await.len(), 4, "a blank search lists everything");
+    let finished = ListFilter { status: Some(InstanceStatus::Finished), ..Default::default() };
+    assert_eq!(list(finished).await, [ids[3]]);
+    let active =
+        ListFilter { status: Some(InstanceStatus::Active), search: Some("example".into()), ..Default::default() };
+    assert_eq!(list(active).await, [ids[2], ids[1]], "newest first, filters combined");
+    // Pages of two: newest first, no instance twice, none left out.
+    let mut paged = Vec::new();
+    for offset in [0, 2, 4] {
+        let page = store.list_instances(&ListFilter { limit: 2, offset, ..Default::default() }).await.unwrap();
+        paged.extend(page.iter().map(|i| i.id));
+    }
+    let newest_first: Vec<_> = ids.iter().rev().copied().collect();
+    assert_eq!(paged, newest_first);
 }

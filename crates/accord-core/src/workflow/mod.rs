@@ -269,6 +269,9 @@ impl<T: Clone + Default> Localized<T> {
 pub struct State {
     pub name: StateName,
     pub is_final: bool,
+    /// Marked `review = true`: instances here wait for a reviewer's decision, and the console's
+    /// review queue lists them.
+    pub review: bool,
     pub description: Option<String>,
     /// How pages name the state to recipients, per locale ("accettata"); else its name.
     pub label: Option<Localized<String>>,

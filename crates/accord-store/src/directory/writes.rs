@@ -176,7 +176,10 @@ macro_rules! directory_writes {
                 }
                 DirectoryChange::RemoveAdminRoles { customer, partner } => {
                     let removed = sqlx::query::<$db>(
-                        "UPDATE customer_relationships SET dap = $1, updated_at = $2 \
+                        // Without its admin roles a reseller-and-delegated-admin relationship
+                        // is a reseller's: its type says so, wherever it is read.
+                        "UPDATE customer_relationships SET dap = $1, updated_at = $2, \
+                         kind = CASE WHEN kind = 'reseller_delegated_admin' THEN 'reseller' ELSE kind END \
                          WHERE customer_id = $3 AND partner_id = $4 AND dap = $5",
                     )
                     .bind(false)

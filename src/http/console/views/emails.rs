@@ -1,13 +1,49 @@
-//! Emails: the drafts and failed ones, a draft's editor, release and retry.
+//! Emails: a list per delivery status (drafts, queued, sending, sent, failed, and any status
+//! the store adds), a draft's editor, release and retry.
 
 use super::*;
 
-/// Drafts (to edit and send) or failed emails (to retry).
-pub async fn emails(State(engine): State<Engine>, reviewer: Reviewer, Query(query): Query<Fields>) -> Response {
+/// The lists, one per status the store knows, drafts first.
+fn tabs(current: Option<EmailStatus>) -> Vec<Value> {
+    let mut statuses: Vec<EmailStatus> = EmailStatus::ALL.to_vec();
+    statuses.sort_by_key(|s| *s != EmailStatus::Draft);
+    statuses
+        .into_iter()
+        .map(|s| json!({ "status": s.as_str(), "label": list_label(s), "current": Some(s) == current }))
+        .collect()
+}
+
+/// "Drafts", "Sent", …: a status as the list's name.
+fn list_label(status: EmailStatus) -> String {
+    match status.as_str() {
+        "draft" => "Drafts".to_owned(),
+        other => {
+            let mut chars = other.chars();
+            chars.next().map_or(String::new(), |first| first.to_uppercase().chain(chars).collect())
+        }
+    }
+}
+
+/// The emails of one status (`?status=`, drafts by default), newest first.
+pub async fn emails(
+    State(engine): State<Engine>,
+    reviewer: Reviewer,
+    reader: Reader,
+    Query(query): Query<Fields>,
+) -> Response {
     let status = match query.get("status").map(String::as_str) {
-        None | Some("draft") => EmailStatus::Draft,
-        Some("failed") => EmailStatus::Failed,
-        Some(_) => return not_found(&engine, "such email list"),
+        None | Some("") => EmailStatus::Draft,
+        Some(text) => match text.parse::<EmailStatus>() {
+            Ok(status) => status,
+            Err(_) => {
+                let names: Vec<&str> = EmailStatus::ALL.iter().map(EmailStatus::as_str).collect();
+                let context = json!({
+                    "tabs": tabs(None), "items": [], "status": Value::Null,
+                    "error": format!("There is no “{text}” list of emails: choose one of {}.", names.join(", ")),
+                });
+                return page(&engine, StatusCode::NOT_FOUND, "emails", base(&reviewer, context));
+            }
+        },
     };
     let emails = match engine.store().emails_by_status(status, 500, None).await {
         Ok(emails) => emails,
@@ -18,10 +54,14 @@ pub async fn emails(State(engine): State<Engine>, reviewer: Reviewer, Query(quer
         .map(|e| {
             json!({ "id": e.id.to_string(), "instance": e.instance_id.to_string(), "to": e.recipient,
                     "subject": e.subject, "attempts": e.attempts, "reply": e.last_reply,
-                    "created": e.created_at.to_string() })
+                    "created": reader.time(e.created_at), "sent": reader.maybe(e.sent_at) })
         })
         .collect();
-    page(&engine, StatusCode::OK, "emails", base(&reviewer, json!({ "status": status, "items": items })))
+    let context = json!({
+        "status": status, "label": list_label(status), "tabs": tabs(Some(status)), "items": items,
+        "may_retry": reviewer.may(crate::access::Action::ConsoleRetryEmail),
+    });
+    page(&engine, StatusCode::OK, "emails", base(&reviewer, context))
 }
 
 pub async fn email(State(engine): State<Engine>, reviewer: Reviewer, Path(id): Path<String>) -> Response {

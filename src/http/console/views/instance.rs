@@ -8,14 +8,20 @@ pub(super) fn parse_instance(text: &str) -> Option<InstanceId> {
 }
 
 /// An instance: what was submitted, the checks, the decisions open now, and its timeline.
-pub async fn instance(State(engine): State<Engine>, reviewer: Reviewer, Path(id): Path<String>) -> Response {
+pub async fn instance(
+    State(engine): State<Engine>,
+    reviewer: Reviewer,
+    reader: Reader,
+    Path(id): Path<String>,
+) -> Response {
     let Some(id) = parse_instance(&id) else { return not_found(&engine, "such instance") };
-    instance_page(&engine, &reviewer, id, StatusCode::OK, None).await
+    instance_page(&engine, &reviewer, &reader, id, StatusCode::OK, None).await
 }
 
 pub(super) async fn instance_page(
     engine: &Engine,
     reviewer: &Reviewer,
+    reader: &Reader,
     id: InstanceId,
     status: StatusCode,
     error: Option<(String, String)>,
@@ -36,7 +42,14 @@ pub(super) async fn instance_page(
             path.push(h.to_state.to_string());
         }
     }
-    let diagram = crate::workflow::to_svg(&definition, &path).unwrap_or_else(|err| {
+    let moves: Vec<(String, String, String)> = view
+        .history
+        .iter()
+        .filter_map(|h| {
+            h.from_state.as_ref().map(|from| (from.to_string(), h.event.to_string(), h.to_state.to_string()))
+        })
+        .collect();
+    let diagram = crate::workflow::to_svg(&definition, &path, &moves).unwrap_or_else(|err| {
         error!(error = %err, "laying out a state diagram failed");
         String::new()
     });
@@ -68,12 +81,13 @@ pub(super) async fn instance_page(
         .history
         .iter()
         .find(|h| h.event.as_str() == "verify")
-        .map(|h| json!({ "at": h.at.to_string(), "by": h.actor.trim_start_matches("link:") }));
+        .map(|h| json!({ "at": reader.time(h.at), "by": h.actor.trim_start_matches("link:") }));
     let countries = ["/company/address/country", "/tenant/country", "/mpn/country"]
         .iter()
         .map(|p| context.pointer(p).and_then(Value::as_str).unwrap_or("").to_owned())
         .collect::<Vec<_>>();
-    let country_check = (view.instance.workflow.as_str() == "enrollment").then(|| {
+    // Whichever workflow asks for a company's, a tenant's and an MPN profile's countries.
+    let country_check = countries.iter().all(|c| !c.is_empty()).then(|| {
         json!({
             "company": countries[0], "tenant": countries[1], "mpn": countries[2],
             "same": countries[1] == countries[2] && !countries[1].is_empty(),
@@ -84,9 +98,9 @@ pub(super) async fn instance_page(
         .iter()
         .map(|h| {
             json!({
-                "at": h.at.to_string(), "event": h.event.as_str(), "actor": h.actor, "origin": h.origin,
+                "at": reader.time(h.at), "event": h.event.as_str(), "actor": h.actor, "origin": h.origin,
                 "from": h.from_state.as_ref().map(|s| s.to_string()), "to": h.to_state.as_str(),
-                "data": if h.data.0.is_null() || h.data.0 == json!({}) { String::new() } else { h.data.0.to_string() },
+                "data": readable(&h.data.0),
             })
         })
         .collect();
@@ -96,8 +110,8 @@ pub(super) async fn instance_page(
         .map(|e| {
             json!({
                 "id": e.id.to_string(), "to": e.recipient, "subject": e.subject, "status": e.status,
-                "attempts": e.attempts, "reply": e.last_reply, "created": e.created_at.to_string(),
-                "sent": e.sent_at.map(|t| t.to_string()),
+                "attempts": e.attempts, "reply": e.last_reply, "created": reader.time(e.created_at),
+                "sent": reader.maybe(e.sent_at),
             })
         })
         .collect();
@@ -105,8 +119,8 @@ pub(super) async fn instance_page(
         .timers
         .iter()
         .map(|t| {
-            json!({ "name": t.name, "due": t.due_at.to_string(), "status": t.status, "note": t.note,
-                    "settled": t.settled_at.map(|s| s.to_string()) })
+            json!({ "name": t.name, "due": reader.time(t.due_at), "status": t.status, "note": t.note,
+                    "settled": reader.maybe(t.settled_at) })
         })
         .collect();
     let page_context = json!({
@@ -120,6 +134,11 @@ pub(super) async fn instance_page(
         "verified": verified,
         "countries": country_check,
         "decisions": decisions,
+        "signals": super::signals::signals_of(&definition, view.instance.state.as_str())
+            .into_iter()
+            .map(|(event, label)| json!({ "event": event, "label": label }))
+            .collect::<Vec<_>>(),
+        "may_signal": reviewer.may(crate::access::Action::ConsoleSignal),
         "history": history,
         "emails": emails,
         "timers": timers,
@@ -134,6 +153,7 @@ pub(super) async fn instance_page(
 pub async fn decide(
     State(engine): State<Engine>,
     reviewer: Reviewer,
+    reader: Reader,
     Path(id): Path<String>,
     Form(form): Form<Fields>,
 ) -> Response {
@@ -166,18 +186,35 @@ pub async fn decide(
                 "has_message" => "Write the question for the contact.".to_owned(),
                 _ => reason,
             };
-            instance_page(&engine, &reviewer, id, StatusCode::UNPROCESSABLE_ENTITY, Some((event, message))).await
+            instance_page(&engine, &reviewer, &reader, id, StatusCode::UNPROCESSABLE_ENTITY, Some((event, message)))
+                .await
         }
         Err(EngineError::DirectoryRefused { reason, .. }) => {
             let message = reason;
-            instance_page(&engine, &reviewer, id, StatusCode::UNPROCESSABLE_ENTITY, Some((event, message))).await
+            instance_page(&engine, &reviewer, &reader, id, StatusCode::UNPROCESSABLE_ENTITY, Some((event, message)))
+                .await
         }
         Err(
             err @ (EngineError::Refused(Refusal::EventNotAllowed { .. })
             | EngineError::Refused(Refusal::InstanceFinished { .. })
             | EngineError::Refused(Refusal::UnknownEvent { .. })
             | EngineError::Refused(Refusal::OriginNotAllowed { .. })),
-        ) => instance_page(&engine, &reviewer, id, StatusCode::CONFLICT, Some((event, err.to_string()))).await,
+        ) => instance_page(&engine, &reviewer, &reader, id, StatusCode::CONFLICT, Some((event, err.to_string()))).await,
         Err(err) => failure(&engine, err),
+    }
+}
+
+/// What an event carried, as a reader reads it: `reason: …` for a flat object of texts, JSON
+/// for anything else, nothing for nothing.
+fn readable(data: &Value) -> String {
+    match data {
+        Value::Null => String::new(),
+        Value::Object(map) if map.is_empty() => String::new(),
+        Value::Object(map) if map.values().all(Value::is_string) => map
+            .iter()
+            .map(|(key, value)| format!("{}: {}", key.replace('_', " "), value.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
     }
 }

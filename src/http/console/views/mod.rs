@@ -10,6 +10,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar};
 use serde_json::{json, Value};
 use tracing::error;
 
+use super::when::Reader;
 use super::{csrf_refused, page, start_session, Reviewer, COOKIE};
 use crate::delivery::drafts::{self, DraftEdit, DraftError};
 use crate::directory::commands;
@@ -21,15 +22,19 @@ use crate::workflow::EventKind;
 
 mod emails;
 mod instance;
+mod instances;
 mod partners;
 mod queue;
 mod session;
+mod signals;
 
 pub use emails::{edit_email, email, emails, release_email, retry_email};
 pub use instance::{decide, instance};
-pub use partners::{partner, partners};
+pub use instances::instances;
+pub use partners::{partner, partners, set_roles};
 pub use queue::queue;
 pub use session::{login, login_page, logout};
+pub use signals::{confirm_signal, signal};
 
 type Fields = HashMap<String, String>;
 
@@ -58,4 +63,38 @@ fn base(reviewer: &Reviewer, mut context: Value) -> Value {
     context["csrf"] = json!(reviewer.session.csrf);
     context["reviewer"] = json!(reviewer.actor());
     context
+}
+
+/// What names an instance to a reader, from its definition rather than from names in code: the
+/// first input field called `legal_name` or `name` that has a value (else any such field one
+/// level down, a start check's), and the addresses of the parties the context names.
+pub(super) fn summary(
+    definition: Option<&crate::workflow::Definition>,
+    context: &Value,
+) -> (Option<String>, Vec<String>) {
+    let text = |path: &str| crate::workflow::field(context, path).and_then(Value::as_str).map(str::to_owned);
+    let named = |path: &str| matches!(path.rsplit('.').next(), Some("legal_name" | "name"));
+    let from_input = definition.and_then(|d| d.input.iter().filter(|f| named(&f.path)).find_map(|f| text(&f.path)));
+    let name = from_input.or_else(|| {
+        context
+            .as_object()?
+            .values()
+            .find_map(|v| v.get("legal_name").or_else(|| v.get("name")).and_then(Value::as_str).map(str::to_owned))
+    });
+    let mut emails: Vec<String> = definition
+        .map(|d| {
+            d.parties.values().filter(|p| p.each.is_none()).filter_map(|p| p.email.as_deref().and_then(&text)).collect()
+        })
+        .unwrap_or_default();
+    emails.dedup();
+    (name, emails)
+}
+
+/// A workflow as readers know it: its title, else its name.
+pub(super) fn workflow_title(definition: &crate::workflow::Definition) -> String {
+    if definition.title.is_empty() {
+        definition.name.to_string()
+    } else {
+        definition.title.clone()
+    }
 }

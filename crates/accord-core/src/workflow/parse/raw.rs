@@ -115,6 +115,9 @@ pub(super) struct RawLink {
 pub(super) struct RawState {
     #[serde(default, rename = "final")]
     pub(super) is_final: bool,
+    /// Instances here wait for a reviewer: the console's review queue lists them.
+    #[serde(default)]
+    pub(super) review: bool,
     pub(super) description: Option<String>,
     pub(super) label: Option<Localized<String>>,
     #[serde(default)]

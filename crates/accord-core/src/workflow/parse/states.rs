@@ -39,6 +39,7 @@ impl Builder<'_, '_> {
         for (state_key, state) in &raw.states {
             let Some(state_name) = self.check.name(state_key, StateName::parse) else { continue };
             self.exits(state_key, &state_name, state);
+            self.review(state_key, &state_name, state);
             let entry_emails = self.emails(&state.emails);
             let timers = self.timers(&state_name, state);
             let transitions = self.transitions(state);
@@ -47,6 +48,7 @@ impl Builder<'_, '_> {
                 State {
                     name: state_name,
                     is_final: state.is_final,
+                    review: state.review,
                     description: state.description.clone(),
                     label: state.label.clone(),
                     emails: entry_emails,
@@ -82,6 +84,32 @@ impl Builder<'_, '_> {
                 state_key.span(),
                 format!("state `{state_name}` is not final and has no way out"),
                 "add a transition to another state (for example on a timer), or mark it final = true",
+            );
+        }
+    }
+
+    /// Checks a state marked for review: not final, and left by at least one decision (else a
+    /// reviewer would find it in the queue with nothing to decide).
+    fn review(&mut self, state_key: &Spanned<String>, state_name: &StateName, state: &RawState) {
+        if !state.review {
+            return;
+        }
+        if state.is_final {
+            self.check.report(
+                state_key.span(),
+                format!("final state `{state_name}` is marked for review"),
+                "a finished instance waits for no one: drop `review = true`",
+            );
+            return;
+        }
+        let decided = state.on.keys().any(|event| {
+            EventName::parse(event.get_ref()).is_ok_and(|name| self.events.get(&name) == Some(&EventKind::Decision))
+        });
+        if !decided {
+            self.check.report(
+                state_key.span(),
+                format!("state `{state_name}` is marked for review, but no decision applies in it"),
+                "add a transition on an event declared as \"decision\" (approve, say), or drop `review = true`",
             );
         }
     }

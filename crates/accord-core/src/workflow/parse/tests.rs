@@ -311,3 +311,22 @@ fn the_mail_section_and_the_parties_zones_are_checked() {
         assert!(found.iter().any(|p| p.contains(expected)), "{expected}: {found:?}");
     }
 }
+
+#[test]
+fn a_review_state_is_marked_and_checked() {
+    let source = GOOD
+        .replace("confirm = \"link\"", "confirm = \"link\"\nvet = \"decision\"")
+        .replace("[states.open]\n", "[states.open]\nreview = true\non.vet = { to = \"done\" }\n");
+    let def = parse_definition("tiny.toml", &source, &ENV).unwrap();
+    assert!(def.states[&StateName::parse("open").unwrap()].review);
+    assert!(!def.states[&StateName::parse("done").unwrap()].review, "unmarked states are not for review");
+
+    let found = problems(&GOOD.replace("[states.open]\n", "[states.open]\nreview = true\n"));
+    assert!(
+        found.iter().any(|p| p.contains("state `open` is marked for review, but no decision applies in it")
+            && p.contains("hint: add a transition on an event declared as \"decision\"")),
+        "{found:?}"
+    );
+    let found = problems(&GOOD.replace("[states.done]\nfinal = true", "[states.done]\nfinal = true\nreview = true"));
+    assert!(found.iter().any(|p| p.contains("final state `done` is marked for review")), "{found:?}");
+}

@@ -1,12 +1,66 @@
-//! The console's session and form protections, over plain HTTP (the browser tests cover the
-//! pages themselves).
+//! The console over plain HTTP: its session and form protections here; its lists (instances,
+//! the review queue, emails by status, times) in `lists.rs`; its actions (signals, roles, the
+//! partner pages) in `actions.rs`; and in Chromium, the instance list and the state diagram, in
+//! `browser.rs` (the other browser tests are in `tests/api/browser.rs`).
 
 use accord::clock::Clock;
 use accord::store::Scope;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 
-use crate::helpers::{spawn_app, Backend};
+use crate::helpers::{spawn_app, Backend, TestApp};
+
+mod actions;
+mod browser;
+mod lists;
+
+/// A signed-in console session: its cookie and the CSRF token its forms carry.
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl Session {
+    /// Signs in with a new key of `scope` labelled `label`, as a browser does.
+    pub async fn start(m: &TestApp, scope: Scope, label: &str) -> Session {
+        let key =
+            accord::keys::create_operator(m.engine().store().as_ref(), scope, label, m.clock.now()).await.unwrap().0;
+        let response = m.console_sign_in(&key).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "signed in");
+        let cookie = response.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let mut session = Session { cookie, csrf: String::new() };
+        let (_, html) = session.get(m, "/console").await;
+        session.csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        session
+    }
+
+    /// `GET path` with the session, in the reader's `Accept-Language` of English.
+    pub async fn get(&self, m: &TestApp, path: &str) -> (StatusCode, String) {
+        self.get_in(m, path, "en-GB,en;q=0.9").await
+    }
+
+    pub async fn get_in(&self, m: &TestApp, path: &str, language: &str) -> (StatusCode, String) {
+        let response = m
+            .client
+            .get(format!("{}{path}", m.base))
+            .header(COOKIE, &self.cookie)
+            .header(reqwest::header::ACCEPT_LANGUAGE, language)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    /// `POST path` with `form` and the session's CSRF token; the status, the redirect if any, the page.
+    pub async fn post(&self, m: &TestApp, path: &str, form: &[(&str, &str)]) -> (StatusCode, Option<String>, String) {
+        let mut form = form.to_vec();
+        form.push(("csrf", &self.csrf));
+        let response =
+            m.client.post(format!("{}{path}", m.base)).header(COOKIE, &self.cookie).form(&form).send().await.unwrap();
+        let location = response.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_owned());
+        (response.status(), location, response.text().await.unwrap())
+    }
+}
 
 crate::on_each_store!(
     sessions_are_http_only_and_every_form_needs_its_csrf_token,
