@@ -34,6 +34,10 @@ pub fn to_dot(definition: &Definition, path: &[String]) -> String {
             let style = if transition.to.is_none() { ", style=dashed" } else { "" };
             let _ =
                 writeln!(dot, "  \"{}\" -> \"{}\" [label=\"{} ({kind})\"{style}];", state.name, to, transition.event);
+            for branch in &transition.branches {
+                let (from, event, when) = (&state.name, &transition.event, &branch.when);
+                let _ = writeln!(dot, "  \"{from}\" -> \"{}\" [label=\"{event} (when {when})\"];", branch.to);
+            }
             // Where the event ends the instance instead when what its effects require no longer holds.
             if let Some(otherwise) = &transition.otherwise {
                 let (from, event) = (&state.name, &transition.event);
@@ -66,7 +70,8 @@ pub fn to_svg(definition: &Definition, path: &[String]) -> Result<String, String
         for transition in state.transitions.values() {
             let targets = transition.to.iter().map(|to| (to, String::new()));
             let otherwise = transition.otherwise.iter().map(|to| (to, " (otherwise)".to_owned()));
-            for (to, note) in targets.chain(otherwise) {
+            let branches = transition.branches.iter().map(|b| (&b.to, format!(" (when {})", b.when)));
+            for (to, note) in targets.chain(branches).chain(otherwise) {
                 let (from, to) = (state.name.as_str(), to.as_str());
                 let color = if taken.contains(&(from, to)) { "#0b4f8a" } else { "#888888" };
                 let _ = writeln!(dot, "  {from} -> {to} [label=\"{}{note}\", color=\"{color}\"];", transition.event);

@@ -188,6 +188,9 @@ fn example(action: Action, w: &World) -> (Method, String, Option<Value>) {
         Action::ConsoleReleaseEmail => post(format!("/console/emails/{e}/release"), json!({})),
         Action::ConsoleRetryEmail => post(format!("/console/emails/{e}/retry"), json!({})),
         Action::ConsolePartners => get("/console/partners".into()),
+        Action::Enroll => get("/enroll".into()),
+        Action::FindProviders => get("/api/v1/providers?country=IT".into()),
+        Action::ProvidersPage => get("/providers?country=IT".into()),
     }
 }
 

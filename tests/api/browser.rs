@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use crate::helpers::{links_in, spawn_app, Backend, TestApp};
 
 /// A headless Chromium session, and the ChromeDriver that runs it.
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
     /// Screenshots are named `<prefix>-<page>.png`.
@@ -30,7 +30,7 @@ fn executable(env: &str, default: &str) -> Option<PathBuf> {
 }
 
 impl Browser {
-    async fn start(prefix: &str) -> Option<Self> {
+    pub(crate) async fn start(prefix: &str) -> Option<Self> {
         let (Some(driver), Some(chromium)) = (
             executable("ACCORD_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"),
             executable("ACCORD_TEST_CHROMIUM", "/usr/bin/chromium"),
@@ -82,12 +82,12 @@ impl Browser {
         Some(Self { client, driver, _profile: profile, prefix: prefix.to_owned() })
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.client.goto(url).await.unwrap();
     }
 
     /// Waits until the page's HTML contains `text`; returns the HTML.
-    async fn wait_for(&self, text: &str) -> String {
+    pub(crate) async fn wait_for(&self, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let html = self.client.source().await.unwrap();
@@ -99,7 +99,7 @@ impl Browser {
         }
     }
 
-    async fn css(&self, selector: &str) -> fantoccini::elements::Element {
+    pub(crate) async fn css(&self, selector: &str) -> fantoccini::elements::Element {
         self.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(selector)).await.unwrap()
     }
 
@@ -128,7 +128,7 @@ impl Browser {
         self.wait_for("Review queue</h1>").await;
     }
 
-    async fn finish(mut self) {
+    pub(crate) async fn finish(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();

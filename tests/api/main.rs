@@ -22,6 +22,7 @@ mod layering;
 mod leases;
 mod process;
 mod provider;
+mod seeds;
 mod sinks;
 mod timers;
 mod versioning;

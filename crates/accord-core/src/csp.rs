@@ -72,7 +72,13 @@ pub fn register(registry: &mut Registry) {
     registry.start_check("customer_needs_agreement", &[], |input, directory| {
         Box::pin(customer_needs_agreement(input, directory))
     });
+    registry.start_check("enrollment_path", enrollment::ENROLLMENT, |input, directory| {
+        Box::pin(enrollment::enrollment_path(input, directory))
+    });
 }
+
+#[path = "csp_enrollment.rs"]
+pub mod enrollment;
 
 /// Sets `value` at the dotted `path` of `context`, making the objects on the way.
 fn put(context: &mut Value, path: &str, value: Value) {
@@ -193,7 +199,9 @@ async fn provider_may_invite(input: Value, directory: Arc<dyn DirectoryReader>) 
         put(&mut checked.context, "reseller.admins", Value::Array(recipients));
     }
     if let (Some(provider), Some(reseller)) = (provider, reseller) {
-        if !provider.served_countries.iter().any(|c| c == &reseller.country) {
+        let regions = crate::regions::shipped().map_err(|err| ReadError::new(err.clone()))?;
+        let served = regions.served_by(&provider);
+        if !served.includes(&reseller.country) {
             errors.push(refused(
                 "reseller.id",
                 "country_not_served",
@@ -202,7 +210,7 @@ async fn provider_may_invite(input: Value, directory: Arc<dyn DirectoryReader>) 
                     provider.legal_name,
                     reseller.country,
                     reseller.legal_name,
-                    provider.served_countries.join(", ")
+                    served.countries.join(", ")
                 ),
             ));
         }
@@ -300,6 +308,16 @@ async fn check_customer_request(
     }
     customer_admin(input, directory, checked).await?;
     let errors = &mut checked.errors;
+    if let Some(reseller) = &reseller {
+        let regions = crate::regions::shipped().map_err(|err| ReadError::new(err.clone()))?;
+        let country = text(input, "customer.country").unwrap_or_default();
+        errors.extend(crate::regions::refuse_outside_region(
+            regions,
+            &reseller.legal_name,
+            &reseller.country,
+            &country,
+        ));
+    }
     let cloud = match input.pointer("/customer/cloud").and_then(Value::as_str) {
         None => Some(Cloud::Public),
         Some(text) => match text.parse::<Cloud>() {

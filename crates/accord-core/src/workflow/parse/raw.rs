@@ -138,6 +138,18 @@ pub(super) struct RawTransition {
     pub(super) emails: Vec<RawEmail>,
     /// The final state to go to when what the effects require no longer holds.
     pub(super) otherwise: Option<Spanned<String>>,
+    /// Other ways the event may go, each taken when a context field holds `true`.
+    #[serde(default)]
+    pub(super) branches: Vec<RawBranch>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBranch {
+    pub(super) when: Spanned<String>,
+    pub(super) to: Spanned<String>,
+    #[serde(default)]
+    pub(super) effects: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
