@@ -112,6 +112,7 @@ async fn a_bad_form_comes_back_with_each_problem_next_to_its_field_and_the_value
             [
                 ("primary_contact.email", "addresses from web-based email services such as"),
                 ("mpn.country", "The MPN profile must be in the same country as the work account"),
+                ("company.address.city", "Required."),
                 ("support.phone", "Enter a telephone number of 6 to 15 digits"),
             ],
         ),
@@ -120,6 +121,7 @@ async fn a_bad_form_comes_back_with_each_problem_next_to_its_field_and_the_value
             [
                 ("primary_contact.email", "non accettiamo indirizzi di servizi di posta web"),
                 ("mpn.country", "Il profilo MPN deve trovarsi nello stesso paese"),
+                ("company.address.city", "Campo obbligatorio."),
                 ("support.phone", "Inserisci un numero di telefono da 6 a 15 cifre"),
             ],
         ),
@@ -146,8 +148,7 @@ async fn a_bad_form_comes_back_with_each_problem_next_to_its_field_and_the_value
         assert!(html.contains("value=\"Via Roma 1\"") && html.contains("value=\"call us\""));
         assert!(html.contains(&format!("name=\"csrf\" value=\"{csrf}\"")));
 
-        // Corrected, the form is refused for what only the enrollment's start check sees: the
-        // empty city (the company's details are optional inputs, required off the short path).
+        // Corrected but for the city: still refused, for the city alone.
         let mut corrected = enrollment_input();
         corrected["company"]["address"]["city"] = json!("");
         let mut fields = form_of(&corrected);

@@ -40,7 +40,11 @@ pub(super) struct RawWorkflow {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCheck {
+    #[serde(default)]
     pub(super) same_value: Vec<Spanned<String>>,
+    /// Fields given all together or not at all.
+    #[serde(default)]
+    pub(super) all_or_none: Vec<Spanned<String>>,
     pub(super) message: String,
 }
 
