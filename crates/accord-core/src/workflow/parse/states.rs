@@ -163,6 +163,26 @@ impl Builder<'_, '_> {
                 );
                 continue;
             }
+            let flag = matches!(self.provided.get(when), Some((crate::workflow::ProvidedKind::Flag, _)))
+                || self.field_type(when) == Some(crate::workflow::input::FieldType::Boolean);
+            if !flag && !self.check.snapshot {
+                let flags: Vec<&str> = self
+                    .provided
+                    .iter()
+                    .filter(|(_, (kind, _))| *kind == crate::workflow::ProvidedKind::Flag)
+                    .map(|(path, _)| *path)
+                    .collect();
+                self.check.report(
+                    branch.when.span(),
+                    format!("`when = \"{when}\"` is not a flag: a branch is taken when its field holds true"),
+                    if flags.is_empty() {
+                        "name a `boolean` input field; none of this workflow's start checks fills in a flag".to_owned()
+                    } else {
+                        format!("name a `boolean` input field, or a flag a start check fills in: {}", flags.join(", "))
+                    },
+                );
+                continue;
+            }
             if !self.state_names.contains(branch.to.get_ref().as_str()) {
                 self.check.report(
                     branch.to.span(),
