@@ -67,6 +67,9 @@ pub enum Action {
     ConsoleRetryEmail,
     ConsolePartners,
     ConsoleSetRoles,
+    Enroll,
+    FindProviders,
+    ProvidersPage,
 }
 
 /// How a partner key's reach is narrowed to its own partner.
@@ -308,6 +311,10 @@ pub const TABLE: &[Rule] = &[
     rule(ConsoleRetryEmail, "POST", "/console/emails/{id}/retry", "queue a failed email again"),
     rule(ConsolePartners, "GET", "/console/partners, /console/partners/{id}", "the directory").ops(&[Reviewer]),
     rule(ConsoleSetRoles, "POST", "/console/partners/{id}/users/{email}/roles", "change a partner user's roles"),
+    public(Enroll, "GET, POST", "/enroll", "the public enrollment form; posting it starts `enrollment` (rate-limited)"),
+    public(FindProviders, "GET", "/api/v1/providers", "active indirect providers serving a country (`?country=IT`)")
+        .cli("accord providers"),
+    public(ProvidersPage, "GET", "/providers", "the provider finder's page, for resellers looking for one"),
 ];
 
 /// The workflows a partner key may start, and where their input names the partner asking: a

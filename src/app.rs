@@ -169,6 +169,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 
 /// Reads and checks every workflow file against the registry and the templates directory.
 pub fn load_workflows(config: &Config, registry: &Registry) -> anyhow::Result<LoadReport> {
+    // The CSP rules the workflows run read the regions: a bad file stops `serve` and `check` alike.
+    accord_core::regions::shipped().map_err(|err| anyhow::anyhow!(err.clone()))?;
     let guards = registry.guard_names();
     let effects = registry.effect_names();
     let start_checks = registry.start_check_specs();

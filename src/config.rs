@@ -114,6 +114,8 @@ pub struct Limits {
     pub link_token_per_minute: u32,
     /// Actions and resend requests per minute on links from one client address.
     pub link_address_per_minute: u32,
+    /// Posts of the public enrollment form (`POST /enroll`) per minute per client address.
+    pub enroll_per_minute: u32,
 }
 
 impl Default for Limits {
@@ -129,6 +131,7 @@ impl Default for Limits {
             sign_in_per_minute: 10,
             link_token_per_minute: 10,
             link_address_per_minute: 60,
+            enroll_per_minute: 10,
         }
     }
 }
@@ -137,7 +140,14 @@ impl Limits {
     /// The same limits with every request rate off: what the test harness and `accord bench`
     /// serve with, so that they measure and exercise the application, not the limiter.
     pub fn without_rate_limits(self) -> Self {
-        Self { api_per_minute: 0, sign_in_per_minute: 0, link_token_per_minute: 0, link_address_per_minute: 0, ..self }
+        Self {
+            api_per_minute: 0,
+            sign_in_per_minute: 0,
+            link_token_per_minute: 0,
+            link_address_per_minute: 0,
+            enroll_per_minute: 0,
+            ..self
+        }
     }
 
     pub fn header_timeout(&self) -> anyhow::Result<Duration> {

@@ -406,6 +406,25 @@ pub async fn customers(config: Config, action: Option<CustomersCommand>, json: b
     Ok(())
 }
 
+/// `accord providers --country IT`: the provider finder.
+pub async fn find_providers(config: Config, country: String, json: bool) -> anyhow::Result<()> {
+    let store = app::open_store(&config).await?;
+    let items = accord::directory::finder::providers_serving(store.as_ref(), &country).await?;
+    print(json, &items, || {
+        if items.is_empty() {
+            return format!("no active indirect provider serves {}\n", country.trim().to_ascii_uppercase());
+        }
+        lines(items.iter().map(|p| {
+            let from = match p.serves_from {
+                accord::directory::finder::ServedFrom::Directory => "",
+                accord::directory::finder::ServedFrom::Region => " (its CSP region)",
+            };
+            format!("{}\t{}\t{}\tMPN {}\tserves {}{from}", p.id, p.legal_name, p.country, p.mpn_id, p.serves.join(","))
+        }))
+    });
+    Ok(())
+}
+
 pub async fn audit(config: Config, subject: String, json: bool) -> anyhow::Result<()> {
     let store = app::open_store(&config).await?;
     let items = store.audit_log(&subject).await?;

@@ -133,6 +133,15 @@ enum Command {
         #[command(subcommand)]
         action: Option<directory::CustomersCommand>,
     },
+    /// Find the active indirect providers serving resellers in a country
+    ///
+    /// A provider serves the countries the directory records for it (`--serves`), else those of
+    /// its CSP region. Example: accord providers --country IT
+    Providers {
+        /// The reseller's country, as an ISO 3166-1 alpha-2 code such as IT
+        #[arg(long)]
+        country: String,
+    },
     /// Show the audit log of a partner or customer (partner:<id> or customer:<id>)
     Audit {
         /// `partner:<id>` or `customer:<id>`
@@ -337,6 +346,7 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Partners { kind, action } => directory::partners(config, kind, action, json).await,
         Command::Customers { action } => directory::customers(config, action, json).await,
         Command::Audit { subject } => directory::audit(config, subject, json).await,
+        Command::Providers { country } => directory::find_providers(config, country, json).await,
     }
 }
 

@@ -4,4 +4,5 @@
 pub use accord_core::directory::*;
 
 pub mod commands;
+pub mod finder;
 mod users;

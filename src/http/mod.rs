@@ -4,11 +4,14 @@ mod auth;
 pub mod console;
 mod directory;
 mod emails;
+mod enroll;
 mod error;
 pub mod harden;
 mod instances;
 mod keys;
 mod links;
+mod pages;
+mod providers;
 
 use axum::extract::{FromRequest, FromRequestParts, State};
 use axum::http::StatusCode;
@@ -195,6 +198,9 @@ pub fn router_with(state: AppState) -> Router {
         .route("/api/v1/keys/{id}/revoke", post(keys::revoke))
         .route("/l/{token}", get(links::show).post(links::act))
         .route("/l/{token}/resend", post(links::resend))
+        .route("/enroll", get(enroll::show).post(enroll::submit))
+        .route("/providers", get(providers::page))
+        .route("/api/v1/providers", get(providers::api))
         .merge(crate::http::console::router())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; the API lives under /api/v1")

@@ -34,6 +34,10 @@ pub fn to_dot(definition: &Definition, path: &[String]) -> String {
             let style = if transition.to.is_none() { ", style=dashed" } else { "" };
             let _ =
                 writeln!(dot, "  \"{}\" -> \"{}\" [label=\"{} ({kind})\"{style}];", state.name, to, transition.event);
+            for branch in &transition.branches {
+                let (from, event, when) = (&state.name, &transition.event, &branch.when);
+                let _ = writeln!(dot, "  \"{from}\" -> \"{}\" [label=\"{event} (when {when})\"];", branch.to);
+            }
             // Where the event ends the instance instead when what its effects require no longer holds.
             if let Some(otherwise) = &transition.otherwise {
                 let (from, event) = (&state.name, &transition.event);
@@ -87,9 +91,10 @@ pub fn to_svg(definition: &Definition, path: &[String], moves: &[(String, String
     let _ = writeln!(dot, "  start -> s_{initial} [color=\"{first}\"];");
     for state in definition.states.values() {
         for transition in state.transitions.values() {
-            let targets = transition.to.iter().map(|to| (to, "", "t"));
-            let otherwise = transition.otherwise.iter().map(|to| (to, " (otherwise)", "o"));
-            for (to, note, kind) in targets.chain(otherwise) {
+            let targets = transition.to.iter().map(|to| (to, String::new(), "t"));
+            let branches = transition.branches.iter().map(|b| (&b.to, format!(" (when {})", b.when), "b"));
+            let otherwise = transition.otherwise.iter().map(|to| (to, " (otherwise)".to_owned(), "o"));
+            for (to, note, kind) in targets.chain(branches).chain(otherwise) {
                 let (from, to, event) = (state.name.as_str(), to.as_str(), transition.event.as_str());
                 let was_taken = if moves.is_empty() {
                     taken.contains(&(from, to))
@@ -98,7 +103,7 @@ pub fn to_svg(definition: &Definition, path: &[String], moves: &[(String, String
                 };
                 let (color, width, fill) = if was_taken { (BLUE, 2, VISITED) } else { ("#6b6b6b", 1, "white") };
                 let style = if kind == "o" { ", style=dashed" } else { "" };
-                let node = format!("{kind}_{from}__{event}");
+                let node = format!("{kind}_{from}__{event}__{to}");
                 let label = format!("{}{note}", event.replace('_', " "));
                 let _ = writeln!(
                     dot,

@@ -194,6 +194,9 @@ fn example(action: Action, w: &World) -> (Method, String, Option<Value>) {
         Action::ConsolePartners => get("/console/partners".into()),
         // No one named to act for the partner: refused on the page, nothing changed.
         Action::ConsoleSetRoles => post(format!("/console/partners/{a}/users/{A_SALES}/roles"), json!({})),
+        Action::Enroll => get("/enroll".into()),
+        Action::FindProviders => get("/api/v1/providers?country=IT".into()),
+        Action::ProvidersPage => get("/providers?country=IT".into()),
     }
 }
 

@@ -28,6 +28,7 @@ mod pages;
 mod pages_browser;
 mod process;
 mod provider;
+mod seeds;
 mod sinks;
 mod timers;
 mod versioning;

@@ -450,6 +450,10 @@ pub trait DirectoryReader: Send + Sync {
 
     async fn partner_users(&self, partner: uuid::Uuid) -> Result<Vec<PartnerUserRecord>, ReadError>;
 
+    /// The partners whose MPN ID is `mpn_id`, oldest first: how the directory knows a company
+    /// is already enrolled in CSP (the short path of an enrollment).
+    async fn partners_by_mpn(&self, mpn_id: &str) -> Result<Vec<PartnerRecord>, ReadError>;
+
     async fn customer(&self, id: uuid::Uuid) -> Result<Option<CustomerRecord>, ReadError>;
 
     /// The customer whose tenant has this domain (one customer per tenant), if there is one.

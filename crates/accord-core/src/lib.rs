@@ -14,6 +14,7 @@ pub mod directory;
 mod fixtures;
 pub mod ids;
 pub mod machine;
+pub mod regions;
 mod text;
 pub mod time;
 pub mod workflow;

@@ -39,7 +39,7 @@ pub(super) async fn secure(request: Request, next: Next) -> Response {
 
 /// Pages and answers that hold tokens or personal data.
 fn is_private(path: &str) -> bool {
-    ["/l/", "/console", "/api/"].iter().any(|prefix| path.starts_with(prefix))
+    ["/l/", "/console", "/api/", "/enroll"].iter().any(|prefix| path.starts_with(prefix))
 }
 
 fn is_html(headers: &HeaderMap) -> bool {

@@ -6,6 +6,7 @@
 //! | `/api/...` | key (a hash of the `Authorization` header), else client address | `api_per_minute` |
 //! | `POST /console/login` | client address | `sign_in_per_minute` |
 //! | `POST /l/{token}`, `POST /l/{token}/resend` | token, and client address | `link_token_per_minute`, `link_address_per_minute` |
+//! | `POST /enroll` | client address | `enroll_per_minute` |
 //!
 //! The client address is the TCP peer: behind a reverse proxy it is the proxy's, so every client
 //! shares one budget (raise the per-address limits there, or turn them off and limit at the
@@ -45,6 +46,7 @@ pub(super) struct RateLimits {
     sign_in: Keyed<IpAddr>,
     link_token: Keyed<[u8; 32]>,
     link_address: Keyed<IpAddr>,
+    enroll: Keyed<IpAddr>,
     clock: DefaultClock,
     /// When the limiters last forgot the clients they no longer hold back.
     swept: Mutex<Instant>,
@@ -64,6 +66,7 @@ impl RateLimits {
             sign_in: keyed(limits.sign_in_per_minute),
             link_token: keyed(limits.link_token_per_minute),
             link_address: keyed(limits.link_address_per_minute),
+            enroll: keyed(limits.enroll_per_minute),
             clock: DefaultClock::default(),
             swept: Mutex::new(Instant::now()),
         }
@@ -86,6 +89,9 @@ impl RateLimits {
         }
         if post && path == "/console/login" {
             return self.one(&self.sign_in, &address, Surface::Page);
+        }
+        if post && path == "/enroll" {
+            return self.one(&self.enroll, &address, Surface::Page);
         }
         if let Some(token) = link_token(post, path) {
             let token: [u8; 32] = Sha256::digest(token.as_bytes()).into();
@@ -119,7 +125,7 @@ impl RateLimits {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
-        for limiter in [&self.sign_in, &self.link_address].into_iter().flatten() {
+        for limiter in [&self.sign_in, &self.link_address, &self.enroll].into_iter().flatten() {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }

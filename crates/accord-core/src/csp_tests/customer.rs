@@ -227,6 +227,38 @@ fn customer_invitation_cases() {
                     refusal("dap", "dap_required", &[&"Microsoft Cloud Germany"]),
                 ],
             ),
+            case(
+                "a customer in San Marino, inside the Italian reseller's region",
+                check,
+                invite(id(reseller), sender, json!({ "customer": { "country": "SM" } })),
+                vec![],
+            ),
+            case(
+                "a customer in France, inside the Italian reseller's region",
+                check,
+                invite(id(reseller), sender, json!({ "customer": { "country": "FR" } })),
+                vec![],
+            ),
+            // Seed 001: an Italian reseller must not invite a UK customer.
+            case(
+                "a customer in the United Kingdom, outside the Italian reseller's region",
+                check,
+                invite(id(reseller), sender, json!({ "customer": { "country": "GB" } })),
+                vec![refusal(
+                    "customer.country",
+                    "region_not_authorized",
+                    &[&name, &"Italy (IT)", &"region Europe (EU/EFTA)", &"United Kingdom", &"(GB)"],
+                )],
+            ),
+            case(
+                "a customer in the United States and no delegated admin privileges where required: both reported",
+                check,
+                invite(id(reseller), sender, json!({ "customer": { "country": "US", "cloud": "us_government" } })),
+                vec![
+                    refusal("customer.country", "region_not_authorized", &[&"(US)"]),
+                    refusal("dap", "dap_required", &[&us_gov]),
+                ],
+            ),
         ]
     };
     let mut cases = shared("reseller_may_invite_customer", Value::Null);

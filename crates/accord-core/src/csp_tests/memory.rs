@@ -50,6 +50,14 @@ impl Directory {
         this
     }
 
+    /// Gives the partner `id` the MPN ID `mpn`.
+    pub(super) fn mpn(mut self, id: Uuid, mpn: &str) -> Self {
+        if let Some(partner) = self.partners.iter_mut().find(|p| p.id == id) {
+            partner.mpn_id = mpn.into();
+        }
+        self
+    }
+
     pub(super) fn reseller(self, id: Uuid, legal_name: &str, country: &str) -> Self {
         self.add_partner(id, PartnerKind::IndirectReseller, legal_name, country, PartnerStatus::Active)
     }
@@ -149,6 +157,11 @@ impl DirectoryReader for Directory {
     async fn partner_users(&self, partner: Uuid) -> Result<Vec<PartnerUserRecord>, ReadError> {
         self.read("partner_users")?;
         Ok(self.users.iter().filter(|u| u.partner_id == partner).cloned().collect())
+    }
+
+    async fn partners_by_mpn(&self, mpn_id: &str) -> Result<Vec<PartnerRecord>, ReadError> {
+        self.read("partners_by_mpn")?;
+        Ok(self.partners.iter().filter(|p| p.mpn_id == mpn_id).cloned().collect())
     }
 
     async fn customer(&self, id: Uuid) -> Result<Option<CustomerRecord>, ReadError> {

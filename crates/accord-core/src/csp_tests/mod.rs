@@ -18,6 +18,7 @@ use crate::time::Timestamp;
 mod agreement;
 mod context;
 mod customer;
+mod enrollment;
 mod memory;
 mod provider;
 

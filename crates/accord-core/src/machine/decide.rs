@@ -102,8 +102,14 @@ pub fn decide(
             .ok_or_else(|| Refusal::Definition(format!("guard `{name}` is not registered")))?;
         guard(&call).map_err(|reason| Refusal::GuardRefused { guard: name.to_string(), reason })?;
     }
+    // A branch the context selects takes the event elsewhere, with its own effects.
+    let branch = transition.branch_for(context);
+    let (effect_names, to) = match branch {
+        Some(branch) => (&branch.effects, Some(&branch.to)),
+        None => (&transition.effects, transition.to.as_ref()),
+    };
     let mut effects = Vec::new();
-    for name in &transition.effects {
+    for name in effect_names {
         let effect = registry
             .find_effect(name.as_str())
             .ok_or_else(|| Refusal::Definition(format!("effect `{name}` is not registered")))?;
@@ -119,7 +125,7 @@ pub fn decide(
         emails(definition, spec, &context, configured, &mut effects)?;
     }
 
-    let target = match &transition.to {
+    let target = match to {
         None => current,
         Some(to) => {
             let target = definition

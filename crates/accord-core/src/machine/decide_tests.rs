@@ -750,3 +750,28 @@ fn the_person_acting_reaches_the_effects() {
     });
     assert_eq!(holds.as_deref(), Some(CONTOSO_IT), "the admin who clicked must still be an admin");
 }
+
+/// A branch takes the event elsewhere, with its own effects, when its context field holds true
+/// (the enrollment's short path); otherwise the transition goes where it always did.
+#[test]
+fn a_branch_is_taken_only_when_its_field_holds_true() {
+    let enrollment = definition("enrollment");
+    let verify = |enrolled: Value| {
+        let mut context = enrollment.sample.clone();
+        context["csp"]["enrolled"] = enrolled;
+        run(enrollment, "awaiting_verification", InstanceStatus::Active, &context, "verify", &json!({}), Origin::Link)
+            .expect("verify applies")
+    };
+    let short = verify(json!(true));
+    assert_eq!(short.to.as_str(), "awaiting_agreement");
+    let created = short.effects.iter().any(|e| {
+        matches!(e, Effect::Directory(crate::directory::DirectoryChange::CreatePartner(p))
+            if p.id == INSTANCE && p.status == crate::directory::PartnerStatus::PendingAgreement)
+    });
+    assert!(created, "the reseller account is created on the short path: {:?}", short.effects);
+    for not_enrolled in [json!(false), json!("true"), Value::Null] {
+        let full = verify(not_enrolled.clone());
+        assert_eq!(full.to.as_str(), "in_review", "{not_enrolled}");
+        assert!(!full.effects.iter().any(|e| matches!(e, Effect::Directory(_))), "{not_enrolled}");
+    }
+}

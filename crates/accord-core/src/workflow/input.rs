@@ -157,11 +157,14 @@ impl InputRules {
     }
 }
 
-/// A rule across fields: every listed field must hold the same value (after normalisation).
+/// A rule across fields: every listed field must hold the same value (after normalisation), or,
+/// with `all_or_none`, the fields are given all together or not at all (a missing one is then
+/// `required`, reported with the other fields' problems).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SameValue {
     pub fields: Vec<String>,
     pub message: String,
+    pub all_or_none: bool,
 }
 
 /// Checks `input` against `fields` and then `checks`; returns the input with values normalised,
@@ -192,7 +195,17 @@ pub fn validate(
         }
     }
     unknown_fields(input, "", fields, &mut errors);
-    for check in checks {
+    for check in checks.iter().filter(|c| c.all_or_none) {
+        let given = |path: &String| super::field(input, path).is_some_and(|v| !v.is_null());
+        if check.fields.iter().any(given) {
+            for path in check.fields.iter().filter(|p| !given(p)) {
+                if !errors.iter().any(|e| &e.field == path) {
+                    errors.push(FieldError::new(path, "required", format!("`{path}` is required: {}", check.message)));
+                }
+            }
+        }
+    }
+    for check in checks.iter().filter(|c| !c.all_or_none) {
         let values: Vec<Option<&Value>> = check.fields.iter().map(|path| super::field(&normalised, path)).collect();
         let failed = |path: &String| errors.iter().any(|e| &e.field == path);
         if check.fields.iter().any(failed) || values.iter().any(Option::is_none) {
@@ -468,8 +481,11 @@ mod tests {
     fn same_value_checks_compare_normalised_values() {
         let fields =
             [field("mpn.country", FieldType::Country, true), field("tenant.country", FieldType::Country, true)];
-        let checks =
-            [SameValue { fields: vec!["mpn.country".into(), "tenant.country".into()], message: "differ".into() }];
+        let checks = [SameValue {
+            fields: vec!["mpn.country".into(), "tenant.country".into()],
+            message: "differ".into(),
+            all_or_none: false,
+        }];
         let same = json!({"mpn": {"country": "it"}, "tenant": {"country": "IT"}});
         assert!(validate(&fields, &checks, &same, &rules()).is_ok());
         let other = json!({"mpn": {"country": "FR"}, "tenant": {"country": "IT"}});
@@ -607,5 +623,23 @@ mod tests {
         assert_eq!(rules.webmail_service("yahoo.contoso.com"), None);
         assert_eq!(rules.webmail_service("notgmail.com"), None);
         assert_eq!(rules.webmail_service("contoso.com"), None);
+    }
+
+    #[test]
+    fn all_or_none_fields_are_given_together_or_not_at_all() {
+        let fields = [
+            field("a", FieldType::String, false),
+            field("b", FieldType::String, false),
+            field("c", FieldType::String, true),
+        ];
+        let checks =
+            [SameValue { fields: vec!["a".into(), "b".into()], message: "both or neither".into(), all_or_none: true }];
+        let rules = InputRules::default();
+        assert!(validate(&fields, &checks, &json!({ "c": "x" }), &rules).is_ok(), "neither");
+        assert!(validate(&fields, &checks, &json!({ "a": "1", "b": "2", "c": "x" }), &rules).is_ok(), "both");
+        let errors = validate(&fields, &checks, &json!({ "a": "1" }), &rules).unwrap_err();
+        let found: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+        assert_eq!(found, [("c", "required"), ("b", "required")], "reported with the other problems");
+        assert!(errors[1].message.contains("both or neither"), "{}", errors[1].message);
     }
 }

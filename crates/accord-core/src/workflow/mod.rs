@@ -178,6 +178,8 @@ pub enum ProvidedKind {
     Email,
     /// A list of recipients, each `{ "email", "name" }`, fit for a party's `each`.
     Recipients,
+    /// `true` or `false`, fit for a transition branch's `when`.
+    Flag,
 }
 
 impl ProvidedKind {
@@ -187,6 +189,7 @@ impl ProvidedKind {
             ProvidedKind::Text => "text",
             ProvidedKind::Email => "an email address",
             ProvidedKind::Recipients => "a list of recipients",
+            ProvidedKind::Flag => "true or false",
         }
     }
 }
@@ -294,6 +297,31 @@ pub struct Transition {
     /// The final state the instance goes to instead when what the effects require (checked in
     /// the transition's own transaction) no longer holds: the start's checks, made again.
     pub otherwise: Option<StateName>,
+    /// Where the event goes instead, with other effects, when a context field holds `true`: the
+    /// first branch whose field does is taken (the transition's guards and emails still apply).
+    pub branches: Vec<Branch>,
+}
+
+/// A way a transition may go instead (`branches = [{ when = "csp.enrolled", to = "…",
+/// effects = […] }]`): a branch in one definition rather than a second copy of the workflow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Branch {
+    /// The dotted context field that must hold `true` (typically one a start check fills in).
+    pub when: String,
+    pub to: StateName,
+    pub effects: Vec<RuleName>,
+}
+
+impl Transition {
+    /// The branch `context` selects, if any.
+    pub fn branch_for(&self, context: &serde_json::Value) -> Option<&Branch> {
+        self.branches.iter().find(|b| field(context, &b.when) == Some(&serde_json::Value::Bool(true)))
+    }
+
+    /// Every state the transition may lead to: its target, its branches', its `otherwise`.
+    pub fn targets(&self) -> impl Iterator<Item = &StateName> {
+        self.to.iter().chain(self.branches.iter().map(|b| &b.to)).chain(self.otherwise.iter())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -24,6 +24,10 @@ pub trait DirectoryStore: Send + Sync {
 
     async fn partner(&self, id: uuid::Uuid) -> Result<Option<accord_core::directory::PartnerRecord>, StoreError>;
 
+    /// The partners whose MPN ID is `mpn_id` (companies the directory knows to be enrolled in
+    /// CSP), oldest first.
+    async fn partners_by_mpn(&self, mpn_id: &str) -> Result<Vec<accord_core::directory::PartnerRecord>, StoreError>;
+
     /// Adds a partner with its users, and an audit row, in one transaction.
     async fn create_partner(
         &self,
@@ -107,6 +111,10 @@ impl DirectoryReader for DirectoryOf {
         self.0.partner_users(partner).await.map_err(ReadError::new)
     }
 
+    async fn partners_by_mpn(&self, mpn_id: &str) -> Result<Vec<PartnerRecord>, ReadError> {
+        self.0.partners_by_mpn(mpn_id).await.map_err(ReadError::new)
+    }
+
     async fn customer(&self, id: uuid::Uuid) -> Result<Option<CustomerRecord>, ReadError> {
         self.0.customer(id).await.map_err(ReadError::new)
     }
@@ -149,6 +157,19 @@ macro_rules! impl_directory_store {
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn partners_by_mpn(
+                &self,
+                mpn_id: &str,
+            ) -> Result<Vec<accord_core::directory::PartnerRecord>, $crate::StoreError> {
+                Ok(sqlx::query_as::<$db, _>(
+                    "SELECT id, kind, legal_name, country, mpn_id, tenant_domain, status, served_countries, enrollment_id, \
+                     created_at, updated_at FROM partners WHERE mpn_id = $1 ORDER BY created_at, id",
+                )
+                .bind(mpn_id)
+                .fetch_all(&self.pool)
                 .await?)
             }
 

@@ -155,16 +155,18 @@ impl<'b, 'a> Builder<'b, 'a> {
     fn checks(&mut self) -> Vec<SameValue> {
         let mut checks = Vec::new();
         for rule in &self.raw.checks {
-            let mut known = rule.same_value.len() >= 2;
+            let all_or_none = !rule.all_or_none.is_empty();
+            let fields = if all_or_none { &rule.all_or_none } else { &rule.same_value };
+            let mut known = fields.len() >= 2 && (rule.same_value.is_empty() || rule.all_or_none.is_empty());
             if !known {
-                let span = rule.same_value.first().map_or(0..0, |p| p.span());
+                let span = fields.first().map_or(0..0, |p| p.span());
                 self.check.report(
                     span,
-                    "a same_value check needs at least two fields",
-                    "list the fields that must hold the same value",
+                    "a check needs at least two fields, under one of same_value or all_or_none",
+                    "list the fields that must hold the same value (same_value), or be given together (all_or_none)",
                 );
             }
-            for path in &rule.same_value {
+            for path in fields {
                 if self.field_type(path.get_ref()).is_none() {
                     self.check.report(
                         path.span(),
@@ -176,8 +178,9 @@ impl<'b, 'a> Builder<'b, 'a> {
             }
             if known {
                 checks.push(SameValue {
-                    fields: rule.same_value.iter().map(|p| p.get_ref().clone()).collect(),
+                    fields: fields.iter().map(|p| p.get_ref().clone()).collect(),
                     message: rule.message.clone(),
+                    all_or_none,
                 });
             }
         }

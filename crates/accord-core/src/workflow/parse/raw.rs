@@ -54,7 +54,11 @@ pub(super) struct RawMail {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCheck {
+    #[serde(default)]
     pub(super) same_value: Vec<Spanned<String>>,
+    /// Fields given all together or not at all.
+    #[serde(default)]
+    pub(super) all_or_none: Vec<Spanned<String>>,
     pub(super) message: String,
 }
 
@@ -159,6 +163,18 @@ pub(super) struct RawTransition {
     pub(super) emails: Vec<RawEmail>,
     /// The final state to go to when what the effects require no longer holds.
     pub(super) otherwise: Option<Spanned<String>>,
+    /// Other ways the event may go, each taken when a context field holds `true`.
+    #[serde(default)]
+    pub(super) branches: Vec<RawBranch>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBranch {
+    pub(super) when: Spanned<String>,
+    pub(super) to: Spanned<String>,
+    #[serde(default)]
+    pub(super) effects: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::build::Builder;
 use super::raw::{RawSchedule, RawState, RawTransition};
-use crate::workflow::{EventKind, EventName, RuleName, ScheduleSpec, State, StateName, TimerSpec, Transition};
+use crate::workflow::{Branch, EventKind, EventName, RuleName, ScheduleSpec, State, StateName, TimerSpec, Transition};
 
 impl Builder<'_, '_> {
     /// Checks the initial state: a valid name, declared under `[states]`.
@@ -179,6 +179,53 @@ impl Builder<'_, '_> {
         let transition_emails = self.emails(&transition.emails);
         let otherwise =
             transition.otherwise.as_ref().and_then(|otherwise| self.otherwise(&event, transition, otherwise));
+        let mut branches = Vec::new();
+        for branch in &transition.branches {
+            self.registered(&branch.effects, env.effects, "effect");
+            let when = branch.when.get_ref().trim();
+            if when.is_empty() || when.split('.').any(str::is_empty) {
+                self.check.report(
+                    branch.when.span(),
+                    format!("`when = \"{when}\"` is not a context field"),
+                    "name the dotted field that holds true on this branch, such as `csp.enrolled`",
+                );
+                continue;
+            }
+            let flag = matches!(self.provided.get(when), Some((crate::workflow::ProvidedKind::Flag, _)))
+                || self.field_type(when) == Some(crate::workflow::input::FieldType::Boolean);
+            if !flag && !self.check.snapshot {
+                let flags: Vec<&str> = self
+                    .provided
+                    .iter()
+                    .filter(|(_, (kind, _))| *kind == crate::workflow::ProvidedKind::Flag)
+                    .map(|(path, _)| *path)
+                    .collect();
+                self.check.report(
+                    branch.when.span(),
+                    format!("`when = \"{when}\"` is not a flag: a branch is taken when its field holds true"),
+                    if flags.is_empty() {
+                        "name a `boolean` input field; none of this workflow's start checks fills in a flag".to_owned()
+                    } else {
+                        format!("name a `boolean` input field, or a flag a start check fills in: {}", flags.join(", "))
+                    },
+                );
+                continue;
+            }
+            if !self.state_names.contains(branch.to.get_ref().as_str()) {
+                self.check.report(
+                    branch.to.span(),
+                    format!("unknown state `{}`", branch.to.get_ref()),
+                    format!("declare [states.{}], or fix the name", branch.to.get_ref()),
+                );
+                continue;
+            }
+            let Some(to) = self.check.name(&branch.to, StateName::parse) else { continue };
+            branches.push(Branch {
+                when: when.to_owned(),
+                to,
+                effects: branch.effects.iter().filter_map(|e| RuleName::parse(e.get_ref()).ok()).collect(),
+            });
+        }
         Transition {
             event,
             to,
@@ -187,6 +234,7 @@ impl Builder<'_, '_> {
             effects: transition.effects.iter().filter_map(|e| RuleName::parse(e.get_ref()).ok()).collect(),
             emails: transition_emails,
             otherwise,
+            branches,
         }
     }
 
@@ -237,7 +285,9 @@ impl Builder<'_, '_> {
         let mut queue = VecDeque::from([initial.as_str()]);
         while let Some(current) = queue.pop_front() {
             let Some((_, state)) = raw.states.iter().find(|(k, _)| k.get_ref() == current) else { continue };
-            for to in state.on.values().flat_map(|t| t.to.iter().chain(&t.otherwise)) {
+            for to in
+                state.on.values().flat_map(|t| t.to.iter().chain(&t.otherwise).chain(t.branches.iter().map(|b| &b.to)))
+            {
                 if reached.insert(to.get_ref().as_str()) {
                     queue.push_back(to.get_ref().as_str());
                 }

@@ -330,3 +330,35 @@ fn a_review_state_is_marked_and_checked() {
     let found = problems(&GOOD.replace("[states.done]\nfinal = true", "[states.done]\nfinal = true\nreview = true"));
     assert!(found.iter().any(|p| p.contains("final state `done` is marked for review")), "{found:?}");
 }
+
+/// A branch: taken on a `boolean` input (or a flag a start check fills in); anything else, an
+/// unknown target state or an empty field is reported at its line.
+#[test]
+fn branches_name_a_flag_and_a_known_state() {
+    let with = |branch: &str| {
+        GOOD.replace(
+            "on.confirm = { to = \"done\" }",
+            &format!("on.confirm = {{ to = \"done\", branches = [{branch}] }}\n"),
+        )
+        .replace("[states.done]", "[states.fast]\nfinal = true\n\n[states.done]")
+        .replace(
+            "[[input]]\nfield = \"contact.email\"\ntype = \"email\"",
+            "[[input]]\nfield = \"contact.email\"\ntype = \"email\"\n\n[[input]]\nfield = \"fast\"\ntype = \"boolean\"\nrequired = false",
+        )
+    };
+    let def =
+        parse_definition("tiny.toml", &with("{ when = \"fast\", to = \"fast\", effects = [\"record_data\"] }"), &ENV)
+            .expect("a boolean input is a flag");
+    let confirm = &def.states[&StateName::parse("open").unwrap()].transitions
+        [&crate::workflow::EventName::parse("confirm").unwrap()];
+    assert_eq!(confirm.branches[0].to.as_str(), "fast");
+    assert_eq!(confirm.targets().map(|s| s.as_str()).collect::<Vec<_>>(), ["done", "fast"]);
+    for (branch, mention) in [
+        ("{ when = \"contact.email\", to = \"fast\" }", "`when = \"contact.email\"` is not a flag"),
+        ("{ when = \"fast\", to = \"nowhere\" }", "unknown state `nowhere`"),
+        ("{ when = \"\", to = \"fast\" }", "is not a context field"),
+    ] {
+        let problems = parse_definition("tiny.toml", &with(branch), &ENV).expect_err(branch);
+        assert!(problems.iter().any(|p| p.message.contains(mention)), "{branch}: {problems:#?}");
+    }
+}
