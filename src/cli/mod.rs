@@ -86,9 +86,19 @@ enum Command {
         /// Only instances in this state
         #[arg(long)]
         state: Option<String>,
-        /// At most this many
+        /// Only active (in progress) or finished instances
+        #[arg(long, value_parser = ["active", "finished"])]
+        status: Option<String>,
+        /// Only instances whose data contains this text (a name, an email address, a tenant
+        /// domain), ignoring case
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// At most this many, newest first
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// Skip this many (the next page: --offset 50)
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
     },
     /// Send an event to an instance, as an operator (any event kind is allowed)
     ///
@@ -274,11 +284,14 @@ async fn execute(cli: Cli) -> anyhow::Result<()> {
             print(json, &view, || render_view(&view));
             Ok(())
         }
-        Command::List { workflow, state, limit } => {
+        Command::List { workflow, state, status, search, limit, offset } => {
             anyhow::ensure!((1..=10_000).contains(&limit), "--limit must be between 1 and 10000");
+            anyhow::ensure!(offset >= 0, "--offset must be 0 or more");
+            let status =
+                status.map(|s| s.parse::<accord::store::InstanceStatus>()).transpose().map_err(anyhow::Error::msg)?;
             let app = App::build(config).await?;
-            let items =
-                app.engine.store().list_instances(&ListFilter { workflow, state, limit, ..Default::default() }).await?;
+            let filter = ListFilter { workflow, state, status, search, limit, offset, ..Default::default() };
+            let items = app.engine.store().list_instances(&filter).await?;
             print(json, &items, || {
                 items
                     .iter()

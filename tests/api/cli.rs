@@ -505,3 +505,32 @@ fn an_ended_instances_email_is_listed_cancelled_and_not_retried() {
     let message = refused["error"]["message"].as_str().unwrap();
     assert!(message.contains("has ended (withdrawn)") && message.contains("start a new instance"), "{message}");
 }
+
+#[test]
+fn list_filters_by_status_and_searches_the_instances_data() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, email) in [("Contoso Italia", "anna.rossi@contoso.it"), ("Fabrikam", "luca@fabrikam.example")] {
+        let mut input = crate::helpers::signup_input();
+        input["company"]["name"] = name.into();
+        input["contact"]["email"] = email.into();
+        let file = dir.path().join("input.json");
+        std::fs::write(&file, input.to_string()).unwrap();
+        let out = accord(dir.path(), &["start", "example_signup", "--input", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let list = |args: &[&str]| -> Vec<serde_json::Value> {
+        let out = accord(dir.path(), &[&["--json", "list"], args].concat());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+    };
+    let found = list(&["--search", "FABRIKAM.example"]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["context"]["company"]["name"], "Fabrikam");
+    assert_eq!(list(&["--status", "active"]).len(), 2);
+    assert!(list(&["--status", "finished"]).is_empty());
+    assert_eq!(list(&["--limit", "1", "--offset", "1"]).len(), 1);
+
+    let out = accord(dir.path(), &["list", "--status", "done"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("possible values: active, finished"), "{}", text(&out.stderr));
+}
