@@ -541,7 +541,8 @@ pub async fn agreement_request(
     let customer = customer(store, customer_id).await?;
     let partner = partner(store, partner_id, "partner").await?;
     let mut input = json!({
-        "customer": { "id": customer.id, "name": customer.name, "contact": customer.admin_name, "email": customer.admin_email },
+        "customer": { "id": customer.id, "name": customer.name, "contact": customer.admin_name, "email": customer.admin_email,
+                      "country": customer.country },
         "partner": { "id": partner.id, "name": partner.legal_name },
     });
     if let Some(locale) = customer.locale {

@@ -588,6 +588,8 @@ async fn a_customer_without_the_agreement_accepts_it_by_link(backend: Backend) {
     assert_eq!(m.dispatch().await, 1);
     let mail = m.next_mail().await;
     assert!(mail.subject.contains("accept the Microsoft Customer Agreement"), "{}", mail.subject);
+    // An Italian customer reads the link's end in Italy's time, whatever the server's zone.
+    assert!(mail.text.contains(" CET") || mail.text.contains(" CEST"), "{}", mail.text);
     let accept = m.link_titled(&mail, "Accept the Microsoft Customer Agreement").await;
     let (_, page) = m.get(&accept).await;
     assert!(page.contains("Before Contoso Italia S.r.l. can buy or manage subscriptions"), "{page}");
