@@ -556,15 +556,20 @@ async fn drill(
         }
     }
 
-    // Wait for the work to settle: every instance final, every email sent and in the sink.
+    // Wait for the work to settle: every instance final, every email sent and in the sink, or
+    // cancelled because its instance ended before it left (a reminder queued just before the
+    // expiry: issue 16's rule that an ended instance's unsent email is not sent).
     let mut db = PgConnection::connect(database_url).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let (active,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM instances WHERE status = 'active'").fetch_one(&mut db).await.unwrap();
-        let (unsent,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE status <> 'sent'").fetch_one(&mut db).await.unwrap();
-        let ids: Vec<(String,)> = sqlx::query_as("SELECT message_id FROM outbox").fetch_all(&mut db).await.unwrap();
+        let (unsent,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE status NOT IN ('sent', 'cancelled')")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        let ids: Vec<(String,)> =
+            sqlx::query_as("SELECT message_id FROM outbox WHERE status = 'sent'").fetch_all(&mut db).await.unwrap();
         let sink_now = sink.clone();
         let received: HashSet<String> = tokio::task::spawn_blocking(move || sink_now.lock().unwrap().messages())
             .await
@@ -631,12 +636,45 @@ async fn drill(
     let expiries = timers.iter().filter(|(name, status, _)| name == "expiry" && status == "fired").count();
     assert_eq!(expiries, (0..count).filter(|n| !clicks(*n)).count(), "each unclicked instance expired once");
 
-    // Every email reached the sink; more than once only with the same Message-ID.
-    let outbox: Vec<(String,)> = sqlx::query_as("SELECT message_id FROM outbox").fetch_all(&mut db).await.unwrap();
-    let mut copies: BTreeMap<String, usize> =
-        outbox.iter().map(|(id,)| (id.trim_matches(['<', '>']).to_owned(), 0)).collect();
+    // An email was cancelled only when its instance ended before it left, and only if an earlier
+    // step queued it: never an instance's final notice.
+    let (wrongly_cancelled,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM outbox o JOIN instances i ON i.id = o.instance_id \
+         WHERE o.status = 'cancelled' AND (i.status <> 'finished' OR o.history_seq >= i.version)",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(wrongly_cancelled, 0, "an email cancelled while its instance went on, or its final notice");
+
+    // Every email sent reached the sink, more than once only with the same Message-ID; no
+    // cancelled one did.
+    let outbox: Vec<(String, String)> =
+        sqlx::query_as("SELECT message_id, status FROM outbox").fetch_all(&mut db).await.unwrap();
+    // A cancelled email may have reached the sink only in a crash window: an attempt handed it to
+    // the server, then its node died (or lost the database) before recording the outcome, and
+    // the instance ended before another node took it over. Such an attempt has no recorded
+    // outcome; every other cancelled email must be absent from the sink.
+    let cancelled: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT o.message_id, o.attempts > (SELECT COUNT(*) FROM email_attempts a WHERE a.outbox_id = o.id) \
+         FROM outbox o WHERE o.status = 'cancelled'",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let cancelled: BTreeMap<String, bool> =
+        cancelled.into_iter().map(|(id, unrecorded)| (id.trim_matches(['<', '>']).to_owned(), unrecorded)).collect();
+    let mut copies: BTreeMap<String, usize> = outbox
+        .iter()
+        .filter(|(_, status)| status == "sent")
+        .map(|(id, _)| (id.trim_matches(['<', '>']).to_owned(), 0))
+        .collect();
     let received = sink.lock().unwrap().messages();
     for message in &received {
+        if let Some(unrecorded) = cancelled.get(&message.message_id) {
+            assert!(unrecorded, "a cancelled email was sent by an attempt that recorded its outcome: {message:?}");
+            continue;
+        }
         let copies = copies.get_mut(&message.message_id).unwrap_or_else(|| panic!("a stray message {message:?}"));
         *copies += 1;
     }
