@@ -228,6 +228,21 @@ pub fn explain(error: &FieldError, lang: &str) -> String {
         "from_directory" => {
             "This MPN ID is already enrolled in CSP: leave this field empty; we take it from our records."
         }
+        "not_a_partner_user" if it => {
+            "Questo ID MPN è già registrato nel programma CSP: il contatto principale deve essere uno dei suoi utenti \
+             registrati. Chiedi al suo amministratore globale di aggiungerti, oppure usa l'indirizzo di un utente già \
+             registrato."
+        }
+        "not_a_partner_user" => {
+            "This MPN ID is already enrolled in CSP: the primary contact must be one of its registered users. Ask \
+             its global admin to add you, or use the address of a registered user."
+        }
+        "no_global_admin" if it => {
+            "Per questo ID MPN non risulta alcun amministratore globale che possa accettare il contratto: contattaci."
+        }
+        "no_global_admin" => {
+            "We have no global admin on record for this MPN ID to accept the agreement: please contact us."
+        }
         _ if it => "Controlla questo valore.",
         _ => return error.message.clone(),
     };
@@ -290,6 +305,19 @@ mod tests {
         for code in ["required", "webmail_address", "invalid_email", "invalid_country", "mismatch", "whatever"] {
             let error = FieldError { field: "x".into(), code, message: "English".into() };
             assert_ne!(explain(&error, "it"), "English", "{code}");
+        }
+    }
+
+    #[test]
+    fn the_short_paths_refusals_speak_to_the_public_not_to_operators() {
+        for code in ["not_a_partner_user", "no_global_admin"] {
+            let operator = "ask its global admin to add you (`accord partners add-user`)";
+            let error = FieldError { field: "primary_contact.email".into(), code, message: operator.into() };
+            for lang in ["en", "it"] {
+                let text = explain(&error, lang);
+                assert!(!text.contains("accord "), "{code} in {lang}: {text}");
+                assert_ne!(text, "Controlla questo valore.", "{code} in {lang}");
+            }
         }
     }
 }

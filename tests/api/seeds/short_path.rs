@@ -72,7 +72,7 @@ async fn a_company_already_in_csp_enrolls_without_the_review(backend: Backend) {
         .split("</span>")
         .next()
         .unwrap();
-    assert!(note.contains("Northwind Distribution S.p.A.") && note.contains("one of its users"), "{note}");
+    assert!(note.contains("one of its registered users") && !note.contains("accord "), "{note}");
 
     // Its own user: the enrollment starts, on the short path.
     fields[2].1 = "paola@northwind.example".into();
@@ -92,9 +92,12 @@ async fn a_company_already_in_csp_enrolls_without_the_review(backend: Backend) {
     // The email check, then straight to the agreement: no review.
     let verify_mail = deliver(&mut m, 1).await.pop().unwrap();
     assert_eq!(verify_mail.to, ["paola@northwind.example"]);
+    // Nothing the enrollee reads speaks of a review that will not happen.
+    assert!(verify_mail.text.contains("non serve alcuna revisione"), "{}", verify_mail.text);
     let verify = m.link_titled(&verify_mail, "Conferma il tuo indirizzo email").await;
-    let (status, _) = m.post(&verify, &[("confirm_0", "on"), ("confirm_1", "on")]).await;
+    let (status, page) = m.post(&verify, &[("confirm_0", "on"), ("confirm_1", "on")]).await;
     assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("esamineremo") && page.contains("passaggio successivo"), "{page}");
     assert_eq!(m.state(id).await, "awaiting_agreement", "no review on the short path");
     let partners = m.engine().store().partners(Some(PartnerKind::IndirectReseller)).await.unwrap();
     assert_eq!(partners.len(), 1, "the reseller account is created");
@@ -109,6 +112,15 @@ async fn a_company_already_in_csp_enrolls_without_the_review(backend: Backend) {
     let mails = deliver(&mut m, 2).await;
     let agreement =
         mails.iter().find(|mail| mail.to == ["gianni@northwind.example"]).expect("the global admin is asked");
+    for mail in &mails {
+        assert!(
+            !mail.subject.contains("approvata") && !mail.text.contains("approvata"),
+            "{}\n{}",
+            mail.subject,
+            mail.text
+        );
+    }
+    assert!(agreement.text.contains("a partire dalla registrazione CSP esistente"), "{}", agreement.text);
     let accept = m.link_titled(agreement, "Accetta il Contratto per i partner Microsoft").await;
     let (status, _) = m.post(&accept, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK);
