@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use serde_json::Value;
@@ -111,8 +111,9 @@ pub async fn show(
     State(engine): State<Engine>,
     State(agreements): State<Arc<Agreements>>,
     Path(token): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
-    match find(&engine, &agreements, &token).await {
+    match find(&engine, &agreements, &token, &headers).await {
         Err(response) => response,
         Ok(found) => {
             let page = settled(&engine, &found).await.unwrap_or_else(Page::blank);
@@ -132,9 +133,10 @@ pub async fn act(
     State(engine): State<Engine>,
     State(agreements): State<Arc<Agreements>>,
     Path(token): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let found = match find(&engine, &agreements, &token).await {
+    let found = match find(&engine, &agreements, &token, &headers).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -189,7 +191,7 @@ pub async fn act(
         },
         // Used meanwhile (a double click answered by the first, or another recipient): where
         // it stands now.
-        Err(EngineError::LinkUsed) => match find(&engine, &agreements, &token).await {
+        Err(EngineError::LinkUsed) => match find(&engine, &agreements, &token, &headers).await {
             Ok(now) => settled(&engine, &now).await.unwrap_or(Page::Superseded),
             Err(response) => return response,
         },
@@ -203,8 +205,9 @@ pub async fn resend(
     State(engine): State<Engine>,
     State(agreements): State<Arc<Agreements>>,
     Path(token): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
-    let found = match find(&engine, &agreements, &token).await {
+    let found = match find(&engine, &agreements, &token, &headers).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -220,8 +223,16 @@ pub async fn resend(
     render(&engine, page, Some(&found))
 }
 
-/// The link, or the page for a link that does not exist.
-async fn find(engine: &Engine, agreements: &Arc<Agreements>, token: &str) -> Result<Found, Response> {
+/// The link, or the page for a link that does not exist (in the reader's language, from
+/// Accept-Language, since no recipient is known).
+async fn find(
+    engine: &Engine,
+    agreements: &Arc<Agreements>,
+    token: &str,
+    headers: &HeaderMap,
+) -> Result<Found, Response> {
+    let reader = super::pages::language(None, headers);
+    let render = |engine: &Engine, page: Page, _: Option<&Found>| render::unfound(engine, page, reader);
     if !links::is_well_formed(token) {
         return Err(render(engine, Page::Unknown, None));
     }

@@ -21,7 +21,23 @@ crate::on_each_store!(
     a_refusal_and_a_lapse_are_sentences_with_names,
     the_form_keeps_what_was_ticked_and_typed,
     pages_show_the_question_the_provider_and_the_agreements_text,
+    an_unknown_link_speaks_the_readers_language,
 );
+
+/// A link no instance owns has no recipient to take a language from: the browser's is used.
+async fn an_unknown_link_speaks_the_readers_language(backend: Backend) {
+    let Some(t) = TestApp::options(backend).spawn().await else { return };
+    let unknown = format!("{}/l/{}", t.base, "A".repeat(43));
+    for (accept, heading) in [
+        ("it-IT,it;q=0.9,en;q=0.8", "<h1>Link non riconosciuto</h1>"),
+        ("en-GB,en;q=0.9", "<h1>Link not recognised</h1>"),
+    ] {
+        let response = t.client.get(&unknown).header("accept-language", accept).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let page = response.text().await.unwrap();
+        assert!(page.contains(heading), "{accept}: {page}");
+    }
+}
 
 /// The most recent link of `action` on instance `id`, from its emails' bodies.
 pub(crate) async fn link(t: &TestApp, id: InstanceId, action: &str) -> String {

@@ -15,7 +15,17 @@ use crate::store::InstanceStatus;
 use crate::workflow::field;
 
 pub(super) fn render(engine: &Engine, page: Page, found: Option<&Found>) -> Response {
-    let chain = fallback_chain(found.and_then(|f| f.locale.as_deref()));
+    render_in(engine, page, found, None)
+}
+
+/// The page for a link with no known recipient (not found, or the lookup failed), in the
+/// reader's language (`reader`, from Accept-Language).
+pub(super) fn unfound(engine: &Engine, page: Page, reader: &str) -> Response {
+    render_in(engine, page, None, Some(reader))
+}
+
+fn render_in(engine: &Engine, page: Page, found: Option<&Found>, reader: Option<&str>) -> Response {
+    let chain = fallback_chain(found.and_then(|f| f.locale.as_deref()).or(reader));
     let resend = found.is_some_and(|f| f.action.resend);
     let label = |state: &str| found.map_or_else(|| state.replace('_', " "), |f| f.state_label(state, &chain));
     let (status, mut context): (StatusCode, Value) = match page {
@@ -55,7 +65,7 @@ pub(super) fn render(engine: &Engine, page: Page, found: Option<&Found>) -> Resp
                 .into_response();
         }
     }
-    let locale = found.and_then(|f| f.locale.as_deref());
+    let locale = found.and_then(|f| f.locale.as_deref()).or(reader);
     match engine.renderer().render_localized_page("link", locale, &context) {
         Ok(html) => (status, Html(html)).into_response(),
         Err(err) => {
