@@ -263,7 +263,7 @@ async fn the_customer_accepts_a_released_draft_with_delegated_admin(backend: Bac
         "rivenditore e amministratore delegato",
         "northwind.example",
         "Contratto del cliente Microsoft",
-        "Ho letto il Contratto del cliente Microsoft",
+        "Ho letto e accetto il Contratto del cliente Microsoft",
         "Accetta e autorizza",
         "Annulla l&#x27;invito",
     ] {
