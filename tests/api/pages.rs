@@ -167,6 +167,15 @@ async fn an_open_done_expired_or_moved_on_link_says_so(backend: Backend) {
         let (status, page) = t.get(&verify).await;
         assert_eq!(status, StatusCode::OK);
         shows(&page, &[open, "<form method=\"post\">"]);
+        // The open form dates its own end, in the recipient's language, as the email does.
+        let until = if locale == "en" { "This link works until <strong>" } else { "Il link è valido fino a <strong>" };
+        let ends = accord::mail::dates::format(
+            t.engine().now().plus(Duration::from_secs(7 * 24 * 3600)),
+            locale,
+            accord::mail::dates::zone_of_country("IT").unwrap(),
+        );
+        let day = ends.split(',').next().unwrap();
+        shows(&page, &[until, day]);
         let (status, page) = t.post(&verify, &[("confirm_0", "on"), ("confirm_1", "on")]).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         shows(&page, &done);

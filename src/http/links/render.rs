@@ -10,6 +10,7 @@ use tracing::error;
 
 use super::{Found, Page};
 use crate::engine::Engine;
+use crate::mail::dates;
 use crate::mail::render::{fallback_chain, RenderError};
 use crate::store::InstanceStatus;
 use crate::workflow::field;
@@ -84,6 +85,16 @@ fn describe(engine: &Engine, found: &Found, chain: &[Option<String>], context: &
     context["title"] = json!(found.action.title.get(chain));
     context["description"] = json!(found.action.description.get(chain));
     context["button"] = json!(found.action.button.get(chain));
+    // Until when the link works, as the recipient's emails date it: their zone, their language.
+    let party = found.definition.parties.get(&found.link.party);
+    let lookup = |path: &Option<String>| path.as_ref().and_then(|p| field(&found.context, p)).and_then(Value::as_str);
+    let zone = dates::recipient_zone(
+        party.and_then(|p| lookup(&p.time_zone)),
+        party.and_then(|p| lookup(&p.country)),
+        engine.time_zone(),
+    );
+    let language = chain.iter().flatten().next().map_or("en", String::as_str);
+    context["open_until"] = json!(dates::format(found.link.expires_at, language, zone));
     let sent = context.get("values").and_then(Value::as_object).cloned().unwrap_or_default();
     let confirm: Vec<Value> = found
         .action
