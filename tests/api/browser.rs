@@ -31,6 +31,12 @@ fn executable(env: &str, default: &str) -> Option<PathBuf> {
 
 impl Browser {
     pub(crate) async fn start(prefix: &str) -> Option<Self> {
+        Self::start_sized(prefix, "1280,1000", &[]).await
+    }
+
+    /// A session whose window is `window` (`width,height`: a phone's, say), with `extra` flags
+    /// (dark mode, say).
+    pub(crate) async fn start_sized(prefix: &str, window: &str, extra: &[&str]) -> Option<Self> {
         let (Some(driver), Some(chromium)) = (
             executable("ACCORD_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"),
             executable("ACCORD_TEST_CHROMIUM", "/usr/bin/chromium"),
@@ -56,7 +62,7 @@ impl Browser {
         }
         let profile = tempfile::tempdir().unwrap();
         // The flags keep Chromium off the network beyond loopback (this machine's is closed).
-        let args = [
+        let mut args = vec![
             "--headless=new".to_owned(),
             "--no-sandbox".into(),
             "--disable-gpu".into(),
@@ -66,9 +72,10 @@ impl Browser {
             "--disable-component-update".into(),
             "--disable-sync".into(),
             "--disable-dev-shm-usage".into(),
-            "--window-size=1280,1000".into(),
+            format!("--window-size={window}"),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        args.extend(extra.iter().map(|flag| (*flag).to_owned()));
         // Two TLS backends are linked into the test binary; the WebDriver client must pick one.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut caps = serde_json::Map::new();

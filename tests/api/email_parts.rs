@@ -13,7 +13,7 @@ use accord::store::Origin;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{links_in, Backend, Mail, TestApp};
+use crate::helpers::{links_in, Backend, TestApp};
 
 crate::on_each_store!(
     a_customer_invitation_is_multipart_named_replies_to_its_sender_and_dated_in_rome,
@@ -176,49 +176,40 @@ fn reviewer(event: &str, data: Value) -> EventRequest {
     }
 }
 
-async fn deliver(m: &mut TestApp, expected: usize) -> Vec<Mail> {
-    assert_eq!(m.dispatch().await, expected);
-    let mut mails = Vec::new();
-    for _ in 0..expected {
-        mails.push(m.next_mail().await);
-    }
-    mails
-}
-
 async fn reminders_and_the_review_emails_say_what_happened(backend: Backend) {
     let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let id = m.engine().start(enrollment("en")).await.unwrap().instance.id;
-    let first = deliver(&mut m, 1).await.pop().unwrap();
+    let first = m.deliver(1).await.pop().unwrap();
     assert_eq!(header(&first.raw, "To"), "\"Anna Rossi\" <anna.rossi@contoso.it>");
     // 7 days after 2026-03-02 09:00 UTC, in the company's country (Italy), in English.
     assert!(first.text.contains("Please confirm by Monday 9 March 2026, 10:00 CET"), "{}", first.text);
 
     m.clock.advance(Duration::from_secs(2 * 86_400 + 1));
     assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
-    let reminder = deliver(&mut m, 1).await.pop().unwrap();
+    let reminder = m.deliver(1).await.pop().unwrap();
     assert!(reminder.subject.starts_with("Reminder: "), "{}", reminder.subject);
     assert!(reminder.text.contains("This is a reminder"), "{}", reminder.text);
     // The expiry armed when the state was entered, not a new one.
     assert!(reminder.text.contains("expires on Monday 9 March 2026, 10:00 CET"), "{}", reminder.text);
 
     m.send(id, "verify", Value::Null).await.unwrap();
-    let mails = deliver(&mut m, 1).await;
+    let mails = m.deliver(1).await;
     let in_review = &mails[0];
     assert!(in_review.text.contains("Thank you for confirming your email address"), "{}", in_review.text);
     assert!(in_review.text.contains("by Monday 9 March 2026, 10:00 CET"), "{}", in_review.text);
 
     m.engine().apply(id, reviewer("request_info", json!({ "message": "Your VAT number, please." }))).await.unwrap();
-    let request = deliver(&mut m, 1).await.pop().unwrap();
+    let request = m.deliver(1).await.pop().unwrap();
     let answer = m.link_titled(&request, "Answer the reviewer").await;
     let (status, page) = m.post(&answer, &[("answer", "IT01234567890")]).await;
     assert_eq!(status, reqwest::StatusCode::OK, "{page}");
-    let back = deliver(&mut m, 1).await.pop().unwrap();
+    let back = m.deliver(1).await.pop().unwrap();
     assert!(back.text.contains("Thank you for your answer"), "{}", back.text);
     assert!(!back.text.contains("confirming your email address"), "{}", back.text);
 
     m.clock.advance(Duration::from_secs(5 * 86_400 + 1));
     assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
-    let overdue = deliver(&mut m, 1).await.pop().unwrap();
+    let overdue = m.deliver(1).await.pop().unwrap();
     let console = format!("{}/console/instances/{id}", m.base);
     assert!(overdue.text.contains(&format!("Open the enrollment in the console: {console}")), "{}", overdue.text);
     assert!(overdue.html.contains(&format!("href=\"{console}\"")), "{}", overdue.html);

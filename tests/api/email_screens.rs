@@ -6,16 +6,15 @@
 //! syntax or raw id. Skipped without Chromium (failed under CI=true, as tests/api/browser.rs).
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use accord::app::load_workflows;
 use accord::config::Config;
 use accord::mail::check::sample_context;
 use accord::mail::Renderer;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::{json, Value};
 
+use crate::browser::Browser;
 use crate::helpers::repo;
 
 /// Where the screenshots go: `target/screenshots/emails` (or under `CARGO_TARGET_DIR`).
@@ -24,63 +23,11 @@ fn screenshots() -> PathBuf {
     tmp.parent().unwrap_or(&tmp).join("screenshots").join("emails")
 }
 
-/// Headless Chromium through ChromeDriver, as tests/api/browser.rs starts it; `dark` asks pages
-/// for `prefers-color-scheme: dark`.
-async fn chromium(dark: bool) -> Option<(Client, Child, tempfile::TempDir)> {
-    let find = |env: &str, default: &str| {
-        let path = std::env::var_os(env).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default));
-        path.exists().then_some(path)
-    };
-    let (Some(driver), Some(binary)) =
-        (find("ACCORD_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"), find("ACCORD_TEST_CHROMIUM", "/usr/bin/chromium"))
-    else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true: browser tests need chromium and chromium-driver"
-        );
-        eprintln!("skipping: chromium and chromium-driver are not installed (scripts/test installs them)");
-        return None;
-    };
-    let port = crate::helpers::free_port();
-    let driver = Command::new(driver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not listen");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let profile = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "--headless=new".to_owned(),
-        "--no-sandbox".into(),
-        "--disable-gpu".into(),
-        "--no-first-run".into(),
-        "--disable-background-networking".into(),
-        "--disable-component-update".into(),
-        "--disable-sync".into(),
-        "--disable-dev-shm-usage".into(),
-        // A phone's width: the layout must hold there.
-        "--window-size=420,1100".into(),
-        format!("--user-data-dir={}", profile.path().display()),
-    ];
-    if dark {
-        args.push("--force-dark-mode".into());
-        args.push("--blink-settings=preferredColorScheme=0".into());
-    }
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut caps = serde_json::Map::new();
-    caps.insert("goog:chromeOptions".into(), json!({ "binary": binary, "args": args }));
-    let client = ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a Chromium session");
-    Some((client, driver, profile))
+/// Headless Chromium at a phone's width (the layout must hold there); `dark` asks pages for
+/// `prefers-color-scheme: dark`.
+async fn chromium(dark: bool) -> Option<Browser> {
+    let flags: &[&str] = if dark { &["--force-dark-mode", "--blink-settings=preferredColorScheme=0"] } else { &[] };
+    Browser::start_sized("emails", "420,1100", flags).await
 }
 
 /// One shipped email in one language, rendered from the sample.
@@ -153,7 +100,8 @@ async fn every_shipped_email_reads_well_in_a_browser_in_both_languages() {
     let samples = samples();
     assert!(samples.len() >= 35, "every email of every workflow: {}", samples.len());
     assert!(samples.iter().any(|s| s.locale == "it") && samples.iter().any(|s| s.locale == "en"));
-    let Some((client, mut driver, _profile)) = chromium(false).await else { return };
+    let Some(browser) = chromium(false).await else { return };
+    let client = browser.client.clone();
     let dir = screenshots();
     std::fs::create_dir_all(&dir).unwrap();
     let mut dated = 0;
@@ -193,12 +141,11 @@ async fn every_shipped_email_reads_well_in_a_browser_in_both_languages() {
         }
     }
     assert!(dated >= 20, "most emails state a deadline: {dated}");
-    let _ = client.close().await;
-    let _ = driver.kill();
-    let _ = driver.wait();
+    browser.finish().await;
 
     // Dark mode: the same emails with the reader's dark scheme; the card and text follow it.
-    let Some((client, mut driver, _profile)) = chromium(true).await else { return };
+    let Some(browser) = chromium(true).await else { return };
+    let client = browser.client.clone();
     for sample in &samples {
         let file = dir.join(format!("{}.html", sample.name));
         client.goto(&format!("file://{}", file.display())).await.unwrap();
@@ -213,7 +160,5 @@ async fn every_shipped_email_reads_well_in_a_browser_in_both_languages() {
             .unwrap();
         assert_eq!(colours, json!(["rgb(22, 27, 34)", "rgb(230, 237, 243)"]), "{}: dark card, light text", sample.name);
     }
-    let _ = client.close().await;
-    let _ = driver.kill();
-    let _ = driver.wait();
+    browser.finish().await;
 }

@@ -8,7 +8,7 @@ use accord::store::Origin;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Backend, Mail, TestApp};
+use crate::helpers::{spawn_app, Backend, TestApp};
 
 pub fn enrollment_input() -> Value {
     json!({
@@ -34,16 +34,6 @@ fn reviewer(event: &str, data: Value) -> EventRequest {
         origin: Origin::Reviewer,
         actor: "reviewer:giulia".into(),
     }
-}
-
-/// The next mails, by subject, after a dispatch.
-async fn deliver(m: &mut TestApp, expected: usize) -> Vec<Mail> {
-    assert_eq!(m.dispatch().await, expected);
-    let mut mails = Vec::new();
-    for _ in 0..expected {
-        mails.push(m.next_mail().await);
-    }
-    mails
 }
 
 crate::on_each_store!(
@@ -93,7 +83,7 @@ async fn every_refused_field_is_reported_at_once(backend: Backend) {
 async fn an_approved_enrollment_is_active_once_the_global_admin_accepts_the_agreement(backend: Backend) {
     let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let id = m.engine().start(start(enrollment_input())).await.unwrap().instance.id;
-    let mail = deliver(&mut m, 1).await.pop().unwrap();
+    let mail = m.deliver(1).await.pop().unwrap();
     assert_eq!(mail.to, ["anna.rossi@contoso.it"]);
     assert_eq!(mail.subject, "Conferma il tuo indirizzo email per Contoso Italia S.r.l.", "the contact's language");
     let verify = m.link_titled(&mail, "Conferma il tuo indirizzo email").await;
@@ -102,12 +92,12 @@ async fn an_approved_enrollment_is_active_once_the_global_admin_accepts_the_agre
     let (status, _) = m.post(&verify, &[("confirm_0", "on"), ("confirm_1", "on")]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(m.state(id).await, "in_review");
-    let review = deliver(&mut m, 1).await.pop().unwrap();
+    let review = m.deliver(1).await.pop().unwrap();
     let by = "entro sabato 7 marzo 2026, ore 10:00 CET";
     assert!(review.text.contains(by), "the review's deadline, in Italian and Rome's time: {}", review.text);
 
     m.engine().apply(id, reviewer("approve", Value::Null)).await.unwrap();
-    let mails = deliver(&mut m, 2).await;
+    let mails = m.deliver(2).await;
     let approved = mails.iter().find(|mail| mail.to == ["anna.rossi@contoso.it"]).unwrap();
     assert_eq!(approved.subject, "Contoso Italia S.r.l.: la registrazione è stata approvata");
     let agreement = mails
@@ -131,7 +121,7 @@ async fn an_approved_enrollment_is_active_once_the_global_admin_accepts_the_agre
     let (status, _) = m.post(&accept, &[("confirm_0", "on")]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(m.state(id).await, "active");
-    let active = deliver(&mut m, 1).await.pop().unwrap();
+    let active = m.deliver(1).await.pop().unwrap();
     assert_eq!(active.subject, "Contoso Italia S.r.l.: l'account è attivo");
 
     let key =
@@ -160,18 +150,18 @@ async fn a_rejection_carries_its_reason_and_an_overdue_review_reaches_the_review
     input["primary_contact"]["locale"] = json!("en-GB");
     let id = m.engine().start(start(input)).await.unwrap().instance.id;
     m.send(id, "verify", Value::Null).await.unwrap();
-    deliver(&mut m, 2).await;
+    m.deliver(2).await;
 
     m.clock.advance(Duration::from_secs(5 * 86_400 + 1));
     assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
-    let escalation = deliver(&mut m, 1).await.pop().unwrap();
+    let escalation = m.deliver(1).await.pop().unwrap();
     assert_eq!(escalation.to, ["reviewers@contoso.example"]);
     assert_eq!(escalation.subject, "Review overdue: enrollment of Contoso Italia S.r.l.");
 
     let err = m.engine().apply(id, reviewer("reject", json!({}))).await.unwrap_err();
     assert_eq!(err.code(), "guard_refused", "a rejection needs a reason");
     m.engine().apply(id, reviewer("reject", json!({ "reason": "The MPN ID is not active." }))).await.unwrap();
-    let rejected = deliver(&mut m, 1).await.pop().unwrap();
+    let rejected = m.deliver(1).await.pop().unwrap();
     assert_eq!(rejected.subject, "Contoso Italia S.r.l.: your enrollment was not approved");
     assert!(rejected.text.contains("Reason: The MPN ID is not active."), "{}", rejected.text);
 }
@@ -179,7 +169,7 @@ async fn a_rejection_carries_its_reason_and_an_overdue_review_reaches_the_review
 async fn this_wasnt_me_closes_the_enrollment(backend: Backend) {
     let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let id = m.engine().start(start(enrollment_input())).await.unwrap().instance.id;
-    let mail = deliver(&mut m, 1).await.pop().unwrap();
+    let mail = m.deliver(1).await.pop().unwrap();
     let not_me = m.link_titled(&mail, "Non sono stato io").await;
     let (status, _) = m.post(&not_me, &[]).await;
     assert_eq!(status, StatusCode::OK);
@@ -192,12 +182,12 @@ async fn this_wasnt_me_closes_the_enrollment(backend: Backend) {
 async fn verification_is_reminded_and_then_expires(backend: Backend) {
     let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let id = m.engine().start(start(enrollment_input())).await.unwrap().instance.id;
-    let first = deliver(&mut m, 1).await.pop().unwrap();
+    let first = m.deliver(1).await.pop().unwrap();
     let old_link = m.link_titled(&first, "Conferma il tuo indirizzo email").await;
 
     m.clock.advance(Duration::from_secs(2 * 86_400 + 1));
     assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
-    let reminder = deliver(&mut m, 1).await.pop().unwrap();
+    let reminder = m.deliver(1).await.pop().unwrap();
     assert_eq!(reminder.subject, "Promemoria: conferma il tuo indirizzo email per Contoso Italia S.r.l.");
     let (status, _) = m.get(&old_link).await;
     assert_eq!(status, StatusCode::GONE, "the reminder's link replaces the first one");
@@ -207,7 +197,7 @@ async fn verification_is_reminded_and_then_expires(backend: Backend) {
     m.clock.advance(Duration::from_secs(5 * 86_400));
     assert_eq!(m.scheduler().fire_due().await.unwrap(), 1);
     assert_eq!(m.state(id).await, "expired");
-    let expired = deliver(&mut m, 1).await.pop().unwrap();
+    let expired = m.deliver(1).await.pop().unwrap();
     assert_eq!(expired.subject, "Contoso Italia S.r.l.: la registrazione è scaduta", "the contact is told");
     let (status, page) = m.post(&new_link, &[("confirm_0", "on"), ("confirm_1", "on")]).await;
     assert_eq!(status, StatusCode::CONFLICT, "an expired verification cannot be confirmed: {page}");
@@ -223,12 +213,12 @@ async fn the_reviewer_asks_for_information_and_the_contact_answers_on_the_page(b
     let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
     let id = m.engine().start(start(enrollment_input())).await.unwrap().instance.id;
     m.send(id, "verify", Value::Null).await.unwrap();
-    deliver(&mut m, 2).await;
+    m.deliver(2).await;
     let err = m.engine().apply(id, reviewer("request_info", json!({}))).await.unwrap_err();
     assert_eq!(err.code(), "guard_refused", "a request needs a message");
     let question = "Please send the VAT number of the company.";
     m.engine().apply(id, reviewer("request_info", json!({ "message": question }))).await.unwrap();
-    let mail = deliver(&mut m, 1).await.pop().unwrap();
+    let mail = m.deliver(1).await.pop().unwrap();
     assert_eq!(mail.subject, "Contoso Italia S.r.l.: il revisore ha bisogno di altre informazioni");
     assert!(mail.text.contains(question), "the contact reads the question: {}", mail.text);
     let answer = m.link_titled(&mail, "Rispondi al revisore").await;
@@ -239,7 +229,7 @@ async fn the_reviewer_asks_for_information_and_the_contact_answers_on_the_page(b
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("in revisione"), "the page says where the enrollment is now: {page}");
     assert_eq!(m.state(id).await, "in_review");
-    let back = deliver(&mut m, 1).await.pop().unwrap();
+    let back = m.deliver(1).await.pop().unwrap();
     assert_eq!(back.subject, "Contoso Italia S.r.l.: stiamo esaminando la tua registrazione");
     let view = m.engine().view(id).await.unwrap();
     let context = serde_json::to_value(&view).unwrap();

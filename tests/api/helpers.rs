@@ -252,6 +252,16 @@ impl TestApp {
         self.mailbox = Some(start_mailcrab(self.smtp_port).await);
     }
 
+    /// Dispatches what is due, expecting `expected` emails, and returns them as received.
+    pub async fn deliver(&mut self, expected: usize) -> Vec<Mail> {
+        assert_eq!(self.dispatch().await, expected);
+        let mut mails = Vec::new();
+        for _ in 0..expected {
+            mails.push(self.next_mail().await);
+        }
+        mails
+    }
+
     /// The next message the SMTP server received, decoded.
     pub async fn next_mail(&mut self) -> Mail {
         let mailbox = self.mailbox.as_mut().expect("an SMTP server: spawn with .smtp()");

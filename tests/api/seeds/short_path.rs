@@ -9,20 +9,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use super::enroll::{open_form, post_form};
-use crate::helpers::{Backend, Mail, TestApp};
+use crate::helpers::{Backend, TestApp};
 
 crate::on_each_store!(a_company_already_in_csp_enrolls_without_the_review);
 
 const MPN: &str = "7777777";
-
-async fn deliver(m: &mut TestApp, expected: usize) -> Vec<Mail> {
-    assert_eq!(m.dispatch().await, expected);
-    let mut mails = Vec::new();
-    for _ in 0..expected {
-        mails.push(m.next_mail().await);
-    }
-    mails
-}
 
 async fn a_company_already_in_csp_enrolls_without_the_review(backend: Backend) {
     let Some(mut m) = TestApp::options(backend).smtp().spawn().await else { return };
@@ -90,7 +81,7 @@ async fn a_company_already_in_csp_enrolls_without_the_review(backend: Backend) {
     assert_eq!(instance["context"]["global_admin"]["email"], "gianni@northwind.example");
 
     // The email check, then straight to the agreement: no review.
-    let verify_mail = deliver(&mut m, 1).await.pop().unwrap();
+    let verify_mail = m.deliver(1).await.pop().unwrap();
     assert_eq!(verify_mail.to, ["paola@northwind.example"]);
     // Nothing the enrollee reads speaks of a review that will not happen.
     assert!(verify_mail.text.contains("non serve alcuna revisione"), "{}", verify_mail.text);
@@ -109,7 +100,7 @@ async fn a_company_already_in_csp_enrolls_without_the_review(backend: Backend) {
     assert_eq!(users[0].email, "gianni@northwind.example", "the directory's global admin, not one the caller chose");
     assert_eq!(users[0].roles, [Role::GlobalAdmin, Role::AdminAgent]);
 
-    let mails = deliver(&mut m, 2).await;
+    let mails = m.deliver(2).await;
     let agreement =
         mails.iter().find(|mail| mail.to == ["gianni@northwind.example"]).expect("the global admin is asked");
     for mail in &mails {
