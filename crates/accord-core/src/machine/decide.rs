@@ -286,5 +286,5 @@ fn unknown_event(definition: &Definition, event: &str) -> Refusal {
 }
 
 #[cfg(test)]
-#[path = "decide_tests.rs"]
+#[path = "decide_tests/mod.rs"]
 mod tests;
