@@ -18,6 +18,7 @@ use axum::Form;
 use serde_json::Value;
 use tracing::error;
 
+use super::pages;
 use crate::config::Agreements;
 use crate::engine::{Engine, EngineError, Unmet};
 use crate::mail::links;
@@ -113,7 +114,7 @@ pub async fn show(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    match find(&engine, &agreements, &token, &headers).await {
+    match find(&engine, &agreements, &token, pages::language(None, &headers)).await {
         Err(response) => response,
         Ok(found) => {
             let page = settled(&engine, &found).await.unwrap_or_else(Page::blank);
@@ -136,7 +137,7 @@ pub async fn act(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let found = match find(&engine, &agreements, &token, &headers).await {
+    let found = match find(&engine, &agreements, &token, pages::language(None, &headers)).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -191,7 +192,7 @@ pub async fn act(
         },
         // Used meanwhile (a double click answered by the first, or another recipient): where
         // it stands now.
-        Err(EngineError::LinkUsed) => match find(&engine, &agreements, &token, &headers).await {
+        Err(EngineError::LinkUsed) => match find(&engine, &agreements, &token, pages::language(None, &headers)).await {
             Ok(now) => settled(&engine, &now).await.unwrap_or(Page::Superseded),
             Err(response) => return response,
         },
@@ -207,7 +208,7 @@ pub async fn resend(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let found = match find(&engine, &agreements, &token, &headers).await {
+    let found = match find(&engine, &agreements, &token, pages::language(None, &headers)).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -223,34 +224,27 @@ pub async fn resend(
     render(&engine, page, Some(&found))
 }
 
-/// The link, or the page for a link that does not exist (in the reader's language, from
-/// Accept-Language, since no recipient is known).
-async fn find(
-    engine: &Engine,
-    agreements: &Arc<Agreements>,
-    token: &str,
-    headers: &HeaderMap,
-) -> Result<Found, Response> {
-    let reader = super::pages::language(None, headers);
-    let render = |engine: &Engine, page: Page, _: Option<&Found>| render::unfound(engine, page, reader);
+/// The link, or the page for a link that does not exist, in `reader`'s language (from
+/// Accept-Language: no recipient is known).
+async fn find(engine: &Engine, agreements: &Arc<Agreements>, token: &str, reader: &str) -> Result<Found, Response> {
     if !links::is_well_formed(token) {
-        return Err(render(engine, Page::Unknown, None));
+        return Err(render::unfound(engine, Page::Unknown, reader));
     }
     let link = match engine.store().link(&links::hash_token(token)).await {
         Ok(Some(link)) => link,
-        Ok(None) => return Err(render(engine, Page::Unknown, None)),
+        Ok(None) => return Err(render::unfound(engine, Page::Unknown, reader)),
         Err(err) => {
             error!(error = %err, "looking up a link failed");
-            return Err(render(engine, Page::Failure { status: StatusCode::SERVICE_UNAVAILABLE }, None));
+            return Err(render::unfound(engine, Page::Failure { status: StatusCode::SERVICE_UNAVAILABLE }, reader));
         }
     };
     let instance = match engine.store().instance(link.instance_id).await {
         Ok(Some(instance)) => instance,
-        Ok(None) => return Err(render(engine, Page::Unknown, None)),
+        Ok(None) => return Err(render::unfound(engine, Page::Unknown, reader)),
         // The database went away between the two reads (a restart): try again, not "unknown".
         Err(err) => {
             error!(error = %err, "reading a link's instance failed");
-            return Err(render(engine, Page::Failure { status: StatusCode::SERVICE_UNAVAILABLE }, None));
+            return Err(render::unfound(engine, Page::Failure { status: StatusCode::SERVICE_UNAVAILABLE }, reader));
         }
     };
     let definition = match engine.definition_of(&instance).await {
@@ -258,11 +252,11 @@ async fn find(
         Err(err) => {
             let status =
                 if err.is_transient() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::INTERNAL_SERVER_ERROR };
-            return Err(render(engine, Page::Failure { status }, None));
+            return Err(render::unfound(engine, Page::Failure { status }, reader));
         }
     };
     let Some(action) = definition.links.get(&link.action).cloned() else {
-        return Err(render(engine, Page::Unknown, None));
+        return Err(render::unfound(engine, Page::Unknown, reader));
     };
     let locale = definition.party_locale(&link.party, &instance.context).map(str::to_owned);
     let alternatives = action

@@ -133,7 +133,7 @@ pub(super) async fn after_error(engine: &Engine, found: &Found, err: EngineError
         EngineError::Refused(Refusal::EventNotAllowed { state, .. })
         | EngineError::Refused(Refusal::InstanceFinished { state, .. }) => {
             // It moved since the page was read: say why, as a fresh read of it would.
-            match super::find(engine, &found.agreements, &found.token, &axum::http::HeaderMap::new()).await {
+            match super::find(engine, &found.agreements, &found.token, found.locale.as_deref().unwrap_or("en")).await {
                 Ok(now) => match closed(engine, &now).await {
                     Some(page) => page,
                     None => Page::NoLongerApplies { state, why: Why::MovedOn },
