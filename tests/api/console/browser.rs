@@ -87,7 +87,10 @@ async fn the_instance_list_and_a_legible_diagram_in_a_browser(backend: Backend) 
     browser.client.set_window_size(2400, 3200).await.unwrap();
     let unclip = "document.querySelector('main').style.maxWidth = 'none'; return null;";
     browser.client.execute(unclip, Vec::new()).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The screenshot waits for the page laid out again at its new size: two animation frames.
+    let relaid = "const done = arguments[arguments.length - 1]; \
+                  requestAnimationFrame(() => requestAnimationFrame(() => done(null)));";
+    browser.client.execute_async(relaid, Vec::new()).await.unwrap();
     let diagram = browser.css(".diagram svg").await;
     save(backend, "diagram", &diagram.screenshot().await.unwrap());
     save(backend, "instance", &browser.client.screenshot().await.unwrap());
